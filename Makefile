@@ -1,0 +1,39 @@
+# Set-up is part of every target: `make train` and `make test` work on a fresh clone.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STORE := $(CURDIR)/mlruns
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+.PHONY: install train test lint format ui clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $@
+
+install: $(BIN)/.installed
+
+train: install
+	$(BIN)/python -m pipelines.train $(ARGS)
+
+test: install lint
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+ui: install
+	mkdir -p $(STORE)
+	$(BIN)/mlflow server --backend-store-uri sqlite:///$(STORE)/mlflow.db \
+		--default-artifact-root $(STORE)/artifacts --host $(HOST) --port $(PORT)
+
+clean:
+	rm -rf outputs multirun lightning_logs .pytest_cache .ruff_cache

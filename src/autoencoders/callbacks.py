@@ -1,0 +1,32 @@
+"""Lightning callbacks of this project."""
+
+from __future__ import annotations
+
+import logging
+
+import pytorch_lightning as pl
+from pytorch_lightning.callbacks import Callback
+
+log = logging.getLogger(__name__)
+
+
+class EpochSummary(Callback):
+    """One log line every ``every_n_epochs`` epochs (default: ten lines per run) with the epoch's
+    losses: readable in a terminal and in CI logs, and free of a progress bar's per-step cost."""
+
+    def __init__(self, every_n_epochs: int | None = None) -> None:
+        self.every_n_epochs = every_n_epochs
+
+    def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.sanity_checking or not trainer.is_global_zero:
+            return
+        epoch = trainer.current_epoch + 1
+        every = self.every_n_epochs or max(1, (trainer.max_epochs or 10) // 10)
+        if epoch % every and epoch != trainer.max_epochs:
+            return
+        losses = "  ".join(
+            f"{name} {float(value):.6g}"
+            for name, value in trainer.callback_metrics.items()
+            if name.endswith("loss")
+        )
+        log.info("epoch %d/%s  %s", epoch, trainer.max_epochs, losses)

@@ -1,0 +1,130 @@
+"""One evaluation for every model: anything with ``encode`` and ``decode`` gets the same metrics.
+
+The autoencoder and the PCA baseline both go through :func:`evaluate`, so their numbers are
+comparable by construction. Arrays are numpy in, numpy out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+import torch
+from sklearn.metrics import average_precision_score, roc_auc_score
+
+from autoencoders.data.base import Splits
+
+
+class Codec(Protocol):
+    """What the evaluation needs of a model: samples to codes and codes back to samples."""
+
+    def encode(self, x: np.ndarray) -> np.ndarray: ...
+
+    def decode(self, code: np.ndarray) -> np.ndarray: ...
+
+
+class TorchCodec:
+    """numpy adapter over a torch module with ``encode``/``decode``: eval mode, no grad, batched."""
+
+    def __init__(self, module: torch.nn.Module, batch_size: int = 4096) -> None:
+        self.module = module
+        self.batch_size = batch_size
+
+    def _apply(self, method_name: str, array: np.ndarray) -> np.ndarray:
+        was_training = self.module.training
+        self.module.eval()
+        device = next(self.module.parameters()).device
+        method = getattr(self.module, method_name)
+        outputs = []
+        with torch.no_grad():
+            for start in range(0, len(array), self.batch_size):
+                chunk = torch.as_tensor(array[start : start + self.batch_size], dtype=torch.float32)
+                outputs.append(method(chunk.to(device)).float().cpu().numpy())
+        self.module.train(was_training)
+        return np.concatenate(outputs) if outputs else np.empty((0,))
+
+    def encode(self, x: np.ndarray) -> np.ndarray:
+        return self._apply("encode", x)
+
+    def decode(self, code: np.ndarray) -> np.ndarray:
+        return self._apply("decode", code)
+
+
+def squared_errors(x: np.ndarray, x_hat: np.ndarray) -> np.ndarray:
+    """Per-sample squared reconstruction error, summed over features: the anomaly score."""
+    diff = (x - x_hat).reshape(len(x), -1).astype(np.float64)
+    return (diff**2).sum(axis=1)
+
+
+def notebook_rmse(x: np.ndarray, x_hat: np.ndarray) -> float:
+    """The notebook's RMSE: ``sqrt(sum((x - x_hat)**2) / n)``, summed over features, over samples."""
+    return float(np.sqrt(squared_errors(x, x_hat).sum() / len(x)))
+
+
+@dataclass
+class Evaluation:
+    """Metrics and the arrays the figures are drawn from."""
+
+    metrics: dict[str, float]
+    train_codes: np.ndarray
+    train_reconstructions: np.ndarray
+    test_codes: np.ndarray
+    test_reconstructions: np.ndarray
+    test_scores: np.ndarray
+    notes: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def code_dim(self) -> int:
+        return self.train_codes.reshape(len(self.train_codes), -1).shape[1]
+
+
+def evaluate(codec: Codec, splits: Splits) -> Evaluation:
+    """Reconstruction metrics on the training and normal test samples, anomaly metrics on the test set.
+
+    ``test/rmse`` and ``test/mse`` use the normal test samples only: anomalies are meant to
+    reconstruct badly. ``test/auroc`` and ``test/aupr`` rank the anomaly score (squared error) of
+    normal against anomalous test samples, anomalies being the positive class.
+    """
+    train_codes = codec.encode(splits.train)
+    train_reconstructions = codec.decode(train_codes)
+    test_codes = codec.encode(splits.test)
+    test_reconstructions = codec.decode(test_codes)
+    scores = squared_errors(splits.test, test_reconstructions)
+    normal = ~splits.test_is_anomaly
+    n_features = int(np.prod(splits.test.shape[1:]))
+    metrics = {
+        "train/rmse": notebook_rmse(splits.train, train_reconstructions),
+        "test/rmse": notebook_rmse(splits.test[normal], test_reconstructions[normal]),
+        "test/mse": float(scores[normal].mean() / n_features),
+    }
+    notes = {}
+    if splits.test_is_anomaly.all() or not splits.test_is_anomaly.any():
+        notes["anomaly_detection"] = (
+            "skipped: the test set has no anomalies (every class is normal)"
+            if not splits.test_is_anomaly.any()
+            else "skipped: the test set has no normal samples"
+        )
+    else:
+        metrics["test/auroc"] = float(roc_auc_score(splits.test_is_anomaly, scores))
+        metrics["test/aupr"] = float(average_precision_score(splits.test_is_anomaly, scores))
+    return Evaluation(
+        metrics=metrics,
+        train_codes=train_codes,
+        train_reconstructions=train_reconstructions,
+        test_codes=test_codes,
+        test_reconstructions=test_reconstructions,
+        test_scores=scores,
+        notes=notes,
+    )
+
+
+def generation_codes(train_codes: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
+    """Codes to decode for generation: a line across the training range for 1-D codes, otherwise
+    draws from a Gaussian fitted to the training codes."""
+    codes = train_codes.reshape(len(train_codes), -1).astype(np.float64)
+    if codes.shape[1] == 1:
+        return np.linspace(codes.min(), codes.max(), n, dtype=np.float32)[:, None]
+    rng = np.random.default_rng(seed)
+    covariance = np.atleast_2d(np.cov(codes, rowvar=False))
+    return rng.multivariate_normal(codes.mean(axis=0), covariance, n).astype(np.float32)

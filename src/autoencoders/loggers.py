@@ -1,0 +1,50 @@
+"""An MLflow logger for Lightning that writes metrics in batches rather than one call per epoch."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Mapping
+
+from mlflow.entities import Metric
+from pytorch_lightning.loggers import MLFlowLogger
+from pytorch_lightning.utilities import rank_zero_only
+
+
+class BufferedMLFlowLogger(MLFlowLogger):
+    """Lightning's MLflow logger, with metrics held back and written in one ``log_batch`` every
+    ``flush_seconds`` (or 1000 values), and on ``finalize``.
+
+    A small model runs hundreds of epochs a second-or-so each; one database write per epoch would
+    cost more than the training. The UI still sees live curves, ``flush_seconds`` behind.
+    """
+
+    def __init__(self, *args, flush_seconds: float = 10.0, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.flush_seconds = flush_seconds
+        self._buffer: list[Metric] = []
+        self._last_flush = time.monotonic()
+
+    @rank_zero_only
+    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
+        stamp = int(time.time() * 1000)
+        for key, value in metrics.items():
+            if isinstance(value, str):
+                continue
+            name = re.sub("[^a-zA-Z0-9_/. -]+", "", self._prefix + key)
+            self._buffer.append(Metric(key=name, value=float(value), timestamp=stamp, step=step or 0))
+        if len(self._buffer) >= 1000 or time.monotonic() - self._last_flush > self.flush_seconds:
+            self.flush()
+
+    @rank_zero_only
+    def flush(self) -> None:
+        """Write every held-back metric now."""
+        while self._buffer:
+            chunk, self._buffer = self._buffer[:1000], self._buffer[1000:]
+            self.experiment.log_batch(run_id=self.run_id, metrics=chunk)
+        self._last_flush = time.monotonic()
+
+    @rank_zero_only
+    def finalize(self, status: str = "success") -> None:
+        self.flush()
+        super().finalize(status)

@@ -1,0 +1,1 @@
+"""Plain ``torch`` encoders and decoders: no Lightning, no Hydra, usable on their own."""

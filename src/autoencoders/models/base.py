@@ -1,0 +1,44 @@
+"""What every autoencoder network offers: ``encode``, ``decode`` and their composition."""
+
+from __future__ import annotations
+
+from torch import nn
+
+from autoencoders.errors import ConfigError
+
+ACTIVATIONS: dict[str, type[nn.Module]] = {
+    "relu": nn.ReLU,
+    "tanh": nn.Tanh,
+    "elu": nn.ELU,
+    "gelu": nn.GELU,
+    "leaky_relu": nn.LeakyReLU,
+    "sigmoid": nn.Sigmoid,
+    "silu": nn.SiLU,
+}
+
+
+def activation(name: str, setting: str = "model.net.activation") -> nn.Module:
+    """A fresh activation layer by name, or a ConfigError that lists the names allowed."""
+    if name not in ACTIVATIONS:
+        raise ConfigError(f"{setting} must be one of {sorted(ACTIVATIONS)}, got {name!r}")
+    return ACTIVATIONS[name]()
+
+
+class Autoencoder(nn.Module):
+    """An encoder and a decoder; ``forward`` reconstructs its input."""
+
+    def __init__(self, encoder: nn.Module, decoder: nn.Module, input_shape, code_dim: int) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.decoder = decoder
+        self.input_shape = tuple(input_shape)
+        self.code_dim = code_dim
+
+    def encode(self, x):
+        return self.encoder(x)
+
+    def decode(self, code):
+        return self.decoder(code)
+
+    def forward(self, x):
+        return self.decoder(self.encoder(x))

@@ -1,0 +1,57 @@
+"""Fully connected autoencoder; the default is the notebook's 2-10-10-1 network."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from torch import nn
+
+from autoencoders.errors import ConfigError
+from autoencoders.models.base import Autoencoder
+from autoencoders.models.base import activation as make_activation
+
+
+def mlp(sizes: Sequence[int], activation_name: str, final: nn.Module | None = None) -> nn.Sequential:
+    """Linear layers through ``sizes``, the activation between them, ``final`` after the last."""
+    layers: list[nn.Module] = []
+    for index, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+        layers.append(nn.Linear(n_in, n_out))
+        if index < len(sizes) - 2:
+            layers.append(make_activation(activation_name))
+    if final is not None:
+        layers.append(final)
+    return nn.Sequential(*layers)
+
+
+class DenseAutoencoder(Autoencoder):
+    """Encoder ``input -> hidden_dims -> code`` (linear code), decoder mirrored.
+
+    Image inputs (C x H x W) are flattened on the way in and reshaped on the way out, so the same
+    network compares with the convolutional one on MNIST.
+    """
+
+    def __init__(
+        self,
+        input_shape: Sequence[int],
+        code_dim: int = 1,
+        hidden_dims: Sequence[int] = (10, 10),
+        activation: str = "relu",
+        output_activation: str | None = None,
+    ) -> None:
+        if code_dim < 1:
+            raise ConfigError(f"model.code_dim must be a positive integer, got {code_dim}")
+        if any(width < 1 for width in hidden_dims):
+            raise ConfigError(f"model.net.hidden_dims must be positive integers, got {list(hidden_dims)}")
+        input_shape = tuple(int(size) for size in input_shape)
+        n_features = math.prod(input_shape)
+        widths = [n_features, *hidden_dims, code_dim]
+        final = None
+        if output_activation is not None:
+            final = make_activation(output_activation, "model.net.output_activation")
+        encoder = mlp(widths, activation)
+        decoder = mlp(widths[::-1], activation, final)
+        if len(input_shape) > 1:
+            encoder = nn.Sequential(nn.Flatten(), encoder)
+            decoder = nn.Sequential(decoder, nn.Unflatten(1, input_shape))
+        super().__init__(encoder, decoder, input_shape, code_dim)

@@ -1,0 +1,69 @@
+"""The spiral data: the notebook's generator, held-out normals, anomalies off the curve."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from autoencoders.data.base import TensorBatches
+from autoencoders.data.spiral import BOX, SpiralDataModule, distance_to_spiral, spiral_points
+
+
+def notebook_spiral(n: int = 100) -> np.ndarray:
+    """The reference notebook's cell, verbatim."""
+    rng = np.random.default_rng(0)
+    t = rng.uniform(0, 1, n)
+    X = np.empty((n, 2))
+    X[:, 0] = (t + 1) * np.cos(5 * t + 1.5)
+    X[:, 1] = (t + 1) * np.sin(5 * t + 1.5)
+    return X
+
+
+def test_training_set_is_the_notebooks() -> None:
+    np.testing.assert_array_equal(spiral_points(100, 0), notebook_spiral())
+    datamodule = SpiralDataModule()
+    np.testing.assert_array_equal(datamodule.splits.train, notebook_spiral())
+
+
+def test_held_out_normals_lie_on_the_curve_but_are_new_points() -> None:
+    splits = SpiralDataModule(n_test=300, n_anomalies=200).splits
+    normal = splits.test[~splits.test_is_anomaly]
+    assert normal.shape == (300, 2)
+    assert distance_to_spiral(normal).max() < 2e-3  # the curve is sampled every ~2e-3
+    assert not np.isin(normal[:, 0], splits.train[:, 0]).any()
+    assert not np.isin(splits.val[:, 0], splits.train[:, 0]).any()
+
+
+def test_anomalies_are_in_the_box_and_beyond_the_margin() -> None:
+    splits = SpiralDataModule(n_anomalies=400, anomaly_margin=0.5).splits
+    anomalies = splits.test[splits.test_is_anomaly]
+    assert anomalies.shape == (400, 2)
+    (x_lo, x_hi), (y_lo, y_hi) = BOX
+    assert (anomalies[:, 0] >= x_lo).all() and (anomalies[:, 0] <= x_hi).all()
+    assert (anomalies[:, 1] >= y_lo).all() and (anomalies[:, 1] <= y_hi).all()
+    assert distance_to_spiral(anomalies).min() > 0.5
+
+
+def test_splits_are_reproducible_and_seeded() -> None:
+    first = SpiralDataModule().splits
+    again = SpiralDataModule().splits
+    other = SpiralDataModule(anomaly_seed=9).splits
+    np.testing.assert_array_equal(first.test, again.test)
+    assert not np.array_equal(first.test, other.test)
+
+
+def test_batches_cover_every_sample_once_per_pass() -> None:
+    data = torch.arange(10.0).unsqueeze(1)
+    batches = TensorBatches(data, batch_size=4, shuffle=True, seed=1, passes=2)
+    epoch = list(batches)
+    assert len(epoch) == len(batches) == 6
+    first_pass = torch.cat(epoch[:3]).squeeze(1)
+    assert sorted(first_pass.tolist()) == list(range(10))
+    assert first_pass.tolist() != list(range(10))  # shuffled
+
+
+def test_batches_shard_by_rank_without_overlap() -> None:
+    data = torch.arange(10.0).unsqueeze(1)
+    shards = [torch.cat(list(TensorBatches(data, 3, True, seed=0, rank=r, world_size=2))) for r in (0, 1)]
+    values = sorted(torch.cat(shards).squeeze(1).tolist())
+    assert values == list(range(10))

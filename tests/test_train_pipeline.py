@@ -1,0 +1,122 @@
+"""End to end: a short ``pipelines.train`` run against a temporary tracking store."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import mlflow.pytorch
+import numpy as np
+import pytest
+import torch
+from conftest import QUICK_SPIRAL
+from mlflow.tracking import MlflowClient
+
+from autoencoders.data.spiral import spiral_points
+from autoencoders.errors import ConfigError
+from pipelines.common import PROJECT_ROOT
+from pipelines.train import train
+
+METRICS = ["train/loss", "val/loss", "train/rmse", "test/rmse", "test/mse", "test/auroc", "test/aupr"]
+FIGURES = ["reconstructions", "codes", "samples", "roc", "error_map", "scores"]
+
+
+def artifact_paths(client: MlflowClient, run_id: str, path: str | None = None) -> set[str]:
+    found = set()
+    for item in client.list_artifacts(run_id, path):
+        found |= artifact_paths(client, run_id, item.path) if item.is_dir else {item.path}
+    return found
+
+
+@pytest.fixture(scope="module")
+def spiral_run(tmp_path_factory, template_db):
+    """One short spiral run, shared by the assertions below (training is the slow part)."""
+    import shutil
+
+    from conftest import compose_config
+
+    db = tmp_path_factory.mktemp("store") / "mlflow.db"
+    shutil.copy(template_db, db)
+    uri = f"sqlite:///{db}"
+    overrides = [f"tracking.uri={uri}", f"tracking.artifact_root={db.parent / 'artifacts'}"]
+    cfg = compose_config("train", [*overrides, *QUICK_SPIRAL])
+    metrics = train(cfg)
+    client = MlflowClient(uri)
+    (run,) = client.search_runs([client.get_experiment_by_name("spiral").experiment_id])
+    return {"cfg": cfg, "metrics": metrics, "client": client, "run": run, "uri": uri}
+
+
+def test_run_finishes_with_the_design_names(spiral_run) -> None:
+    run = spiral_run["run"]
+    assert run.info.status == "FINISHED"
+    assert set(METRICS) <= set(run.data.metrics)
+    assert run.data.tags["stage"] == "train"
+    assert run.data.tags["dataset"] == "spiral"
+    assert run.data.tags["model"] == "dense"
+    assert run.data.params["model.code_dim"] == "1"
+    assert run.data.params["dataset.n_train"] == "100"
+    assert run.data.params["seed"] == "0"
+
+
+def test_losses_are_logged_per_epoch_and_fall(spiral_run) -> None:
+    client, run_id = spiral_run["client"], spiral_run["run"].info.run_id
+    for name in ["train/loss", "val/loss"]:
+        history = client.get_metric_history(run_id, name)
+        assert len(history) == 20
+        values = [point.value for point in sorted(history, key=lambda point: point.step)]
+        assert values[-1] < 0.8 * values[0]
+
+
+def test_every_artifact_is_logged(spiral_run) -> None:
+    paths = artifact_paths(spiral_run["client"], spiral_run["run"].info.run_id)
+    assert {f"figures/{name}.png" for name in FIGURES} <= paths
+    assert {"config/config.yaml", "config/overrides.yaml", "checkpoints/best.ckpt"} <= paths
+
+
+def test_logged_model_reconstructs_to_the_logged_rmse(spiral_run) -> None:
+    mlflow.set_tracking_uri(spiral_run["uri"])
+    run = spiral_run["run"]
+    # MLflow 3 keeps models as LoggedModels, linked to the run as outputs, not as run artifacts.
+    (output,) = run.outputs.model_outputs
+    logged = spiral_run["client"].get_logged_model(output.model_id)
+    assert logged.source_run_id == run.info.run_id
+    assert logged.name == "model"
+    model = mlflow.pytorch.load_model(f"runs:/{run.info.run_id}/model")
+    x = spiral_points(100, 0)
+    with torch.no_grad():
+        x_hat = model(torch.as_tensor(x, dtype=torch.float32)).numpy()
+        codes = model.encode(torch.as_tensor(x, dtype=torch.float32))
+    assert codes.shape == (100, 1)
+    rmse = np.sqrt(((x - x_hat) ** 2).sum() / len(x))
+    assert rmse == pytest.approx(run.data.metrics["train/rmse"], rel=1e-5)
+
+
+def test_same_seed_gives_the_same_metrics(spiral_run, make_cfg) -> None:
+    again = train(make_cfg(*QUICK_SPIRAL))
+    first = spiral_run["metrics"]
+    assert again.keys() == first.keys()
+    for name, value in first.items():
+        assert again[name] == pytest.approx(value, abs=1e-6), name
+    other_seed = train(make_cfg(*QUICK_SPIRAL, "seed=1"))
+    assert other_seed["train/rmse"] != pytest.approx(first["train/rmse"], abs=1e-6)
+
+
+def test_bad_value_stops_before_any_run(make_cfg, client) -> None:
+    with pytest.raises(ConfigError, match="dataset.batch_size"):
+        train(make_cfg("dataset.batch_size=0"))
+    assert client.search_runs([e.experiment_id for e in client.search_experiments()]) == []
+
+
+def test_command_line_reports_bad_input_in_one_line(store) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "pipelines.train", f"tracking.uri={store['uri']}", "model.code_dim=0"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        "error: model.code_dim must be a positive integer, got 0"
+    )
+    assert "Traceback" not in result.stderr
