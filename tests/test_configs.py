@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 import pytorch_lightning as pl
-from conftest import compose_config
 
 from autoencoders.data.base import InMemoryDataModule
 from autoencoders.errors import ConfigError
 from autoencoders.lightning import AutoencoderModule
+from conftest import compose_config
 from pipelines.common import CONFIG_DIR, build
 
 

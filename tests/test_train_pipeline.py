@@ -9,11 +9,11 @@ import mlflow.pytorch
 import numpy as np
 import pytest
 import torch
-from conftest import QUICK_SPIRAL
 from mlflow.tracking import MlflowClient
 
 from autoencoders.data.spiral import spiral_points
 from autoencoders.errors import ConfigError
+from conftest import QUICK_SPIRAL
 from pipelines.common import PROJECT_ROOT
 from pipelines.train import train
 

@@ -1,0 +1,1 @@
+"""Datamodules: every split in memory, batches as tensor slices."""

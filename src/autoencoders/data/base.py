@@ -1,0 +1,148 @@
+"""In-memory datamodules: the whole dataset lives in tensors, batches are index slices.
+
+Small datasets do not need a DataLoader's per-sample fetching, collation or worker processes: slicing a
+tensor that is already in memory is what a plain PyTorch loop does, and is what keeps Lightning's
+overhead on a 100-point dataset small.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+
+from autoencoders.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Splits:
+    """The arrays one dataset provides, float32 in the model's input shape."""
+
+    train: np.ndarray
+    val: np.ndarray
+    test: np.ndarray
+    test_is_anomaly: np.ndarray
+    train_labels: np.ndarray | None = None
+    test_labels: np.ndarray | None = None
+
+    @property
+    def test_normal(self) -> np.ndarray:
+        return self.test[~self.test_is_anomaly]
+
+
+class TensorBatches:
+    """Mini-batches of one in-memory tensor, reshuffled each epoch from ``(seed, epoch)``.
+
+    With ``world_size > 1`` each rank takes every ``world_size``-th sample of the same permutation,
+    as ``DistributedSampler`` does, so distributed runs see disjoint shards.
+    """
+
+    def __init__(
+        self,
+        data: torch.Tensor,
+        batch_size: int,
+        shuffle: bool,
+        seed: int = 0,
+        rank: int = 0,
+        world_size: int = 1,
+        passes: int = 1,
+    ) -> None:
+        self.data = data
+        self.passes = passes
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.seed = seed
+        self.rank = rank
+        self.world_size = world_size
+        self.epoch = 0
+
+    def _indices(self) -> torch.Tensor | None:
+        n = len(self.data)
+        if (self.shuffle and self.batch_size < n) or self.world_size > 1:
+            generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+            order = torch.randperm(n, generator=generator) if self.shuffle else torch.arange(n)
+            return order[self.rank :: self.world_size]
+        return None
+
+    def __len__(self) -> int:
+        n = -(-len(self.data) // self.world_size)
+        return self.passes * -(-n // self.batch_size)
+
+    def __iter__(self) -> Iterator[torch.Tensor]:
+        for _ in range(self.passes):
+            indices = self._indices()
+            self.epoch += 1
+            source = self.data if indices is None else self.data[indices]
+            for start in range(0, len(source), self.batch_size):
+                yield source[start : start + self.batch_size]
+
+
+class InMemoryDataModule(pl.LightningDataModule):
+    """Base for datamodules whose splits fit in memory; subclasses implement ``build_splits``."""
+
+    #: ``points`` (vectors, plotted as scatter) or ``images`` (C x H x W, plotted as grids).
+    kind = "points"
+
+    def __init__(
+        self,
+        name: str,
+        input_shape: tuple[int, ...],
+        batch_size: int,
+        seed: int,
+        epochs: int = 1,
+        repeat: int = 1,
+    ) -> None:
+        """``epochs`` is the number of epochs that suits this data (``trainer.max_epochs`` defaults
+        to it); ``repeat`` is how many passes over the training set one epoch makes, which lets a
+        tiny dataset pay Lightning's per-epoch costs (validation, logging, hooks) less often."""
+        super().__init__()
+        for setting, value in {"batch_size": batch_size, "epochs": epochs, "repeat": repeat}.items():
+            if not isinstance(value, int) or value < 1:
+                raise ConfigError(f"dataset.{setting} must be a positive integer, got {value!r}")
+        self.name = name
+        self.input_shape = tuple(input_shape)
+        self.batch_size = batch_size
+        self.seed = seed
+        self.epochs = epochs
+        self.repeat = repeat
+        self._splits: Splits | None = None
+        self._tensors: dict[str, torch.Tensor] = {}
+
+    def build_splits(self) -> Splits:
+        raise NotImplementedError
+
+    @property
+    def tags(self) -> dict[str, str]:
+        """MLflow tags that describe the data actually used (known once the splits are built)."""
+        return {}
+
+    @property
+    def splits(self) -> Splits:
+        """The dataset's splits, built on first use and then kept."""
+        if self._splits is None:
+            self._splits = self.build_splits()
+        return self._splits
+
+    def prepare_data(self) -> None:
+        self.splits  # noqa: B018 - builds (downloads, caches) once, before the loaders ask
+
+    def _tensor(self, split: str) -> torch.Tensor:
+        if split not in self._tensors:
+            array = getattr(self.splits, split)
+            self._tensors[split] = torch.as_tensor(np.asarray(array, dtype=np.float32))
+        return self._tensors[split]
+
+    def _loader(self, split: str, shuffle: bool, passes: int = 1) -> TensorBatches:
+        trainer = getattr(self, "trainer", None)
+        rank, world = (trainer.global_rank, trainer.world_size) if trainer else (0, 1)
+        data = self._tensor(split)
+        return TensorBatches(data, self.batch_size, shuffle, self.seed, rank, world, passes)
+
+    def train_dataloader(self) -> TensorBatches:
+        return self._loader("train", shuffle=True, passes=self.repeat)
+
+    def val_dataloader(self) -> TensorBatches:
+        return self._loader("val", shuffle=False)
