@@ -6,7 +6,7 @@ STORE := $(CURDIR)/mlruns
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: install train test lint format ui clean
+.PHONY: install train pca compare test lint format ui clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,12 @@ install: $(BIN)/.installed
 
 train: install
 	$(BIN)/python -m pipelines.train $(ARGS)
+
+pca: install
+	$(BIN)/python -m pipelines.pca_baseline $(ARGS)
+
+compare: install
+	$(BIN)/python -m pipelines.compare $(ARGS)
 
 test: install lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

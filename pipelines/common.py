@@ -4,23 +4,33 @@ from __future__ import annotations
 
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from hydra import compose, initialize_config_dir
 from hydra.core.hydra_config import HydraConfig
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from mlflow.tracking import MlflowClient
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
+from autoencoders import tracking
 from autoencoders.errors import ConfigError
+from pipelines.sweep import is_multirun, job_run_name, sweep_tags
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 CONFIG_DIR = str(PROJECT_ROOT / "conf")
 
 if not OmegaConf.has_resolver("project_root"):
     OmegaConf.register_new_resolver("project_root", lambda: str(PROJECT_ROOT))
+
+
+def compose_config(config_name: str, overrides: list[str] | None = None) -> DictConfig:
+    """The config an entry point would see, composed without running it (tests, notebooks, benchmarks)."""
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        return compose(config_name, overrides=overrides or [])
 
 
 def build(node: DictConfig, **kwargs: Any) -> Any:
@@ -38,16 +48,23 @@ def build(node: DictConfig, **kwargs: Any) -> Any:
 
 @contextmanager
 def one_line_errors() -> Iterator[None]:
-    """Report configuration errors as ``error: <message>`` on stderr and exit 2, no traceback."""
+    """Report configuration errors as ``error: <message>`` on stderr and exit 2, no traceback.
+
+    In a multirun the error is logged and raised on, so that Hydra records the job as failed and
+    goes on with the next one (the command still exits non-zero at the end).
+    """
     try:
         yield
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
+        if is_multirun():
+            raise
         raise SystemExit(2) from None
 
 
-def flat_params(cfg: DictConfig) -> dict[str, Any]:
-    """The resolved config as ``a.b.c -> value``, without Hydra's ``_target_`` bookkeeping."""
+def flat_params(cfg: DictConfig, skip: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The resolved config as ``a.b.c -> value``, less Hydra's ``_target_`` bookkeeping and the
+    top-level keys in ``skip`` (each key resolves against the whole config)."""
     out: dict[str, Any] = {}
 
     def walk(node: Any, prefix: str) -> None:
@@ -58,7 +75,15 @@ def flat_params(cfg: DictConfig) -> dict[str, Any]:
         else:
             out[prefix[:-1]] = node
 
-    walk(OmegaConf.to_container(cfg, resolve=True), "")
+    for key in cfg:
+        if key not in skip:
+            value = cfg[key]
+            walk(
+                OmegaConf.to_container(value, resolve=True)
+                if isinstance(value, DictConfig | ListConfig)
+                else value,
+                f"{key}.",
+            )
     return out
 
 
@@ -93,4 +118,30 @@ def job_overrides() -> list[str]:
     return list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
 
 
-Entry = Callable[[DictConfig], Any]
+@contextmanager
+def pipeline_run(
+    cfg: DictConfig, tags: dict[str, str], skip_params: tuple[str, ...] = ()
+) -> Iterator[tuple[MlflowClient, str, str]]:
+    """Open the run a stage records into: the store and experiment from ``cfg.tracking``, the
+    flattened config as params (less the top-level keys in ``skip_params``), Hydra's config files
+    under ``config/``. Yields
+    ``(client, experiment_id, run_id)``; the run ends FINISHED, FAILED or KILLED."""
+    client = tracking.prepare_store(cfg.tracking.uri)
+    experiment_id = tracking.prepare_experiment(
+        client, cfg.tracking.experiment, cfg.tracking.get("artifact_root")
+    )
+    tags = {**tags, **sweep_tags()}
+    run_name = job_run_name(cfg.get("run_name"))
+    with tracking.tracked_run(client, experiment_id, run_name, tags) as run_id:
+        tracking.log_params(client, run_id, flat_params(cfg, skip_params))
+        with config_files(cfg) as folder:
+            client.log_artifacts(run_id, str(folder), "config")
+        yield client, experiment_id, run_id
+
+
+def report(cfg: DictConfig, experiment_id: str, run_id: str, metrics: dict[str, float]) -> None:
+    """Print what the run measured and where to look at it."""
+    lines = [f"{name:>12}  {value:.6g}" for name, value in metrics.items()]
+    print("\n".join(["", f"run {run_id} FINISHED ({cfg.tracking.experiment})", *lines]))
+    if tracking.is_local_store(cfg.tracking.uri):
+        print(f"open it: make ui, then http://127.0.0.1:5000/#/experiments/{experiment_id}/runs/{run_id}")

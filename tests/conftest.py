@@ -7,14 +7,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
 from mlflow.tracking import MlflowClient
 from omegaconf import DictConfig
 
-from pipelines.common import CONFIG_DIR
+from pipelines.common import compose_config
 
 #: Short training that still learns something: 20 epochs x 5 passes over the spiral.
-QUICK_SPIRAL = ["trainer.max_epochs=20", "dataset.repeat=5"]
+QUICK_SPIRAL = ["trainer.max_epochs=20", "dataset.epoch_size=500"]
 
 
 @pytest.fixture(scope="session")
@@ -40,11 +39,6 @@ def client(store: dict[str, str]) -> MlflowClient:
     return MlflowClient(store["uri"])
 
 
-def compose_config(config_name: str, overrides: list[str] | None = None) -> DictConfig:
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        return compose(config_name, overrides=overrides or [])
-
-
 @pytest.fixture
 def make_cfg(store: dict[str, str]) -> Callable[..., DictConfig]:
     """Compose a config pointed at the test's store."""
@@ -54,3 +48,27 @@ def make_cfg(store: dict[str, str]) -> Callable[..., DictConfig]:
         return compose_config(config_name, [*tracking, *overrides])
 
     return make
+
+
+@pytest.fixture(scope="session")
+def spiral_run(tmp_path_factory: pytest.TempPathFactory, template_db: Path) -> dict:
+    """One short default spiral run in its own store, shared by the tests that only read it."""
+    from pipelines.train import train
+
+    db = tmp_path_factory.mktemp("store") / "mlflow.db"
+    shutil.copy(template_db, db)
+    uri = f"sqlite:///{db}"
+    overrides = [f"tracking.uri={uri}", f"tracking.artifact_root={db.parent / 'artifacts'}"]
+    cfg = compose_config("train", [*overrides, *QUICK_SPIRAL])
+    metrics = train(cfg)
+    client = MlflowClient(uri)
+    (run,) = client.search_runs([client.get_experiment_by_name("spiral").experiment_id])
+    return {"cfg": cfg, "metrics": metrics, "client": client, "run": run, "uri": uri, "overrides": overrides}
+
+
+def artifact_paths(client: MlflowClient, run_id: str, path: str | None = None) -> set[str]:
+    """Every file under a run's artifacts, recursively."""
+    found = set()
+    for item in client.list_artifacts(run_id, path):
+        found |= artifact_paths(client, run_id, item.path) if item.is_dir else {item.path}
+    return found

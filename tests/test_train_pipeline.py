@@ -9,41 +9,15 @@ import mlflow.pytorch
 import numpy as np
 import pytest
 import torch
-from mlflow.tracking import MlflowClient
 
 from autoencoders.data.spiral import spiral_points
 from autoencoders.errors import ConfigError
-from conftest import QUICK_SPIRAL
+from conftest import QUICK_SPIRAL, artifact_paths
 from pipelines.common import PROJECT_ROOT
 from pipelines.train import train
 
 METRICS = ["train/loss", "val/loss", "train/rmse", "test/rmse", "test/mse", "test/auroc", "test/aupr"]
 FIGURES = ["reconstructions", "codes", "samples", "roc", "error_map", "scores"]
-
-
-def artifact_paths(client: MlflowClient, run_id: str, path: str | None = None) -> set[str]:
-    found = set()
-    for item in client.list_artifacts(run_id, path):
-        found |= artifact_paths(client, run_id, item.path) if item.is_dir else {item.path}
-    return found
-
-
-@pytest.fixture(scope="module")
-def spiral_run(tmp_path_factory, template_db):
-    """One short spiral run, shared by the assertions below (training is the slow part)."""
-    import shutil
-
-    from conftest import compose_config
-
-    db = tmp_path_factory.mktemp("store") / "mlflow.db"
-    shutil.copy(template_db, db)
-    uri = f"sqlite:///{db}"
-    overrides = [f"tracking.uri={uri}", f"tracking.artifact_root={db.parent / 'artifacts'}"]
-    cfg = compose_config("train", [*overrides, *QUICK_SPIRAL])
-    metrics = train(cfg)
-    client = MlflowClient(uri)
-    (run,) = client.search_runs([client.get_experiment_by_name("spiral").experiment_id])
-    return {"cfg": cfg, "metrics": metrics, "client": client, "run": run, "uri": uri}
 
 
 def test_run_finishes_with_the_design_names(spiral_run) -> None:

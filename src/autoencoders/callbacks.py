@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 
+import numpy as np
 import pytorch_lightning as pl
+import torch
 from pytorch_lightning.callbacks import Callback
 
 log = logging.getLogger(__name__)
@@ -30,3 +32,23 @@ class EpochSummary(Callback):
             if name.endswith("loss")
         )
         log.info("epoch %d/%s  %s", epoch, trainer.max_epochs, losses)
+
+
+class ReconstructionSnapshots(Callback):
+    """Logs a grid of fixed images over their reconstructions after every validation epoch, as an
+    MLflow image with the epoch as its step, so the UI shows how training progresses."""
+
+    def __init__(self, images: np.ndarray, key: str = "reconstructions") -> None:
+        self.images = torch.as_tensor(images, dtype=torch.float32)
+        self.key = key
+
+    def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.sanity_checking or not trainer.is_global_zero or trainer.logger is None:
+            return
+        with torch.no_grad():
+            reconstructions = pl_module(self.images.to(pl_module.device)).float().cpu()
+        rows = [torch.cat(list(batch[:, 0]), dim=1) for batch in (self.images, reconstructions)]
+        grid = (torch.cat(rows, dim=0).clamp(0, 1) * 255).to(torch.uint8).numpy()
+        trainer.logger.experiment.log_image(
+            trainer.logger.run_id, grid, key=self.key, step=trainer.current_epoch
+        )

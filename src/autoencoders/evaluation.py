@@ -108,6 +108,8 @@ def evaluate(codec: Codec, splits: Splits) -> Evaluation:
     else:
         metrics["test/auroc"] = float(roc_auc_score(splits.test_is_anomaly, scores))
         metrics["test/aupr"] = float(average_precision_score(splits.test_is_anomaly, scores))
+    if splits.val_anomalies is not None and len(splits.val):
+        metrics["val/auroc"] = validation_auroc(codec, splits.val, splits.val_anomalies)
     return Evaluation(
         metrics=metrics,
         train_codes=train_codes,
@@ -117,6 +119,15 @@ def evaluate(codec: Codec, splits: Splits) -> Evaluation:
         test_scores=scores,
         notes=notes,
     )
+
+
+def validation_auroc(codec: Codec, normal: np.ndarray, anomalies: np.ndarray) -> float:
+    """AUROC of the anomaly score on held-out validation data: for model selection (sweeps), so
+    that choosing hyperparameters never looks at the test set."""
+    samples = np.concatenate([normal, anomalies])
+    scores = squared_errors(samples, codec.decode(codec.encode(samples)))
+    is_anomaly = np.concatenate([np.zeros(len(normal), bool), np.ones(len(anomalies), bool)])
+    return float(roc_auc_score(is_anomaly, scores))
 
 
 def generation_codes(train_codes: np.ndarray, n: int, seed: int = 0) -> np.ndarray:

@@ -21,7 +21,8 @@ def error_grid(codec: Codec, box: tuple[tuple[float, float], tuple[float, float]
     return u, v, errors
 
 
-def _pick(indices: np.ndarray, n: int) -> np.ndarray:
+def spread(indices: np.ndarray, n: int) -> np.ndarray:
+    """Up to ``n`` of ``indices``, evenly spread (so every class shows in a sorted test set)."""
     return indices[np.linspace(0, len(indices) - 1, min(n, len(indices))).astype(int)]
 
 
@@ -56,7 +57,7 @@ def build_figures(
     else:
         anomalous = np.flatnonzero(splits.test_is_anomaly)
         normal = np.flatnonzero(~splits.test_is_anomaly)
-        shown = np.concatenate([_pick(normal, 8 if has_anomalies else 16), _pick(anomalous, 8)])
+        shown = np.concatenate([spread(normal, 8 if has_anomalies else 16), spread(anomalous, 8)])
         out["figures/reconstructions.png"] = figures.image_grid(
             [splits.test[shown], evaluation.test_reconstructions[shown]],
             ["original", "reconstructed"],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+import uuid
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,8 @@ def tracked_run(
 ) -> Iterator[str]:
     """Create a run, yield its id, and always end it: FINISHED, FAILED (with the error as the tag
     ``error``) or KILLED on Ctrl-C. No run is ever left RUNNING by this project's pipelines."""
+    if run_name is None:  # MLflow's own random names come from `random`, seeded by the pipeline
+        run_name = f"{(tags or {}).get('model', 'run')}-{uuid.uuid4().hex[:8]}"
     run = client.create_run(experiment_id, run_name=run_name, tags=dict(tags or {}))
     run_id = run.info.run_id
     status = RunStatus.to_string(RunStatus.FAILED)

@@ -6,22 +6,30 @@ import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import numpy as np
 import pytorch_lightning as pl
 import torch
 from mlflow.tracking import MlflowClient
 from pytorch_lightning.callbacks import Callback, ModelCheckpoint
 
 from autoencoders import tracking
-from autoencoders.callbacks import EpochSummary
-from autoencoders.data.base import InMemoryDataModule
-from autoencoders.evaluation import TorchCodec, evaluate
+from autoencoders.callbacks import EpochSummary, ReconstructionSnapshots
+from autoencoders.data.base import InMemoryDataModule, Splits
+from autoencoders.evaluation import TorchCodec
 from autoencoders.lightning import AutoencoderModule
 from autoencoders.loggers import BufferedMLFlowLogger
-from autoencoders.report import build_figures
+from autoencoders.recording import evaluate_and_record
+from autoencoders.report import spread
 
 log = logging.getLogger(__name__)
 
 TrainerFactory = Callable[..., pl.Trainer]
+
+
+def snapshot_images(splits: Splits, n: int = 8) -> np.ndarray:
+    """A fixed handful of test images, normal ones first, anomalous ones after."""
+    masks = (~splits.test_is_anomaly, splits.test_is_anomaly)
+    return splits.test[np.concatenate([spread(np.flatnonzero(mask), n) for mask in masks])]
 
 
 def fit_and_record(
@@ -37,7 +45,10 @@ def fit_and_record(
     """Train, restore the best checkpoint (lowest ``val/loss``), evaluate, and log the metrics,
     figures, checkpoint and model into ``run_id``. Returns the final metrics."""
     logger = BufferedMLFlowLogger(tracking_uri=tracking_uri, run_id=run_id)
-    trainer = make_trainer(logger=logger, callbacks=[EpochSummary(), *callbacks])
+    callbacks = [EpochSummary(), *callbacks]
+    if datamodule.kind == "images":
+        callbacks.append(ReconstructionSnapshots(snapshot_images(datamodule.splits)))
+    trainer = make_trainer(logger=logger, callbacks=callbacks)
     # At most ~20 checkpoint writes per run: a 200-epoch spiral run would otherwise spend more
     # time saving checkpoints than training between them.
     checkpoint = ModelCheckpoint(
@@ -56,20 +67,10 @@ def fit_and_record(
         module.load_state_dict(state["state_dict"])
         client.log_artifact(run_id, checkpoint.best_model_path, "checkpoints")
     net = module.net.cpu().eval()
-    splits = datamodule.splits
-    evaluation = evaluate(TorchCodec(net), splits)
-    tracking.log_metrics(client, run_id, evaluation.metrics, step=trainer.current_epoch)
-    for key, note in evaluation.notes.items():
-        client.set_tag(run_id, key, note)
-        log.warning("%s %s", key, note)
-    figures = build_figures(
-        TorchCodec(net),
-        splits,
-        evaluation,
-        datamodule.kind,
-        f"{module.name} autoencoder",
-        getattr(datamodule, "error_map_box", None),
+    label = f"{module.name} autoencoder"
+    evaluation = evaluate_and_record(
+        client, run_id, TorchCodec(net), datamodule, label, trainer.current_epoch
     )
-    tracking.log_figures(client, run_id, figures)
-    tracking.log_model(run_id, net, splits.train[:5].astype("float32"))
-    return evaluation.metrics
+    tracking.log_model(run_id, net, datamodule.splits.train[:5].astype("float32"))
+    # The last epoch's validation loss, for sweeps that minimise it (already logged per epoch).
+    return {**evaluation.metrics, "val/loss": float(trainer.callback_metrics["val/loss"])}

@@ -27,6 +27,8 @@ class Splits:
     test_is_anomaly: np.ndarray
     train_labels: np.ndarray | None = None
     test_labels: np.ndarray | None = None
+    #: Held-out anomalies for model selection (``val/auroc``), kept apart from the test set.
+    val_anomalies: np.ndarray | None = None
 
     @property
     def test_normal(self) -> np.ndarray:
@@ -93,13 +95,15 @@ class InMemoryDataModule(pl.LightningDataModule):
         batch_size: int,
         seed: int,
         epochs: int = 1,
-        repeat: int = 1,
+        epoch_size: int = 1,
     ) -> None:
         """``epochs`` is the number of epochs that suits this data (``trainer.max_epochs`` defaults
-        to it); ``repeat`` is how many passes over the training set one epoch makes, which lets a
-        tiny dataset pay Lightning's per-epoch costs (validation, logging, hooks) less often."""
+        to it). ``epoch_size`` is the least number of samples one epoch trains on: a training set
+        smaller than that is passed over several times per epoch (``repeat``), so a tiny dataset
+        pays Lightning's per-epoch costs (validation, logging, checkpoints) per thousands of
+        samples rather than per handful of steps, whatever the source's size."""
         super().__init__()
-        for setting, value in {"batch_size": batch_size, "epochs": epochs, "repeat": repeat}.items():
+        for setting, value in {"batch_size": batch_size, "epochs": epochs, "epoch_size": epoch_size}.items():
             if not isinstance(value, int) or value < 1:
                 raise ConfigError(f"dataset.{setting} must be a positive integer, got {value!r}")
         self.name = name
@@ -107,7 +111,7 @@ class InMemoryDataModule(pl.LightningDataModule):
         self.batch_size = batch_size
         self.seed = seed
         self.epochs = epochs
-        self.repeat = repeat
+        self.epoch_size = epoch_size
         self._splits: Splits | None = None
         self._tensors: dict[str, torch.Tensor] = {}
 
@@ -143,6 +147,11 @@ class InMemoryDataModule(pl.LightningDataModule):
 
     def train_dataloader(self) -> TensorBatches:
         return self._loader("train", shuffle=True, passes=self.repeat)
+
+    @property
+    def repeat(self) -> int:
+        """Passes over the training set per epoch: enough to reach ``epoch_size`` samples."""
+        return max(1, -(-self.epoch_size // len(self.splits.train)))
 
     def val_dataloader(self) -> TensorBatches:
         return self._loader("val", shuffle=False)

