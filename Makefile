@@ -6,7 +6,7 @@ STORE := $(CURDIR)/mlruns
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: install train pca compare test lint format ui clean
+.PHONY: install train pca compare test lint format ui server clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,10 +36,15 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-ui: install
+# The MLflow UI over the project's store. It is a full tracking server too: runs started elsewhere with
+# tracking=server tracking.uri=http://HOST:PORT send their artifacts through it into mlruns/artifacts.
+# HOST=0.0.0.0 makes it reachable from other machines.
+server: install
 	mkdir -p $(STORE)
 	$(BIN)/mlflow server --backend-store-uri sqlite:///$(STORE)/mlflow.db \
-		--default-artifact-root $(STORE)/artifacts --host $(HOST) --port $(PORT)
+		--artifacts-destination $(STORE)/artifacts --host $(HOST) --port $(PORT)
+
+ui: server
 
 clean:
 	rm -rf outputs multirun lightning_logs .pytest_cache .ruff_cache

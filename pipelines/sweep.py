@@ -24,7 +24,7 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from mlflow.entities import Run
 from mlflow.tracking import MlflowClient
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from autoencoders import tracking
 
@@ -72,9 +72,10 @@ class MLflowSweepCallback(Callback):
         self.client: MlflowClient | None = None
         self.run_id: str | None = None
         self.experiment_id: str | None = None
+        self.sweep_dir: Path | None = None
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        sweep_dir = Path(config.hydra.sweep.dir)
+        sweep_dir = self.sweep_dir = Path(config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
         self.client = tracking.prepare_store(config.tracking.uri)
         self.experiment_id = tracking.prepare_experiment(
@@ -137,11 +138,28 @@ class MLflowSweepCallback(Callback):
             client.set_tag(run_id, "best_run_id", best.info.run_id)
             client.set_tag(run_id, "best_overrides", best.data.tags.get("sweep.overrides", ""))
             client.log_metric(run_id, f"best/{self.best_metric}", best.data.metrics[self.best_metric])
+        record_optimization(client, run_id, self.sweep_dir)
         failed = [run for run in children if run.info.status != "FINISHED"]
         client.set_tag(run_id, "jobs", str(len(children)))
         client.set_tag(run_id, "jobs_failed", str(len(failed)))
         client.set_terminated(run_id, "FAILED" if failed or not children else "FINISHED")
         log.info("sweep parent run %s: %d jobs, %d failed", run_id, len(children), len(failed))
+
+
+OPTIMIZATION_RESULTS = "optimization_results.yaml"
+
+
+def record_optimization(client: MlflowClient, run_id: str, sweep_dir: Path | None) -> None:
+    """An optimising sweeper's result file (Optuna: best parameters and value) onto the parent run."""
+    results = sweep_dir / OPTIMIZATION_RESULTS if sweep_dir else None
+    if results is None or not results.exists():
+        return
+    client.log_artifact(run_id, str(results), "sweep")
+    found = OmegaConf.load(results)
+    for name, value in (found.get("best_params") or {}).items():
+        client.log_param(run_id, f"best.{name}", value)
+    if "best_value" in found:
+        client.set_tag(run_id, "best_value", str(found.best_value))
 
 
 def best_run(runs: list[Run], metric: str, mode: str) -> Run | None:

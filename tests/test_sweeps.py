@@ -9,6 +9,7 @@ from pathlib import Path
 import mlflow
 import pytest
 from mlflow.tracking import MlflowClient
+from omegaconf import OmegaConf
 
 from pipelines.common import PROJECT_ROOT
 
@@ -70,3 +71,64 @@ def test_a_pca_sweep_is_grouped_too(store, client, tmp_path) -> None:
     assert [run.data.params["n_components"] for run in children] == ["1", "2"]
     assert all(run.data.tags["stage"] == "pca_baseline" for run in children)
     assert parent.data.tags["best_job"] == "1"  # two components reconstruct 2-D points exactly
+
+
+QUICK = ["trainer.max_epochs=4", "dataset.epoch_size=200"]
+
+
+def test_joblib_runs_jobs_two_at_a_time_against_one_sqlite_store(store, client, tmp_path) -> None:
+    result = multirun(
+        "train",
+        store,
+        tmp_path / "sweep",
+        *QUICK,
+        "hydra/launcher=joblib",
+        "hydra.launcher.n_jobs=2",
+        "seed=0,1,2,3",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "database is locked" not in result.stderr
+    parent, children = sweep_runs(client, "spiral")
+    assert parent.info.status == "FINISHED"
+    assert [run.info.status for run in children] == ["FINISHED"] * 4
+    assert sorted(run.data.params["seed"] for run in children) == ["0", "1", "2", "3"]
+    assert "Joblib.Parallel(n_jobs=2" in result.stdout
+    spans = sorted((run.info.start_time, run.info.end_time) for run in children)
+    assert any(later[0] < earlier[1] for earlier, later in zip(spans, spans[1:], strict=False))  # overlap
+
+
+def test_optuna_search_runs_trials_as_children_and_records_the_best(store, client, tmp_path) -> None:
+    sweep_dir = tmp_path / "sweep"
+    result = multirun(
+        "train", store, sweep_dir, *QUICK, "hparams_search=spiral_optuna", "hydra.sweeper.n_trials=3"
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    parent, children = sweep_runs(client, "spiral")
+    assert len(children) == 3 and parent.info.status == "FINISHED"
+    best = min(children, key=lambda run: run.data.metrics["val/loss"])
+    results = OmegaConf.load(sweep_dir / "optimization_results.yaml")
+    # The entry point returned each trial's val/loss to Optuna: its best value is the best child's.
+    assert results.best_value == pytest.approx(best.data.metrics["val/loss"])
+    assert parent.data.params["best.model.optimizer.lr"] == best.data.params["model.optimizer.lr"]
+    assert parent.data.params["best.model.code_dim"] == best.data.params["model.code_dim"]
+    assert parent.data.tags["best_run_id"] == best.info.run_id
+    lrs = {run.data.params["model.optimizer.lr"] for run in children}
+    assert len(lrs) == 3  # the sampler chose the learning rates
+
+
+def test_search_and_launcher_configs_compose() -> None:
+    from hydra import compose, initialize_config_dir
+
+    from pipelines.common import CONFIG_DIR
+
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        mnist = compose("train", ["hparams_search=mnist_optuna"], return_hydra_config=True)
+        slurm = compose("train", ["hydra/launcher=slurm"], return_hydra_config=True)
+    assert mnist.dataset.name == "mnist" and mnist.model.name == "conv"
+    assert mnist.optimized_metric == "val/auroc" and mnist.hydra.sweeper.direction == "maximize"
+    assert mnist.hydra.sweeper._target_.endswith("OptunaSweeper")
+    assert (
+        slurm.hydra.launcher._target_
+        == "hydra_plugins.hydra_submitit_launcher.submitit_launcher.SlurmLauncher"
+    )
+    assert slurm.hydra.launcher.gpus_per_node == 1

@@ -18,15 +18,22 @@ def _axes(figsize: tuple[float, float] = (6, 4.5)):
     return figure, ax
 
 
-def points_reconstructions(x: np.ndarray, x_hat: np.ndarray, title: str) -> Figure:
-    """The notebook's plot: originals in blue, reconstructions in red."""
+def _two_scatters(
+    first: np.ndarray, second: np.ndarray, labels: tuple[str, str], style: tuple[str, int], title: str
+) -> Figure:
+    """``first`` as small blue points, ``second`` over it in ``style`` (colour, size), equal axes."""
     figure, ax = _axes()
-    ax.scatter(x[:, 0], x[:, 1], c="b", s=3, label="original")
-    ax.scatter(x_hat[:, 0], x_hat[:, 1], c="r", s=3, label="reconstructed")
+    ax.scatter(first[:, 0], first[:, 1], c="b", s=3, label=labels[0])
+    ax.scatter(second[:, 0], second[:, 1], c=style[0], s=style[1], label=labels[1])
     ax.axis("equal")
     ax.set_title(title)
     ax.legend()
     return figure
+
+
+def points_reconstructions(x: np.ndarray, x_hat: np.ndarray, title: str) -> Figure:
+    """The notebook's plot: originals in blue, reconstructions in red."""
+    return _two_scatters(x, x_hat, ("original", "reconstructed"), ("r", 3), title)
 
 
 def _code_plane(codes: np.ndarray) -> np.ndarray:
@@ -71,13 +78,7 @@ def image_codes(codes: np.ndarray, labels: np.ndarray | None, title: str) -> Fig
 
 def points_samples(x_train: np.ndarray, generated: np.ndarray, title: str) -> Figure:
     """Decoder outputs (yellow) over the training points (blue), as in the notebook."""
-    figure, ax = _axes()
-    ax.scatter(x_train[:, 0], x_train[:, 1], c="b", s=3, label="training data")
-    ax.scatter(generated[:, 0], generated[:, 1], c="y", s=12, label="decoded codes")
-    ax.axis("equal")
-    ax.set_title(title)
-    ax.legend()
-    return figure
+    return _two_scatters(x_train, generated, ("training data", "decoded codes"), ("y", 12), title)
 
 
 def image_grid(rows: list[np.ndarray], row_titles: list[str], title: str) -> Figure:

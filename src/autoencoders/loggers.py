@@ -10,6 +10,8 @@ from mlflow.entities import Metric
 from pytorch_lightning.loggers import MLFlowLogger
 from pytorch_lightning.utilities import rank_zero_only
 
+from autoencoders.tracking import retry_locked
+
 
 class BufferedMLFlowLogger(MLFlowLogger):
     """Lightning's MLflow logger, with metrics held back and written in one ``log_batch`` every
@@ -41,7 +43,7 @@ class BufferedMLFlowLogger(MLFlowLogger):
         """Write every held-back metric now."""
         while self._buffer:
             chunk, self._buffer = self._buffer[:1000], self._buffer[1000:]
-            self.experiment.log_batch(run_id=self.run_id, metrics=chunk)
+            retry_locked(self.experiment.log_batch, run_id=self.run_id, metrics=chunk)
         self._last_flush = time.monotonic()
 
     @rank_zero_only

@@ -6,9 +6,9 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import mlflow
 from mlflow.entities import RunStatus
@@ -18,6 +18,20 @@ from mlflow.tracking import MlflowClient
 log = logging.getLogger(__name__)
 
 PACKAGE_DIR = Path(__file__).resolve().parent
+T = TypeVar("T")
+
+
+def retry_locked(call: Callable[..., T], *args: Any, attempts: int = 8, **kwargs: Any) -> T:
+    """``call(*args, **kwargs)``, retried with backoff while SQLite answers "database is locked"
+    (parallel sweep jobs writing to one local store)."""
+    for attempt in range(attempts):
+        try:
+            return call(*args, **kwargs)
+        except MlflowException as error:
+            if "database is locked" not in str(error) or attempt == attempts - 1:
+                raise
+            time.sleep(0.1 * 2**attempt)
+    raise RuntimeError("unreachable")
 
 
 def is_local_store(uri: str) -> bool:
@@ -68,7 +82,7 @@ def tracked_run(
     ``error``) or KILLED on Ctrl-C. No run is ever left RUNNING by this project's pipelines."""
     if run_name is None:  # MLflow's own random names come from `random`, seeded by the pipeline
         run_name = f"{(tags or {}).get('model', 'run')}-{uuid.uuid4().hex[:8]}"
-    run = client.create_run(experiment_id, run_name=run_name, tags=dict(tags or {}))
+    run = retry_locked(client.create_run, experiment_id, run_name=run_name, tags=dict(tags or {}))
     run_id = run.info.run_id
     status = RunStatus.to_string(RunStatus.FAILED)
     try:
@@ -84,7 +98,7 @@ def tracked_run(
     finally:
         with contextlib.suppress(Exception):
             mlflow.flush_async_logging()
-        client.set_terminated(run_id, status)
+        retry_locked(client.set_terminated, run_id, status)
 
 
 def log_params(client: MlflowClient, run_id: str, params: Mapping[str, Any]) -> None:
@@ -93,7 +107,7 @@ def log_params(client: MlflowClient, run_id: str, params: Mapping[str, Any]) -> 
 
     items = [Param(key, str(value)[:6000]) for key, value in params.items()]
     for start in range(0, len(items), 100):
-        client.log_batch(run_id, params=items[start : start + 100])
+        retry_locked(client.log_batch, run_id, params=items[start : start + 100])
 
 
 def log_metrics(client: MlflowClient, run_id: str, metrics: Mapping[str, float], step: int) -> None:
@@ -101,7 +115,9 @@ def log_metrics(client: MlflowClient, run_id: str, metrics: Mapping[str, float],
     from mlflow.entities import Metric
 
     stamp = int(time.time() * 1000)
-    client.log_batch(run_id, metrics=[Metric(k, float(v), stamp, step) for k, v in metrics.items()])
+    retry_locked(
+        client.log_batch, run_id, metrics=[Metric(k, float(v), stamp, step) for k, v in metrics.items()]
+    )
 
 
 def log_figures(client: MlflowClient, run_id: str, figures: Mapping[str, Any]) -> None:
@@ -113,7 +129,7 @@ def log_figures(client: MlflowClient, run_id: str, figures: Mapping[str, Any]) -
         plt.close(figure)
 
 
-def log_model(run_id: str, model: Any, input_example: Any, name: str = "model") -> str:
+def log_model(tracking_uri: str, run_id: str, model: Any, input_example: Any, name: str = "model") -> str:
     """Log a torch model with an input example and this package's code beside it, so that
     ``mlflow.pytorch.load_model`` and pyfunc serving work without the project installed.
 
@@ -127,6 +143,7 @@ def log_model(run_id: str, model: Any, input_example: Any, name: str = "model") 
     requirements = [f"torch=={torch.__version__.split('+')[0]}", "numpy", "pytorch-lightning"]
     flavor_log = logging.getLogger("mlflow.pytorch")
     level, flavor_log.level = flavor_log.level, logging.ERROR  # the pickle warning, every run
+    mlflow.set_tracking_uri(tracking_uri)  # the fluent API's store: this process may not have set it
     with mlflow.start_run(run_id=run_id, nested=mlflow.active_run() is not None):
         info = mlflow.pytorch.log_model(
             model,

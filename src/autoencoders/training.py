@@ -71,6 +71,6 @@ def fit_and_record(
     evaluation = evaluate_and_record(
         client, run_id, TorchCodec(net), datamodule, label, trainer.current_epoch
     )
-    tracking.log_model(run_id, net, datamodule.splits.train[:5].astype("float32"))
+    tracking.log_model(tracking_uri, run_id, net, datamodule.splits.train[:5].astype("float32"))
     # The last epoch's validation loss, for sweeps that minimise it (already logged per epoch).
     return {**evaluation.metrics, "val/loss": float(trainer.callback_metrics["val/loss"])}
