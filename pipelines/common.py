@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -46,13 +48,20 @@ def build(node: DictConfig, **kwargs: Any) -> Any:
         raise
 
 
+def _exit_on_sigterm(signum: int, frame: Any) -> None:
+    raise SystemExit(128 + signum)
+
+
 @contextmanager
 def one_line_errors() -> Iterator[None]:
     """Report configuration errors as ``error: <message>`` on stderr and exit 2, no traceback.
 
     In a multirun the error is logged and raised on, so that Hydra records the job as failed and
-    goes on with the next one (the command still exits non-zero at the end).
+    goes on with the next one (the command still exits non-zero at the end). SIGTERM (a scheduler,
+    ``kill``) becomes ``SystemExit(143)``, so the open run is ended KILLED rather than left RUNNING.
     """
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         yield
     except ConfigError as error:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
+import time
 
 import mlflow.pytorch
 import numpy as np
@@ -94,3 +96,31 @@ def test_command_line_reports_bad_input_in_one_line(store) -> None:
         "error: model.code_dim must be a positive integer, got 0"
     )
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+def test_sigterm_ends_the_run_killed_not_running(store, client) -> None:
+    command = [
+        sys.executable,
+        "-m",
+        "pipelines.train",
+        f"tracking.uri={store['uri']}",
+        f"tracking.artifact_root={store['artifact_root']}",
+        "trainer.max_epochs=100000",
+    ]
+    process = subprocess.Popen(
+        command, cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not client.search_runs([e.experiment_id for e in client.search_experiments()]):
+            assert process.poll() is None and time.monotonic() < deadline
+            time.sleep(0.2)
+        time.sleep(2)  # well inside fit()
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode != 0
+    (run,) = client.search_runs([client.get_experiment_by_name("spiral").experiment_id])
+    assert run.info.status == "KILLED"

@@ -79,7 +79,8 @@ def tracked_run(
     tags: Mapping[str, str] | None = None,
 ) -> Iterator[str]:
     """Create a run, yield its id, and always end it: FINISHED, FAILED (with the error as the tag
-    ``error``) or KILLED on Ctrl-C. No run is ever left RUNNING by this project's pipelines."""
+    ``error``), or KILLED on Ctrl-C or SIGTERM (see ``pipelines.common.one_line_errors``). No run is
+    ever left RUNNING by this project's pipelines."""
     if run_name is None:  # MLflow's own random names come from `random`, seeded by the pipeline
         run_name = f"{(tags or {}).get('model', 'run')}-{uuid.uuid4().hex[:8]}"
     run = retry_locked(client.create_run, experiment_id, run_name=run_name, tags=dict(tags or {}))
@@ -88,8 +89,10 @@ def tracked_run(
     try:
         yield run_id
         status = RunStatus.to_string(RunStatus.FINISHED)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, SystemExit) as stop:  # Ctrl-C; SIGTERM (Lightning's or ours)
         status = RunStatus.to_string(RunStatus.KILLED)
+        with contextlib.suppress(Exception):
+            client.set_tag(run_id, "killed_by", type(stop).__name__)
         raise
     except BaseException as error:
         with contextlib.suppress(Exception):
