@@ -14,12 +14,12 @@ import numpy as np
 from mlflow.tracking import MlflowClient
 from omegaconf import OmegaConf
 
-from autoencoders.data.mnist import MNISTDataModule
 from autoencoders.evaluation import evaluate
 from autoencoders.pca import PCABaseline
-from pipelines.common import PROJECT_ROOT, compose_config
+from pipelines.common import PROJECT_ROOT, build, compose_config
 
 DIGITS = range(10)
+SWEEP = ["model=conv", "dataset.source=bundled"]
 
 
 def run_sweep(run_name: str, overrides: list[str]) -> None:
@@ -29,17 +29,18 @@ def run_sweep(run_name: str, overrides: list[str]) -> None:
         "-m",
         "pipelines.train",
         "-m",
-        "model=conv",
-        "dataset.source=bundled",
+        *SWEEP,
         f"dataset.normal_digits={digits}",
         f"run_name={run_name}",
         *overrides,
     ]
-    subprocess.run(command, cwd=PROJECT_ROOT, check=True)
+    subprocess.run(command, cwd=PROJECT_ROOT, check=False)  # a failed job shows as a missing row
 
 
-def pca_reference(code_dim: int, digit: int, root: str) -> dict[str, float]:
-    splits = MNISTDataModule(root=root, source="bundled", normal_digits=[digit]).splits
+def pca_reference(code_dim: int, digit: int, overrides: list[str]) -> dict[str, float]:
+    """PCA on the very split the sweep's job for ``digit`` trained on (same dataset overrides)."""
+    cfg = compose_config("train", [*SWEEP, *overrides, f"dataset.normal_digits=[{digit}]"])
+    splits = build(cfg.dataset).splits
     return evaluate(PCABaseline(code_dim).fit(splits.train), splits).metrics
 
 
@@ -49,7 +50,7 @@ def main() -> None:
     started = time.perf_counter()
     run_sweep(run_name, overrides)
     elapsed = time.perf_counter() - started
-    cfg = compose_config("train", ["model=conv", *overrides])
+    cfg = compose_config("train", [*SWEEP, *overrides])
     client = MlflowClient(cfg.tracking.uri)
     experiment = client.get_experiment_by_name(cfg.tracking.experiment)
     runs = client.search_runs([experiment.experiment_id], f"attributes.run_name = '{run_name}'")
@@ -61,8 +62,11 @@ def main() -> None:
     print("| --- " * (len(header) + 1) + "|")
     rows = []
     for digit in DIGITS:
+        if digit not in by_digit or "test/auroc" not in by_digit[digit].data.metrics:
+            print(f"| {digit} | (job failed) | | | | |")
+            continue
         ae = by_digit[digit].data.metrics
-        pca = pca_reference(code_dim, digit, cfg.dataset.root)
+        pca = pca_reference(code_dim, digit, overrides)
         rows.append([ae["test/auroc"], pca["test/auroc"], ae["test/mse"], pca["test/mse"]])
         print(table_row(str(digit), rows[-1]))
     print(table_row("mean", list(np.mean(rows, axis=0))))

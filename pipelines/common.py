@@ -36,7 +36,8 @@ def compose_config(config_name: str, overrides: list[str] | None = None) -> Dict
 
 
 def build(node: DictConfig, **kwargs: Any) -> Any:
-    """``hydra.utils.instantiate``, with a ConfigError from the target surfaced as itself."""
+    """``hydra.utils.instantiate``, with any error the target raises about its arguments reported
+    as a ConfigError: the target's own when it is one, else one naming the config group."""
     try:
         return instantiate(node, **kwargs)
     except InstantiationException as error:
@@ -45,7 +46,8 @@ def build(node: DictConfig, **kwargs: Any) -> Any:
             cause = cause.__cause__
         if cause is not None:
             raise cause from error
-        raise
+        first = str(error.__cause__ or error).strip().splitlines()[0]
+        raise ConfigError(f"{node._key() or 'config'}: {first}") from error
 
 
 def _exit_on_sigterm(signum: int, frame: Any) -> None:
@@ -103,7 +105,7 @@ def config_files(cfg: DictConfig) -> Iterator[Path]:
     Under ``@hydra.main`` that is the job's ``.hydra`` folder; under the compose API (tests,
     notebooks) the files are written to a temporary folder.
     """
-    if HydraConfig.initialized():
+    if HydraConfig.initialized() and HydraConfig.get().output_subdir is not None:
         output_dir = Path(HydraConfig.get().runtime.output_dir) / HydraConfig.get().output_subdir
         if (output_dir / "config.yaml").exists():
             yield output_dir
@@ -123,10 +125,6 @@ def output_dir(cfg: DictConfig) -> Path:
     return Path(tempfile.mkdtemp(prefix="autoencoders-"))
 
 
-def job_overrides() -> list[str]:
-    return list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
-
-
 @contextmanager
 def pipeline_run(
     cfg: DictConfig, tags: dict[str, str], skip_params: tuple[str, ...] = ()
@@ -135,9 +133,8 @@ def pipeline_run(
     flattened config as params (less the top-level keys in ``skip_params``), Hydra's config files
     under ``config/``. Yields
     ``(client, experiment_id, run_id)``; the run ends FINISHED, FAILED or KILLED."""
-    client = tracking.prepare_store(cfg.tracking.uri)
-    experiment_id = tracking.prepare_experiment(
-        client, cfg.tracking.experiment, cfg.tracking.get("artifact_root")
+    client, experiment_id = tracking.open_experiment(
+        cfg.tracking.uri, cfg.tracking.experiment, cfg.tracking.get("artifact_root")
     )
     tags = {**tags, **sweep_tags()}
     run_name = job_run_name(cfg.get("run_name"))
@@ -148,7 +145,7 @@ def pipeline_run(
         yield client, experiment_id, run_id
 
 
-def report(cfg: DictConfig, experiment_id: str, run_id: str, metrics: dict[str, float]) -> None:
+def print_summary(cfg: DictConfig, experiment_id: str, run_id: str, metrics: dict[str, float]) -> None:
     """Print what the run measured and where to look at it."""
     lines = [f"{name:>12}  {value:.6g}" for name, value in metrics.items()]
     print("\n".join(["", f"run {run_id} FINISHED ({cfg.tracking.experiment})", *lines]))

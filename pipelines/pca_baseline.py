@@ -17,7 +17,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from autoencoders.errors import ConfigError
 from autoencoders.pca import PCABaseline
 from autoencoders.recording import evaluate_and_record
-from pipelines.common import CONFIG_DIR, build, one_line_errors, pipeline_run, report
+from pipelines.common import CONFIG_DIR, build, one_line_errors, pipeline_run, print_summary
 
 
 def config_of_run(uri: str, run_id: str) -> tuple[DictConfig, str]:
@@ -63,7 +63,7 @@ def pca_baseline(cfg: DictConfig) -> dict[str, float]:
     # The model group is there for its code_dim only; its optimizer settings are not this run's.
     with pipeline_run(cfg, tags, skip_params=("model",)) as (client, experiment_id, run_id):
         evaluation = evaluate_and_record(client, run_id, baseline, datamodule, f"PCA ({baseline.code_dim})")
-    report(cfg, experiment_id, run_id, evaluation.metrics)
+    print_summary(cfg, experiment_id, run_id, evaluation.metrics)
     return evaluation.metrics
 
 

@@ -1,11 +1,11 @@
 """Hydra multirun, grouped in MLflow: one parent run per sweep, one child run per job.
 
-``MLflowSweepCallback`` (configured under ``hydra.callbacks`` in ``conf/hydra/default.yaml``) creates the
-parent run when the multirun starts and writes its id into the sweep folder; every job's run reads it
-from there (so any launcher that shares the folder works: in-process, joblib, submitit) and carries the
-tag ``mlflow.parentRunId``, its overrides and its job number. When the sweep ends the parent gets a
-summary (one row per job: overrides, status, key metrics), the best job as tags, and FINISHED when
-every job finished, FAILED otherwise.
+``MLflowSweepCallback`` (under ``hydra.callbacks`` in ``conf/train.yaml`` and ``conf/pca_baseline.yaml``)
+creates the parent run when the multirun starts and writes its id into the sweep folder; every job's
+run reads it from there (so any launcher that shares the folder works: in-process, joblib,
+submitit) and carries the tag ``mlflow.parentRunId``, its overrides and its job number. When the
+sweep ends the parent gets a summary (one row per job: overrides, status, key metrics), the best job
+as tags, and FINISHED when every job finished, FAILED otherwise.
 """
 
 from __future__ import annotations
@@ -77,9 +77,8 @@ class MLflowSweepCallback(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = self.sweep_dir = Path(config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
-        self.client = tracking.prepare_store(config.tracking.uri)
-        self.experiment_id = tracking.prepare_experiment(
-            self.client, config.tracking.experiment, config.tracking.get("artifact_root")
+        self.client, self.experiment_id = tracking.open_experiment(
+            config.tracking.uri, config.tracking.experiment, config.tracking.get("artifact_root")
         )
         tags = {
             "stage": "sweep",
@@ -106,11 +105,7 @@ class MLflowSweepCallback(Callback):
         client = MlflowClient(config.tracking.uri)
         parent = client.get_run(tags[PARENT_TAG])
         number = tags["sweep.job_number"]
-        existing = client.search_runs(
-            [parent.info.experiment_id],
-            f"tags.`{PARENT_TAG}` = '{parent.info.run_id}' and tags.`sweep.job_number` = '{number}'",
-        )
-        if existing:
+        if children_of(client, parent.info.run_id, number):
             return
         error = job_return._return_value  # the public property re-raises a failed job's error
         tags["error"] = f"{type(error).__name__}: {error}"[:5000]
@@ -126,10 +121,20 @@ class MLflowSweepCallback(Callback):
             return
         client, run_id = self.client, self.run_id
         self.run_id = None
-        children = client.search_runs(
-            [self.experiment_id], f"tags.`{PARENT_TAG}` = '{run_id}'", max_results=50_000
-        )
-        children.sort(key=lambda run: int(run.data.tags.get("sweep.job_number", "0")))
+        status = "FAILED"
+        try:
+            children = children_of(client, run_id)
+            self.summarise(client, run_id, children)
+            failed = [run for run in children if run.info.status != "FINISHED"]
+            client.set_tag(run_id, "jobs", str(len(children)))
+            client.set_tag(run_id, "jobs_failed", str(len(failed)))
+            status = "FAILED" if failed or not children else "FINISHED"
+            log.info("sweep parent run %s: %d jobs, %d failed", run_id, len(children), len(failed))
+        finally:  # whatever failed above, the parent is not left RUNNING
+            tracking.retry_locked(client.set_terminated, run_id, status)
+
+    def summarise(self, client: MlflowClient, run_id: str, children: list[Run]) -> None:
+        """The summary tables, the best job and an optimiser's results, onto the parent run."""
         client.log_text(run_id, summary_csv(children, self.summary_metrics), "sweep/summary.csv")
         client.log_text(run_id, summary_markdown(children, self.summary_metrics), "sweep/summary.md")
         best = best_run(children, self.best_metric, self.best_mode)
@@ -139,11 +144,16 @@ class MLflowSweepCallback(Callback):
             client.set_tag(run_id, "best_overrides", best.data.tags.get("sweep.overrides", ""))
             client.log_metric(run_id, f"best/{self.best_metric}", best.data.metrics[self.best_metric])
         record_optimization(client, run_id, self.sweep_dir)
-        failed = [run for run in children if run.info.status != "FINISHED"]
-        client.set_tag(run_id, "jobs", str(len(children)))
-        client.set_tag(run_id, "jobs_failed", str(len(failed)))
-        client.set_terminated(run_id, "FAILED" if failed or not children else "FINISHED")
-        log.info("sweep parent run %s: %d jobs, %d failed", run_id, len(children), len(failed))
+
+
+def children_of(client: MlflowClient, parent_run_id: str, job_number: str | None = None) -> list[Run]:
+    """The sweep's job runs, in every experiment (jobs that switch dataset log elsewhere), by job."""
+    query = f"tags.`{PARENT_TAG}` = '{parent_run_id}'"
+    if job_number is not None:
+        query += f" and tags.`sweep.job_number` = '{job_number}'"
+    experiment_ids = [experiment.experiment_id for experiment in client.search_experiments()]
+    runs = client.search_runs(experiment_ids, query, max_results=50_000)
+    return sorted(runs, key=lambda run: int(run.data.tags.get("sweep.job_number", "0")))
 
 
 OPTIMIZATION_RESULTS = "optimization_results.yaml"

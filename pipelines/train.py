@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 
 import hydra
@@ -10,9 +9,11 @@ import pytorch_lightning as pl
 import torch
 from omegaconf import DictConfig
 
-from autoencoders.devices import check_accelerator
-from autoencoders.training import fit_and_record
-from pipelines.common import CONFIG_DIR, build, one_line_errors, output_dir, pipeline_run, report
+from autoencoders.devices import check_accelerator, node_rank
+from autoencoders.errors import ConfigError
+from autoencoders.lightning import AutoencoderModule
+from autoencoders.training import fit_and_record, training_callbacks
+from pipelines.common import CONFIG_DIR, build, one_line_errors, output_dir, pipeline_run, print_summary
 
 log = logging.getLogger(__name__)
 
@@ -28,17 +29,30 @@ def train(cfg: DictConfig) -> dict[str, float]:
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = build(cfg.dataset)
     module = build(cfg.model)
+    check_optimizer(module)
     check_accelerator(cfg.trainer.accelerator)
     datamodule.prepare_data()  # loads (downloads, caches) the data: a missing source fails here
     workdir = output_dir(cfg)
-    make_trainer = functools.partial(build, cfg.trainer, default_root_dir=str(workdir))
+    checkpoint, callbacks = training_callbacks(datamodule, workdir, cfg.trainer.max_epochs)
+    trainer = build(cfg.trainer, default_root_dir=str(workdir), callbacks=callbacks, logger=False)
+    if node_rank() > 0:  # the other nodes of a multi-node job train; node zero's rank zero records
+        trainer.fit(module, datamodule=datamodule)
+        return {}
 
     tags = {"stage": "train", "dataset": datamodule.name, "model": module.name, **datamodule.tags}
     tags["code_dim"] = str(module.code_dim)
     with pipeline_run(cfg, tags) as (client, experiment_id, run_id):
-        metrics = fit_and_record(module, datamodule, make_trainer, client, run_id, cfg.tracking.uri, workdir)
-    report(cfg, experiment_id, run_id, metrics)
+        metrics = fit_and_record(module, datamodule, trainer, checkpoint, client, run_id, cfg.tracking.uri)
+    print_summary(cfg, experiment_id, run_id, metrics)
     return metrics
+
+
+def check_optimizer(module: AutoencoderModule) -> None:
+    """Build the optimizer and scheduler once, so that a bad setting fails before the run exists."""
+    try:
+        module.configure_optimizers()
+    except (TypeError, ValueError) as error:
+        raise ConfigError(f"model.optimizer / model.scheduler: {error}") from error
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")

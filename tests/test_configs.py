@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import pytorch_lightning as pl
+from omegaconf import OmegaConf
 
 from autoencoders.data.base import InMemoryDataModule
 from autoencoders.errors import ConfigError
@@ -30,11 +31,26 @@ def test_default_config_is_the_notebooks_spiral_setup() -> None:
     assert cfg.tracking.uri.endswith("/mlruns/mlflow.db")
 
 
-@pytest.mark.parametrize("group", ["dataset", "model", "trainer", "tracking"])
+@pytest.mark.parametrize("group", ["dataset", "model", "trainer", "tracking", "hparams_search"])
 def test_every_option_of_every_group_composes(group: str) -> None:
+    assert options(group)
     for option in options(group):
         cfg = compose_config("train", [f"{group}={option}"])
-        assert cfg[group] is not None
+        OmegaConf.to_container(cfg, resolve=True)  # every interpolation resolves
+        if group != "hparams_search":
+            assert cfg[group] == compose_config("train", [f"{group}={option}"])[group]
+            assert cfg[group].get("name", option) in {option, cfg[group].get("name")}
+
+
+@pytest.mark.parametrize(
+    ("entry", "overrides"), [("pca_baseline", []), ("pca_baseline", ["model=conv"]), ("compare", [])]
+)
+def test_the_other_entry_configs_compose(entry: str, overrides: list[str]) -> None:
+    cfg = compose_config(entry, overrides)
+    assert cfg.tracking.uri.startswith("sqlite:////")
+    if entry == "pca_baseline":
+        assert cfg.n_components == cfg.model.code_dim
+        assert cfg.dataset.name == ("mnist" if overrides else "spiral")
 
 
 @pytest.mark.parametrize("dataset", options("dataset"))

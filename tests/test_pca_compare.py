@@ -101,12 +101,14 @@ def test_compare_groups_runs_and_matches_their_metrics(make_cfg, client, capsys)
 
     table = comparison.collect(client, ["spiral"], ["train/rmse", "test/auroc"])
     assert [key.label for key in table] == ["spiral, code 1", "spiral, code 2"]
-    group = table[comparison.GroupKey("spiral", "spiral", 1)]
-    assert set(group) == {"dense", "pca"}
+    key = next(iter(table))
+    group = table[key]
+    assert sorted(comparison.display_names(group).values()) == ["dense", "pca"]
+    (dense,) = [summary for name, summary in group.items() if name.startswith("dense")]
     ae_mean = np.mean([m["train/rmse"] for m in ae])
-    assert group["dense"].mean("train/rmse") == pytest.approx(ae_mean)
-    assert group["dense"].std("train/rmse") == pytest.approx(np.std([m["train/rmse"] for m in ae]))
-    assert comparison.ratio(table, next(iter(table)), "dense", "train/rmse") == pytest.approx(
+    assert dense.mean("train/rmse") == pytest.approx(ae_mean)
+    assert dense.std("train/rmse") == pytest.approx(np.std([m["train/rmse"] for m in ae]))
+    assert comparison.ratio(table, key, dense.model, "train/rmse") == pytest.approx(
         ae_mean / pca["train/rmse"]
     )
     dense_row = next(line for line in text.splitlines() if "| dense |" in line)
@@ -120,6 +122,11 @@ def test_compare_groups_runs_and_matches_their_metrics(make_cfg, client, capsys)
     assert compare_run.info.status == "FINISHED"
     assert compare_run.data.tags["compared_runs"] == "4"
     assert {"compare/table.md", "compare/bars.png"} <= artifact_paths(client, compare_run.info.run_id)
+
+    # Another learning rate is another variant: its own row, not averaged in as a third seed.
+    train(make_cfg(*QUICK_SPIRAL, "model.optimizer.lr=0.01"))
+    group = comparison.collect(client, ["spiral"], ["train/rmse"])[key]
+    assert sorted(len(s.run_ids) for name, s in group.items() if name.startswith("dense#")) == [1, 2]
 
 
 def test_compare_on_an_empty_store_says_what_to_do(make_cfg) -> None:

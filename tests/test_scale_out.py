@@ -107,6 +107,8 @@ def test_ddp_on_two_cpu_processes_makes_one_run(store, client, tmp_path) -> None
     (run,) = client.search_runs([client.get_experiment_by_name("spiral").experiment_id])
     assert run.info.status == "FINISHED"
     assert run.data.params["trainer.strategy"] == "ddp_spawn"
+    assert "checkpoints/best.ckpt" in artifact_paths(client, run.info.run_id)  # came back from rank 0
+    assert not list((tmp_path / "run").rglob("epoch=*.ckpt"))  # no default checkpoint callback
 
     single = train(compose_config("train", [*tracking, *QUICK_SPIRAL]))
     # Full-batch steps: the gradient averaged over two 50-point shards equals the 100-point one.

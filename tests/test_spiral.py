@@ -67,3 +67,17 @@ def test_batches_shard_by_rank_without_overlap() -> None:
     shards = [torch.cat(list(TensorBatches(data, 3, True, seed=0, rank=r, world_size=2))) for r in (0, 1)]
     values = sorted(torch.cat(shards).squeeze(1).tolist())
     assert values == list(range(10))
+
+
+def test_uneven_shards_are_padded_to_the_same_number_of_steps() -> None:
+    data = torch.arange(129.0).unsqueeze(1)  # unpadded, ranks would get 65 and 64: 2 and 1 batches of 64
+    loaders = [TensorBatches(data, 64, True, seed=0, rank=r, world_size=2) for r in (0, 1)]
+    epochs = [list(loader) for loader in loaders]
+    assert [len(batches) for batches in epochs] == [len(loaders[0])] * 2 == [2, 2]
+    seen = torch.cat([torch.cat(batches) for batches in epochs]).squeeze(1)
+    assert set(seen.tolist()) == set(range(129)) and len(seen) == 130  # one sample repeated
+
+
+def test_no_anomalies_is_allowed() -> None:
+    splits = SpiralDataModule(n_anomalies=0, n_test=50).splits
+    assert len(splits.test) == 50 and not splits.test_is_anomaly.any()

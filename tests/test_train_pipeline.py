@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import subprocess
 import sys
@@ -77,9 +78,19 @@ def test_same_seed_gives_the_same_metrics(spiral_run, make_cfg) -> None:
     assert other_seed["train/rmse"] != pytest.approx(first["train/rmse"], abs=1e-6)
 
 
-def test_bad_value_stops_before_any_run(make_cfg, client) -> None:
-    with pytest.raises(ConfigError, match="dataset.batch_size"):
-        train(make_cfg("dataset.batch_size=0"))
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("dataset.batch_size=0", "dataset.batch_size must be a positive integer"),
+        ("model.optimizer.lr=-1", "model.optimizer / model.scheduler: Invalid learning rate"),
+        ("trainer.devices=0", "trainer: "),
+        ("trainer.precision=12", "trainer: "),
+        ("dataset.anomaly_margin=5", "dataset.anomaly_margin=5: too little of the box"),
+    ],
+)
+def test_bad_value_stops_before_any_run(make_cfg, client, override, message) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        train(make_cfg(override))
     assert client.search_runs([e.experiment_id for e in client.search_experiments()]) == []
 
 

@@ -6,6 +6,7 @@ are summarised over its runs (seeds) as mean and standard deviation, and divided
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -16,21 +17,46 @@ from mlflow.tracking import MlflowClient
 
 COMPARED_STAGES = ("train", "pca_baseline")
 BASELINE = "pca"
+#: Settings that say where or how fast the data is read, not what it is.
+IGNORED_DATA_PARAMS = {
+    "dataset.root",
+    "dataset.source",
+    "dataset.batch_size",
+    "dataset.epochs",
+    "dataset.epoch_size",
+}
 
 
 @dataclass(frozen=True, order=True)
 class GroupKey:
-    """What must match for two runs to be compared: the data and the code size."""
+    """What must match for two runs to be compared: the data (every ``dataset.*`` setting and the
+    source actually used, summarised in ``data_id``) and the code size."""
 
     experiment: str
     dataset: str
     code_dim: int
     normal_digits: str = ""
+    data_id: str = ""
 
     @property
     def label(self) -> str:
         digits = f", digits {self.normal_digits}" if self.normal_digits else ""
         return f"{self.dataset}, code {self.code_dim}{digits}"
+
+
+def short_hash(items: dict[str, str]) -> str:
+    return hashlib.sha1(repr(sorted(items.items())).encode()).hexdigest()[:6]
+
+
+def model_variant(run: Run) -> str:
+    """The model's name, plus a short hash of its model and trainer settings (seed aside) when
+    those are not the defaults' own: runs of one row differ by seed only."""
+    settings = {k: v for k, v in run.data.params.items() if k.startswith(("model.", "trainer."))}
+    return (
+        f"{run.data.tags.get('model', '?')}#{short_hash(settings)}"
+        if settings
+        else run.data.tags.get("model", "?")
+    )
 
 
 @dataclass
@@ -58,8 +84,13 @@ def group_key(run: Run, experiment: str) -> GroupKey | None:
     code_dim = tags.get("code_dim") or params.get("model.code_dim") or params.get("n_components")
     if code_dim is None or "dataset" not in tags:
         return None
-    digits = params.get("dataset.normal_digits", "") if tags["dataset"] == "mnist" else ""
-    return GroupKey(experiment, tags["dataset"], int(code_dim), digits.replace(" ", ""))
+    digits = ""
+    if tags["dataset"] == "mnist" and params.get("dataset.normal_digits"):
+        found = sorted({int(d) for d in params["dataset.normal_digits"].strip("[]").split(",") if d.strip()})
+        digits = "[" + ",".join(map(str, found)) + "]"
+    data = {k: v for k, v in params.items() if k.startswith("dataset.") and k not in IGNORED_DATA_PARAMS}
+    data["source"] = tags.get("dataset.source", "")
+    return GroupKey(experiment, tags["dataset"], int(code_dim), digits, short_hash(data))
 
 
 def collect(client: MlflowClient, experiment_names: list[str] | None, metrics: list[str]) -> Table:
@@ -76,13 +107,31 @@ def collect(client: MlflowClient, experiment_names: list[str] | None, metrics: l
             key = group_key(run, experiment.name)
             if key is None or run.data.tags.get("stage") not in COMPARED_STAGES:
                 continue
-            model = run.data.tags.get("model", "?")
+            model = model_variant(run)
             summary = table[key].setdefault(model, ModelSummary(model))
             summary.run_ids.append(run.info.run_id)
             for metric in metrics:
                 if metric in run.data.metrics:
                     summary.values[metric].append(run.data.metrics[metric])
     return dict(sorted(table.items()))
+
+
+def display_names(models: dict[str, ModelSummary]) -> dict[str, str]:
+    """Row names: the model's name alone unless the group holds several variants of it."""
+    bases = [variant.split("#")[0] for variant in models]
+    return {
+        variant: variant if bases.count(variant.split("#")[0]) > 1 else variant.split("#")[0]
+        for variant in models
+    }
+
+
+def group_labels(table: Table) -> dict[GroupKey, str]:
+    """Group labels, with the data's id added where two groups would otherwise read the same."""
+    plain = [(key.experiment, key.label) for key in table]
+    return {
+        key: key.label + (f" (data {key.data_id})" if plain.count((key.experiment, key.label)) > 1 else "")
+        for key in table
+    }
 
 
 def ratio(table: Table, key: GroupKey, model: str, metric: str) -> float | None:
@@ -100,7 +149,9 @@ def markdown(table: Table, metrics: list[str]) -> str:
         "| experiment | group | model | runs | " + " | ".join(metrics) + " |",
         "| --- " * (4 + len(metrics)) + "|",
     ]
+    labels = group_labels(table)
     for key, models in table.items():
+        names = display_names(models)
         for model in sorted(models, key=lambda name: (name == BASELINE, name)):
             summary = models[model]
             cells = []
@@ -112,35 +163,37 @@ def markdown(table: Table, metrics: list[str]) -> str:
                 cell = f"{mean:.4g} ± {std:.2g}"
                 factor = ratio(table, key, model, metric)
                 cells.append(cell + (f" (x{factor:.4g})" if factor is not None else ""))
-            row = [key.experiment, key.label, model, str(len(summary.run_ids)), *cells]
+            row = [key.experiment, labels[key], names[model], str(len(summary.run_ids)), *cells]
             lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines) + "\n"
 
 
 def bar_chart(table: Table, metrics: list[str]) -> Figure:
-    """One panel per metric: a bar per model in each group, error bars the spread over runs."""
+    """One panel per metric: a bar per model in each group (its most-run variant), error bars the
+    spread over runs."""
     import matplotlib.pyplot as plt
 
     shown = [m for m in metrics if any(s.mean(m) is not None for g in table.values() for s in g.values())]
-    models = sorted({model for group in table.values() for model in group})
+    bases = sorted({variant.split("#")[0] for group in table.values() for variant in group})
+
+    def pick(group: dict[str, ModelSummary], base: str) -> ModelSummary | None:
+        found = [summary for variant, summary in group.items() if variant.split("#")[0] == base]
+        return max(found, key=lambda summary: len(summary.run_ids)) if found else None
+
     figure, axes = plt.subplots(
         len(shown), 1, figsize=(max(6, 1.4 * len(table) + 2), 2.6 * len(shown)), squeeze=False
     )
-    width = 0.8 / max(1, len(models))
+    width = 0.8 / max(1, len(bases))
+    labels = group_labels(table)
     for ax, metric in zip(axes[:, 0], shown, strict=True):
-        for index, model in enumerate(models):
-            means = [g[model].mean(metric) if model in g else None for g in table.values()]
-            stds = [g[model].std(metric) if model in g else None for g in table.values()]
-            positions = np.arange(len(table)) + (index - (len(models) - 1) / 2) * width
-            ax.bar(
-                positions,
-                [np.nan if m is None else m for m in means],
-                width,
-                yerr=[0 if s is None else s for s in stds],
-                label=model,
-            )
+        for index, base in enumerate(bases):
+            picked = [pick(group, base) for group in table.values()]
+            means = [np.nan if p is None or p.mean(metric) is None else p.mean(metric) for p in picked]
+            stds = [0.0 if p is None or p.std(metric) is None else p.std(metric) for p in picked]
+            positions = np.arange(len(table)) + (index - (len(bases) - 1) / 2) * width
+            ax.bar(positions, means, width, yerr=stds, label=base)
         ax.set_ylabel(metric)
-        ax.set_xticks(np.arange(len(table)), [key.label for key in table], fontsize=7, rotation=15)
+        ax.set_xticks(np.arange(len(table)), [labels[key] for key in table], fontsize=7, rotation=15)
     axes[0, 0].legend(fontsize=8)
     figure.tight_layout()
     return figure

@@ -74,10 +74,6 @@ class Evaluation:
     test_scores: np.ndarray
     notes: dict[str, str] = field(default_factory=dict)
 
-    @property
-    def code_dim(self) -> int:
-        return self.train_codes.reshape(len(self.train_codes), -1).shape[1]
-
 
 def evaluate(codec: Codec, splits: Splits) -> Evaluation:
     """Reconstruction metrics on the training and normal test samples, anomaly metrics on the test set.

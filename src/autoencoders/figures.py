@@ -13,7 +13,7 @@ from sklearn.decomposition import PCA  # noqa: E402
 from sklearn.metrics import roc_auc_score, roc_curve  # noqa: E402
 
 
-def _axes(figsize: tuple[float, float] = (6, 4.5)):
+def _axes(figsize: tuple[float, float] = (6, 4.5)) -> tuple[Figure, plt.Axes]:
     figure, ax = plt.subplots(figsize=figsize, constrained_layout=True)
     return figure, ax
 

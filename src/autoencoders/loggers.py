@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Mapping
+from typing import Any
 
 from mlflow.entities import Metric
 from pytorch_lightning.loggers import MLFlowLogger
@@ -21,7 +22,7 @@ class BufferedMLFlowLogger(MLFlowLogger):
     cost more than the training. The UI still sees live curves, ``flush_seconds`` behind.
     """
 
-    def __init__(self, *args, flush_seconds: float = 10.0, **kwargs) -> None:
+    def __init__(self, *args: Any, flush_seconds: float = 10.0, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.flush_seconds = flush_seconds
         self._buffer: list[Metric] = []
@@ -48,5 +49,6 @@ class BufferedMLFlowLogger(MLFlowLogger):
 
     @rank_zero_only
     def finalize(self, status: str = "success") -> None:
+        """Flush only: the run is ended by whoever opened it (``tracking.tracked_run``), after the
+        evaluation and the model are logged, not by Lightning at the end of ``fit``."""
         self.flush()
-        super().finalize(status)

@@ -12,7 +12,9 @@ from autoencoders.evaluation import Codec, Evaluation, generation_codes, squared
 GRID_SIZE = 200
 
 
-def error_grid(codec: Codec, box: tuple[tuple[float, float], tuple[float, float]]):
+def error_grid(
+    codec: Codec, box: tuple[tuple[float, float], tuple[float, float]]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The notebook's 200 x 200 grid over ``box`` and each grid point's reconstruction error."""
     (x_lo, x_hi), (y_lo, y_hi) = box
     u, v = np.meshgrid(np.linspace(x_lo, x_hi, GRID_SIZE), np.linspace(y_lo, y_hi, GRID_SIZE))
@@ -38,6 +40,8 @@ def build_figures(
     generated = codec.decode(generation_codes(evaluation.train_codes, 200 if kind == "points" else 32))
     has_anomalies = "test/auroc" in evaluation.metrics
     out: dict[str, Figure] = {}
+    one_dimensional = evaluation.train_codes.reshape(len(evaluation.train_codes), -1).shape[1] == 1
+    sampling = "across the training range" if one_dimensional else "drawn from a Gaussian fitted to the codes"
     if kind == "points":
         rmse = evaluation.metrics["train/rmse"]
         out["figures/reconstructions.png"] = figures.points_reconstructions(
@@ -47,7 +51,9 @@ def build_figures(
             splits.train, evaluation.train_codes, f"{label}: codes"
         )
         out["figures/samples.png"] = figures.points_samples(
-            splits.train, generated, f"{label}: decoded codes across the training range"
+            splits.train,
+            generated,
+            f"{label}: decoded codes {sampling}",
         )
         if box is not None:
             u, v, errors = error_grid(codec, box)

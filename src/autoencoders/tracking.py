@@ -47,6 +47,16 @@ def prepare_store(uri: str) -> MlflowClient:
     return MlflowClient(uri)
 
 
+def open_experiment(uri: str, name: str, artifact_root: str | None) -> tuple[MlflowClient, str]:
+    """A client for the store at ``uri`` and the id of its experiment ``name`` (created if needed).
+
+    ``artifact_root`` places a new experiment's artifacts for a local store only: a tracking server
+    decides where its artifacts go (behind its proxy), so there it is ignored.
+    """
+    client = prepare_store(uri)
+    return client, prepare_experiment(client, name, artifact_root if is_local_store(uri) else None)
+
+
 def prepare_experiment(client: MlflowClient, name: str, artifact_root: str | None) -> str:
     """The experiment's id, creating it (artifacts under ``artifact_root/<name>``) if needed.
 
@@ -127,9 +137,12 @@ def log_figures(client: MlflowClient, run_id: str, figures: Mapping[str, Any]) -
     """Log matplotlib figures under their artifact paths and close them."""
     import matplotlib.pyplot as plt
 
-    for path, figure in figures.items():
-        client.log_figure(run_id, figure, path)
-        plt.close(figure)
+    try:
+        for path, figure in figures.items():
+            client.log_figure(run_id, figure, path)
+    finally:
+        for figure in figures.values():
+            plt.close(figure)
 
 
 def log_model(tracking_uri: str, run_id: str, model: Any, input_example: Any, name: str = "model") -> str:
@@ -147,14 +160,16 @@ def log_model(tracking_uri: str, run_id: str, model: Any, input_example: Any, na
     flavor_log = logging.getLogger("mlflow.pytorch")
     level, flavor_log.level = flavor_log.level, logging.ERROR  # the pickle warning, every run
     mlflow.set_tracking_uri(tracking_uri)  # the fluent API's store: this process may not have set it
-    with mlflow.start_run(run_id=run_id, nested=mlflow.active_run() is not None):
-        info = mlflow.pytorch.log_model(
-            model,
-            name=name,
-            input_example=input_example,
-            pip_requirements=requirements,
-            code_paths=[str(PACKAGE_DIR)],
-            serialization_format="pickle",
-        )
-    flavor_log.setLevel(level)
+    try:
+        with mlflow.start_run(run_id=run_id, nested=mlflow.active_run() is not None):
+            info = mlflow.pytorch.log_model(
+                model,
+                name=name,
+                input_example=input_example,
+                pip_requirements=requirements,
+                code_paths=[str(PACKAGE_DIR)],
+                serialization_format="pickle",
+            )
+    finally:
+        flavor_log.setLevel(level)
     return info.model_uri

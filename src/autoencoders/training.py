@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -23,8 +22,6 @@ from autoencoders.report import spread
 
 log = logging.getLogger(__name__)
 
-TrainerFactory = Callable[..., pl.Trainer]
-
 
 def snapshot_images(splits: Splits, n: int = 8) -> np.ndarray:
     """A fixed handful of test images, normal ones first, anomalous ones after."""
@@ -32,33 +29,41 @@ def snapshot_images(splits: Splits, n: int = 8) -> np.ndarray:
     return splits.test[np.concatenate([spread(np.flatnonzero(mask), n) for mask in masks])]
 
 
-def fit_and_record(
-    module: AutoencoderModule,
-    datamodule: InMemoryDataModule,
-    make_trainer: TrainerFactory,
-    client: MlflowClient,
-    run_id: str,
-    tracking_uri: str,
-    workdir: Path,
-    callbacks: Sequence[Callback] = (),
-) -> dict[str, float]:
-    """Train, restore the best checkpoint (lowest ``val/loss``), evaluate, and log the metrics,
-    figures, checkpoint and model into ``run_id``. Returns the final metrics."""
-    logger = BufferedMLFlowLogger(tracking_uri=tracking_uri, run_id=run_id)
-    callbacks = [EpochSummary(), *callbacks]
-    if datamodule.kind == "images":
-        callbacks.append(ReconstructionSnapshots(snapshot_images(datamodule.splits)))
-    trainer = make_trainer(logger=logger, callbacks=callbacks)
-    # At most ~20 checkpoint writes per run: a 200-epoch spiral run would otherwise spend more
-    # time saving checkpoints than training between them.
+def training_callbacks(
+    datamodule: InMemoryDataModule, workdir: Path, max_epochs: int
+) -> tuple[ModelCheckpoint, list[Callback]]:
+    """The best-``val/loss`` checkpoint and every callback a training uses, checkpoint first.
+
+    First, because under ``ddp_spawn`` Lightning copies ``best_model_path`` back to the main process
+    for the first checkpoint callback only. At most ~20 checkpoint writes per run: a 200-epoch spiral
+    run would otherwise spend more time saving checkpoints than training between them.
+    """
     checkpoint = ModelCheckpoint(
         dirpath=workdir / "checkpoints",
         filename="best",
         monitor="val/loss",
         mode="min",
-        every_n_epochs=max(1, (trainer.max_epochs or 1) // 20),
+        every_n_epochs=max(1, max_epochs // 20),
     )
-    trainer.callbacks.append(checkpoint)
+    callbacks: list[Callback] = [checkpoint, EpochSummary()]
+    if datamodule.kind == "images":
+        callbacks.append(ReconstructionSnapshots(snapshot_images(datamodule.splits)))
+    return checkpoint, callbacks
+
+
+def fit_and_record(
+    module: AutoencoderModule,
+    datamodule: InMemoryDataModule,
+    trainer: pl.Trainer,
+    checkpoint: ModelCheckpoint,
+    client: MlflowClient,
+    run_id: str,
+    tracking_uri: str,
+) -> dict[str, float]:
+    """Train with ``trainer`` (built beforehand, so its settings are checked before the run exists)
+    logging into ``run_id``, restore the best checkpoint, evaluate, and log the metrics, figures,
+    checkpoint and model. Returns the final metrics."""
+    trainer.logger = BufferedMLFlowLogger(tracking_uri=tracking_uri, run_id=run_id)
     trainer.fit(module, datamodule=datamodule)
     if not trainer.is_global_zero:
         return {}

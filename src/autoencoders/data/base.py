@@ -30,16 +30,12 @@ class Splits:
     #: Held-out anomalies for model selection (``val/auroc``), kept apart from the test set.
     val_anomalies: np.ndarray | None = None
 
-    @property
-    def test_normal(self) -> np.ndarray:
-        return self.test[~self.test_is_anomaly]
-
 
 class TensorBatches:
     """Mini-batches of one in-memory tensor, reshuffled each epoch from ``(seed, epoch)``.
 
     With ``world_size > 1`` each rank takes every ``world_size``-th sample of the same permutation,
-    as ``DistributedSampler`` does, so distributed runs see disjoint shards.
+    padded to equal shard sizes, as ``DistributedSampler`` does.
     """
 
     def __init__(
@@ -66,6 +62,10 @@ class TensorBatches:
         if (self.shuffle and self.batch_size < n) or self.world_size > 1:
             generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
             order = torch.randperm(n, generator=generator) if self.shuffle else torch.arange(n)
+            # Pad with the first samples to a multiple of world_size, as DistributedSampler does:
+            # every rank must run the same number of steps or the gradient all-reduce hangs.
+            padded = n + (-n % self.world_size)
+            order = order.repeat(-(-padded // n))[:padded]
             return order[self.rank :: self.world_size]
         return None
 

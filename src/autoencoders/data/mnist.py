@@ -74,7 +74,7 @@ def full_mnist_available(root: Path) -> bool:
     return all((Path(root) / "MNIST" / "raw" / name).exists() for name in _raw_names(MNIST))
 
 
-def _raw_names(mnist_class) -> list[str]:
+def _raw_names(mnist_class: type) -> list[str]:
     return [name.removesuffix(".gz") for name, _ in mnist_class.resources]
 
 
@@ -86,8 +86,7 @@ def load_source(
     ``auto`` uses full MNIST when its files are under ``root`` or can be downloaded, else the bundled
     digits; ``full`` without files and without network is a ConfigError that says how to fix it.
     """
-    if source not in SOURCES:
-        raise ConfigError(f"dataset.source must be one of {list(SOURCES)}, got {source!r}")
+    check_source(source)
     if source == "bundled":
         return "bundled", load_bundled(root)
     try:
@@ -100,6 +99,11 @@ def load_source(
             ) from error
         log.warning("full MNIST unavailable (%s): using the bundled 5,000 digits", type(error).__name__)
         return "bundled", load_bundled(root)
+
+
+def check_source(source: str) -> None:
+    if source not in SOURCES:
+        raise ConfigError(f"dataset.source must be one of {list(SOURCES)}, got {source!r}")
 
 
 def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -149,8 +153,7 @@ class MNISTDataModule(InMemoryDataModule):
     ) -> None:
         if tuple(input_shape) != (1, 28, 28):
             raise ConfigError(f"dataset.input_shape must be [1, 28, 28] for MNIST, got {list(input_shape)}")
-        if source not in SOURCES:
-            raise ConfigError(f"dataset.source must be one of {list(SOURCES)}, got {source!r}")
+        check_source(source)
         for setting, value in {
             "val_fraction": val_fraction,
             "bundled_test_fraction": bundled_test_fraction,

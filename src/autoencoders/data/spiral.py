@@ -41,14 +41,19 @@ def spiral_anomalies(n: int, seed: int, margin: float) -> np.ndarray:
     """``n`` points uniform in the notebook's box that lie farther than ``margin`` from the curve."""
     rng = np.random.default_rng(seed)
     (x_lo, x_hi), (y_lo, y_hi) = BOX
-    kept: list[np.ndarray] = []
+    kept: list[np.ndarray] = [np.empty((0, 2))]
     count = 0
-    while count < n:
+    for _ in range(100):
+        if count >= n:
+            return np.concatenate(kept)[:n]
         candidates = np.column_stack([rng.uniform(x_lo, x_hi, 2 * n), rng.uniform(y_lo, y_hi, 2 * n)])
         far = candidates[distance_to_spiral(candidates) > margin]
         kept.append(far)
         count += len(far)
-    return np.concatenate(kept)[:n]
+    raise ConfigError(
+        f"dataset.anomaly_margin={margin}: too little of the box [-4, 4] x [-3, 3] lies that far from "
+        f"the spiral to draw {n} anomalies; use a smaller margin (the default is 0.3)"
+    )
 
 
 class SpiralDataModule(InMemoryDataModule):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import torch
 from torch import nn
 
 from autoencoders.errors import ConfigError
@@ -24,21 +27,28 @@ def activation(name: str, setting: str = "model.net.activation") -> nn.Module:
     return ACTIVATIONS[name]()
 
 
+def check_code_dim(code_dim: int) -> None:
+    if not isinstance(code_dim, int) or code_dim < 1:
+        raise ConfigError(f"model.code_dim must be a positive integer, got {code_dim}")
+
+
 class Autoencoder(nn.Module):
     """An encoder and a decoder; ``forward`` reconstructs its input."""
 
-    def __init__(self, encoder: nn.Module, decoder: nn.Module, input_shape, code_dim: int) -> None:
+    def __init__(
+        self, encoder: nn.Module, decoder: nn.Module, input_shape: Sequence[int], code_dim: int
+    ) -> None:
         super().__init__()
         self.encoder = encoder
         self.decoder = decoder
         self.input_shape = tuple(input_shape)
         self.code_dim = code_dim
 
-    def encode(self, x):
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
         return self.encoder(x)
 
-    def decode(self, code):
+    def decode(self, code: torch.Tensor) -> torch.Tensor:
         return self.decoder(code)
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.decoder(self.encoder(x))

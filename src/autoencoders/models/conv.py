@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from torch import nn
 
 from autoencoders.errors import ConfigError
-from autoencoders.models.base import Autoencoder
+from autoencoders.models.base import Autoencoder, check_code_dim
 from autoencoders.models.base import activation as make_activation
 
 UPSAMPLING = ("transposed", "upsample")
@@ -55,8 +55,7 @@ class ConvAutoencoder(Autoencoder):
                 f"model=conv needs image data (C x H x W), but the dataset gives input_shape "
                 f"{list(input_shape)}: use dataset=mnist, or model=dense for this dataset"
             )
-        if code_dim < 1:
-            raise ConfigError(f"model.code_dim must be a positive integer, got {code_dim}")
+        check_code_dim(code_dim)
         if upsampling not in UPSAMPLING:
             raise ConfigError(f"model.net.upsampling must be one of {list(UPSAMPLING)}, got {upsampling!r}")
         if kernel_size < 1 or kernel_size % 2 == 0:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from torch import nn
 
 from autoencoders.errors import ConfigError
-from autoencoders.models.base import Autoencoder
+from autoencoders.models.base import Autoencoder, check_code_dim
 from autoencoders.models.base import activation as make_activation
 
 
@@ -39,8 +39,7 @@ class DenseAutoencoder(Autoencoder):
         activation: str = "relu",
         output_activation: str | None = None,
     ) -> None:
-        if code_dim < 1:
-            raise ConfigError(f"model.code_dim must be a positive integer, got {code_dim}")
+        check_code_dim(code_dim)
         if any(width < 1 for width in hidden_dims):
             raise ConfigError(f"model.net.hidden_dims must be positive integers, got {list(hidden_dims)}")
         input_shape = tuple(int(size) for size in input_shape)
