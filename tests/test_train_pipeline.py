@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 
+import mlflow.pyfunc
 import mlflow.pytorch
 import numpy as np
 import pytest
@@ -66,6 +67,8 @@ def test_logged_model_reconstructs_to_the_logged_rmse(spiral_run) -> None:
     assert codes.shape == (100, 1)
     rmse = np.sqrt(((x - x_hat) ** 2).sum() / len(x))
     assert rmse == pytest.approx(run.data.metrics["train/rmse"], rel=1e-5)
+    served = mlflow.pyfunc.load_model(f"runs:/{run.info.run_id}/model")  # what REST serving loads
+    np.testing.assert_allclose(served.predict(x.astype(np.float32)), x_hat, rtol=1e-6)
 
 
 def test_same_seed_gives_the_same_metrics(spiral_run, make_cfg) -> None:
