@@ -118,11 +118,15 @@ def config_files(cfg: DictConfig) -> Iterator[Path]:
         yield path
 
 
-def output_dir(cfg: DictConfig) -> Path:
-    """The job's working folder: Hydra's output dir, or a fresh temporary one under compose."""
+@contextmanager
+def job_dir() -> Iterator[Path]:
+    """The job's working folder (checkpoints): Hydra's output dir, or, under the compose API, a
+    temporary one that is removed when the job is done (what matters is in MLflow by then)."""
     if HydraConfig.initialized():
-        return Path(HydraConfig.get().runtime.output_dir)
-    return Path(tempfile.mkdtemp(prefix="autoencoders-"))
+        yield Path(HydraConfig.get().runtime.output_dir)
+        return
+    with tempfile.TemporaryDirectory(prefix="autoencoders-") as folder:
+        yield Path(folder)
 
 
 @contextmanager

@@ -13,7 +13,7 @@ from autoencoders.devices import check_accelerator, node_rank
 from autoencoders.errors import ConfigError
 from autoencoders.lightning import AutoencoderModule
 from autoencoders.training import fit_and_record, training_callbacks
-from pipelines.common import CONFIG_DIR, build, one_line_errors, output_dir, pipeline_run, print_summary
+from pipelines.common import CONFIG_DIR, build, job_dir, one_line_errors, pipeline_run, print_summary
 
 log = logging.getLogger(__name__)
 
@@ -32,17 +32,18 @@ def train(cfg: DictConfig) -> dict[str, float]:
     check_optimizer(module)
     check_accelerator(cfg.trainer.accelerator)
     datamodule.prepare_data()  # loads (downloads, caches) the data: a missing source fails here
-    workdir = output_dir(cfg)
-    checkpoint, callbacks = training_callbacks(datamodule, workdir, cfg.trainer.max_epochs)
-    trainer = build(cfg.trainer, default_root_dir=str(workdir), callbacks=callbacks, logger=False)
-    if node_rank() > 0:  # the other nodes of a multi-node job train; node zero's rank zero records
-        trainer.fit(module, datamodule=datamodule)
-        return {}
-
-    tags = {"stage": "train", "dataset": datamodule.name, "model": module.name, **datamodule.tags}
-    tags["code_dim"] = str(module.code_dim)
-    with pipeline_run(cfg, tags) as (client, experiment_id, run_id):
-        metrics = fit_and_record(module, datamodule, trainer, checkpoint, client, run_id, cfg.tracking.uri)
+    with job_dir() as workdir:
+        checkpoint, callbacks = training_callbacks(datamodule, workdir, cfg.trainer.max_epochs)
+        trainer = build(cfg.trainer, default_root_dir=str(workdir), callbacks=callbacks, logger=False)
+        if node_rank() > 0:  # the other nodes of a multi-node job train; node zero's rank zero records
+            trainer.fit(module, datamodule=datamodule)
+            return {}
+        tags = {"stage": "train", "dataset": datamodule.name, "model": module.name, **datamodule.tags}
+        tags["code_dim"] = str(module.code_dim)
+        with pipeline_run(cfg, tags) as (client, experiment_id, run_id):
+            metrics = fit_and_record(
+                module, datamodule, trainer, checkpoint, client, run_id, cfg.tracking.uri
+            )
     print_summary(cfg, experiment_id, run_id, metrics)
     return metrics
 

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import os
 
-import torch
+from lightning_fabric.accelerators.cuda import num_cuda_devices
 
 from autoencoders.errors import ConfigError
 
 
 def check_accelerator(accelerator: str) -> None:
     """Fail early, in one line, when the trainer asks for a GPU that this machine does not have."""
-    if accelerator in {"gpu", "cuda"} and not torch.cuda.is_available():
+    # Lightning's count does not initialise CUDA in this process, which ddp_fork needs.
+    if accelerator in {"gpu", "cuda"} and num_cuda_devices() == 0:
         raise ConfigError(
             f"trainer.accelerator={accelerator} needs a CUDA GPU and none is available on this "
             "machine: use trainer=cpu"

@@ -34,9 +34,9 @@ def training_callbacks(
 ) -> tuple[ModelCheckpoint, list[Callback]]:
     """The best-``val/loss`` checkpoint and every callback a training uses, checkpoint first.
 
-    First, because under ``ddp_spawn`` Lightning copies ``best_model_path`` back to the main process
-    for the first checkpoint callback only. At most ~20 checkpoint writes per run: a 200-epoch spiral
-    run would otherwise spend more time saving checkpoints than training between them.
+    First, because under ``ddp_fork``/``ddp_spawn`` Lightning copies ``best_model_path`` back to the
+    main process for the first checkpoint callback only. At most ~20 checkpoint writes per run: a
+    200-epoch spiral run would otherwise spend more time saving checkpoints than training.
     """
     checkpoint = ModelCheckpoint(
         dirpath=workdir / "checkpoints",
@@ -67,6 +67,7 @@ def fit_and_record(
     trainer.fit(module, datamodule=datamodule)
     if not trainer.is_global_zero:
         return {}
+    client.set_tag(run_id, "world_size", str(trainer.world_size))  # processes that trained
     if checkpoint.best_model_path:
         state = torch.load(checkpoint.best_model_path, map_location="cpu", weights_only=False)
         module.load_state_dict(state["state_dict"])
