@@ -7,7 +7,7 @@ overhead on a 100-point dataset small.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -80,6 +80,14 @@ class TensorBatches:
             source = self.data if indices is None else self.data[indices]
             for start in range(0, len(source), self.batch_size):
                 yield source[start : start + self.batch_size]
+
+
+def check_input_shape(input_shape: Sequence[int], expected: tuple[int, ...], dataset: str) -> None:
+    """The configured ``dataset.input_shape`` (which the model reads) must be the data's own."""
+    if tuple(input_shape) != expected:
+        raise ConfigError(
+            f"dataset.input_shape must be {list(expected)} for {dataset}, got {list(input_shape)}"
+        )
 
 
 class InMemoryDataModule(pl.LightningDataModule):

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from autoencoders.data.base import InMemoryDataModule, Splits
+from autoencoders.data.base import InMemoryDataModule, Splits, check_input_shape
 from autoencoders.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -151,8 +151,7 @@ class MNISTDataModule(InMemoryDataModule):
         epochs: int = 20,
         epoch_size: int = 4000,
     ) -> None:
-        if tuple(input_shape) != (1, 28, 28):
-            raise ConfigError(f"dataset.input_shape must be [1, 28, 28] for MNIST, got {list(input_shape)}")
+        check_input_shape(input_shape, (1, 28, 28), "MNIST")
         check_source(source)
         for setting, value in {
             "val_fraction": val_fraction,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from autoencoders.data.base import InMemoryDataModule, Splits
+from autoencoders.data.base import InMemoryDataModule, Splits, check_input_shape
 from autoencoders.errors import ConfigError
 
 #: The notebook's box for anomalies and the error map: x in [-4, 4], y in [-3, 3].
@@ -79,8 +79,7 @@ class SpiralDataModule(InMemoryDataModule):
         epochs: int = 200,
         epoch_size: int = 2000,
     ) -> None:
-        if tuple(input_shape) != (2,):
-            raise ConfigError(f"dataset.input_shape must be [2] for the spiral, got {list(input_shape)}")
+        check_input_shape(input_shape, (2,), "the spiral")
         for setting, value in {"n_train": n_train, "n_val": n_val, "n_test": n_test}.items():
             if value < 1:
                 raise ConfigError(f"dataset.{setting} must be a positive integer, got {value}")
