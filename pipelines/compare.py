@@ -6,24 +6,21 @@ experiment, so it sits next to the runs it summarises in the UI.
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
 import hydra
-import matplotlib.pyplot as plt
 from omegaconf import DictConfig, open_dict
 
-from autoencoders import comparison, tracking
+from autoencoders import comparison
 from autoencoders.errors import ConfigError
-from pipelines.common import CONFIG_DIR, one_line_errors, pipeline_run
+from autoencoders.tracking.store import prepare_store
+from pipelines.common import CONFIG_DIR, one_line_errors
+from pipelines.job import stage_run
 
 
 def compare(cfg: DictConfig) -> str:
     """Build the table from the store, print it, and log one compare run per experiment."""
     metrics = list(cfg.metrics)
     names = list(cfg.experiments) if cfg.experiments else None
-    client = tracking.prepare_store(cfg.tracking.uri)
-    table = comparison.collect(client, names, metrics)
+    table = comparison.collect(prepare_store(cfg.tracking.uri), names, metrics)
     if not table:
         where = f"experiments {names}" if names else "any experiment"
         raise ConfigError(
@@ -39,19 +36,15 @@ def compare(cfg: DictConfig) -> str:
 
 
 def record(cfg: DictConfig, experiment: str, table: comparison.Table, metrics: list[str]) -> None:
+    """One ``stage=compare`` run in ``experiment``: the table and the bar chart of its groups."""
     cfg = cfg.copy()
     with open_dict(cfg):
         cfg.tracking.experiment = experiment
     compared = sum(len(summary.run_ids) for models in table.values() for summary in models.values())
     tags = {"stage": "compare", "compared_runs": str(compared)}
-    with pipeline_run(cfg, tags) as (client, experiment_id, run_id):
-        with tempfile.TemporaryDirectory() as folder:
-            path = Path(folder) / "table.md"
-            path.write_text(comparison.markdown(table, metrics))
-            client.log_artifact(run_id, str(path), "compare")
-        figure = comparison.bar_chart(table, metrics)
-        client.log_figure(run_id, figure, "compare/bars.png")
-        plt.close(figure)
+    with stage_run(cfg, tags) as (client, _, run_id):
+        client.log_text(run_id, comparison.markdown(table, metrics), "compare/table.md")
+        client.log_figure(run_id, comparison.bar_chart(table, metrics), "compare/bars.png")
     print(f"compare run {run_id} logged in {experiment} ({compared} runs)")
 
 

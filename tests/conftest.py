@@ -1,4 +1,5 @@
-"""Shared fixtures: composed configs and throwaway MLflow stores."""
+"""Fixtures: throwaway MLflow stores, composed configs, one shared spiral run, the bundled digits.
+Helpers the tests import live in ``tests/helpers``."""
 
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ import pytest
 from mlflow.tracking import MlflowClient
 from omegaconf import DictConfig
 
+from autoencoders.data.mnist import load_bundled
+from helpers.entry import store_overrides
+from helpers.runs import QUICK_SPIRAL
+from helpers.server import TrackingServer
 from pipelines.common import compose_config
-
-#: Short training that still learns something: 20 epochs x 5 passes over the spiral.
-QUICK_SPIRAL = ["trainer.max_epochs=20", "dataset.epoch_size=500"]
 
 
 @pytest.fixture(scope="session")
@@ -44,8 +46,7 @@ def make_cfg(store: dict[str, str]) -> Callable[..., DictConfig]:
     """Compose a config pointed at the test's store."""
 
     def make(*overrides: str, config_name: str = "train") -> DictConfig:
-        tracking = [f"tracking.uri={store['uri']}", f"tracking.artifact_root={store['artifact_root']}"]
-        return compose_config(config_name, [*tracking, *overrides])
+        return compose_config(config_name, [*store_overrides(store), *overrides])
 
     return make
 
@@ -58,7 +59,7 @@ def spiral_run(tmp_path_factory: pytest.TempPathFactory, template_db: Path) -> d
     db = tmp_path_factory.mktemp("store") / "mlflow.db"
     shutil.copy(template_db, db)
     uri = f"sqlite:///{db}"
-    overrides = [f"tracking.uri={uri}", f"tracking.artifact_root={db.parent / 'artifacts'}"]
+    overrides = store_overrides({"uri": uri, "artifact_root": str(db.parent / "artifacts")})
     cfg = compose_config("train", [*overrides, *QUICK_SPIRAL])
     metrics = train(cfg)
     client = MlflowClient(uri)
@@ -66,9 +67,33 @@ def spiral_run(tmp_path_factory: pytest.TempPathFactory, template_db: Path) -> d
     return {"cfg": cfg, "metrics": metrics, "client": client, "run": run, "uri": uri, "overrides": overrides}
 
 
-def artifact_paths(client: MlflowClient, run_id: str, path: str | None = None) -> set[str]:
-    """Every file under a run's artifacts, recursively."""
-    found = set()
-    for item in client.list_artifacts(run_id, path):
-        found |= artifact_paths(client, run_id, item.path) if item.is_dir else {item.path}
-    return found
+@pytest.fixture(scope="session")
+def bundled_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data folder holding the bundled digits' .npz cache (parsed once per test session)."""
+    root = tmp_path_factory.mktemp("data")
+    load_bundled(root)
+    return root
+
+
+_servers: list[TrackingServer] = []
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Start the tracking server now if a collected test needs one: it boots in the background."""
+    if any("mlflow_server" in getattr(item, "fixturenames", ()) for item in session.items):
+        _servers.append(TrackingServer.start())
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Stop the server whether or not a test got to use it (``-x``, Ctrl-C)."""
+    while _servers:
+        _servers.pop().stop()
+
+
+@pytest.fixture(scope="session")
+def mlflow_server() -> TrackingServer:
+    """The real ``mlflow server`` started when the tests were collected."""
+    if not _servers:  # asked for in a way collection did not see
+        _servers.append(TrackingServer.start())
+    _servers[0].wait_until_up()
+    return _servers[0]

@@ -1,4 +1,4 @@
-"""Every config in conf/ composes, and its dataset, model and trainer instantiate."""
+"""Every config in conf/ composes, its objects instantiate, and overrides reach them."""
 
 from __future__ import annotations
 
@@ -6,17 +6,22 @@ from pathlib import Path
 
 import pytest
 import pytorch_lightning as pl
+from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from autoencoders.data.base import InMemoryDataModule
 from autoencoders.errors import ConfigError
 from autoencoders.lightning import AutoencoderModule
-from conftest import compose_config
-from pipelines.common import CONFIG_DIR, build
+from pipelines.common import CONFIG_DIR, build, compose_config
 
 
 def options(group: str) -> list[str]:
     return sorted(path.stem for path in (Path(CONFIG_DIR) / group).glob("*.yaml"))
+
+
+def compose_with_hydra(config_name: str, overrides: list[str]) -> OmegaConf:
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        return compose(config_name, overrides, return_hydra_config=True)
 
 
 def test_default_config_is_the_notebooks_spiral_setup() -> None:
@@ -31,15 +36,17 @@ def test_default_config_is_the_notebooks_spiral_setup() -> None:
     assert cfg.tracking.uri.endswith("/mlruns/mlflow.db")
 
 
-@pytest.mark.parametrize("group", ["dataset", "model", "trainer", "tracking", "hparams_search"])
-def test_every_option_of_every_group_composes(group: str) -> None:
-    assert options(group)
-    for option in options(group):
-        cfg = compose_config("train", [f"{group}={option}"])
-        OmegaConf.to_container(cfg, resolve=True)  # every interpolation resolves
-        if group != "hparams_search":
-            assert cfg[group] == compose_config("train", [f"{group}={option}"])[group]
-            assert cfg[group].get("name", option) in {option, cfg[group].get("name")}
+@pytest.mark.parametrize(
+    ("group", "option"),
+    [(group, option) for group in ["dataset", "model", "trainer", "tracking"] for option in options(group)],
+)
+def test_every_option_of_every_group_composes_and_is_chosen(group: str, option: str) -> None:
+    cfg = compose_config("train", [f"{group}={option}"])
+    OmegaConf.to_container(cfg, resolve=True)  # every interpolation resolves
+    chosen = OmegaConf.to_container(OmegaConf.load(Path(CONFIG_DIR) / group / f"{option}.yaml"))
+    for key, value in chosen.items():
+        if isinstance(value, int | float | str | bool) and not str(value).startswith("${"):
+            assert cfg[group][key] == value, f"{group}={option}: {key}"
 
 
 @pytest.mark.parametrize(
@@ -53,10 +60,48 @@ def test_the_other_entry_configs_compose(entry: str, overrides: list[str]) -> No
         assert cfg.dataset.name == ("mnist" if overrides else "spiral")
 
 
+@pytest.mark.parametrize("entry", ["train", "pca_baseline"])
+def test_every_entry_groups_its_sweeps_by_its_own_selection_metric(entry: str) -> None:
+    cfg = compose_with_hydra(entry, [])
+    callback = cfg.hydra.callbacks.mlflow_sweep
+    assert callback._target_ == "pipelines.sweep.MLflowSweepCallback"
+    assert (callback.best_metric, callback.best_mode) == (cfg.optimized_metric, cfg.optimized_mode)
+    assert callback.summary_metrics[0] == cfg.optimized_metric
+
+
+@pytest.mark.parametrize(
+    ("search", "metric", "direction"),
+    [("spiral_optuna", "val/loss", "minimize"), ("mnist_optuna", "val/auroc", "maximize")],
+)
+def test_a_search_optimises_the_selection_metric_in_its_direction(search, metric, direction) -> None:
+    cfg = compose_with_hydra("train", [f"hparams_search={search}"])
+    assert cfg.optimized_metric == metric
+    assert cfg.hydra.sweeper.direction == direction  # follows optimized_mode
+    assert cfg.hydra.sweeper._target_.endswith("OptunaSweeper")
+    assert cfg.hydra.callbacks.mlflow_sweep.best_metric == metric
+    if search == "mnist_optuna":
+        assert cfg.dataset.name == "mnist" and cfg.model.name == "conv"
+
+
+def test_slurm_launcher_config_composes() -> None:
+    slurm = compose_with_hydra("train", ["hydra/launcher=slurm"])
+    assert slurm.hydra.launcher._target_ == (
+        "hydra_plugins.hydra_submitit_launcher.submitit_launcher.SlurmLauncher"
+    )
+    assert slurm.hydra.launcher.gpus_per_node == 1
+
+
+def test_model_conv_picks_mnist_by_itself() -> None:
+    assert compose_config("train", ["model=conv"]).dataset.name == "mnist"
+    assert compose_config("train", ["model=dense", "dataset=mnist"]).model.net.input_shape == [1, 28, 28]
+
+
 @pytest.mark.parametrize("dataset", options("dataset"))
 def test_datasets_instantiate(dataset: str) -> None:
     cfg = compose_config("train", [f"dataset={dataset}"])
-    assert isinstance(build(cfg.dataset), InMemoryDataModule)
+    datamodule = build(cfg.dataset)
+    assert isinstance(datamodule, InMemoryDataModule)
+    assert datamodule.name == dataset
 
 
 def test_model_and_cpu_trainer_instantiate() -> None:

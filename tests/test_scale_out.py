@@ -2,74 +2,22 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 from mlflow.tracking import MlflowClient
 
-from conftest import QUICK_SPIRAL, artifact_paths
+from helpers.entry import store_overrides
+from helpers.runs import QUICK_SPIRAL, artifact_paths
 from pipelines.common import PROJECT_ROOT, compose_config
 from pipelines.train import train
 
 pytestmark = pytest.mark.slow
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture
-def mlflow_server(tmp_path: Path, template_db: Path):
-    """A real ``mlflow server`` on 127.0.0.1 (free port, temporary SQLite, artifact serving on)."""
-    shutil.copy(template_db, tmp_path / "server.db")
-    port = free_port()
-    command = [
-        str(Path(sys.executable).with_name("mlflow")),
-        "server",
-        "--backend-store-uri",
-        f"sqlite:///{tmp_path / 'server.db'}",
-        "--artifacts-destination",
-        str(tmp_path / "served-artifacts"),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        "1",
-    ]
-    log = (tmp_path / "server.log").open("w")
-    server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError((tmp_path / "server.log").read_text()[-3000:]) from None
-                time.sleep(0.5)
-        yield {"url": url, "artifacts": tmp_path / "served-artifacts"}
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)  # the server and its workers
-        server.wait(timeout=30)
-        log.close()
-
-
 def test_training_against_a_tracking_server(mlflow_server) -> None:
-    url = mlflow_server["url"]
+    url = mlflow_server.url
     metrics = train(compose_config("train", ["tracking=server", f"tracking.uri={url}", *QUICK_SPIRAL]))
     client = MlflowClient(url)  # everything below is read back over HTTP
     (run,) = client.search_runs([client.get_experiment_by_name("spiral").experiment_id])
@@ -79,7 +27,7 @@ def test_training_against_a_tracking_server(mlflow_server) -> None:
     assert run.info.artifact_uri.startswith("mlflow-artifacts:")  # proxied by the server
     paths = artifact_paths(client, run.info.run_id)
     assert {"figures/roc.png", "config/config.yaml", "checkpoints/best.ckpt"} <= paths
-    assert any(mlflow_server["artifacts"].rglob("roc.png"))  # stored where the server keeps them
+    assert any(mlflow_server.artifacts.rglob("roc.png"))  # stored where the server keeps them
     import mlflow.pytorch
 
     mlflow.set_tracking_uri(url)
@@ -87,8 +35,8 @@ def test_training_against_a_tracking_server(mlflow_server) -> None:
     assert model.code_dim == 1
 
 
-def test_ddp_on_two_cpu_processes_makes_one_run(store, client, tmp_path) -> None:
-    tracking = [f"tracking.uri={store['uri']}", f"tracking.artifact_root={store['artifact_root']}"]
+def test_ddp_on_two_cpu_processes_makes_one_run(store, client, tmp_path, spiral_run) -> None:
+    tracking = store_overrides(store)
     command = [
         sys.executable,
         "-m",
@@ -110,7 +58,7 @@ def test_ddp_on_two_cpu_processes_makes_one_run(store, client, tmp_path) -> None
     assert "checkpoints/best.ckpt" in artifact_paths(client, run.info.run_id), output  # from rank 0
     assert not list((tmp_path / "run").rglob("epoch=*.ckpt"))  # no default checkpoint callback
 
-    single = train(compose_config("train", [*tracking, *QUICK_SPIRAL]))
+    single = spiral_run["metrics"]  # the same config and seed, one process
     # Full-batch steps: the gradient averaged over two 50-point shards equals the 100-point one.
     assert run.data.metrics["train/rmse"] == pytest.approx(single["train/rmse"], rel=1e-3), output
     assert run.data.metrics["test/auroc"] == pytest.approx(single["test/auroc"], abs=1e-3), output

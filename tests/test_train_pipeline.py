@@ -1,12 +1,14 @@
-"""End to end: a short ``pipelines.train`` run against a temporary tracking store."""
+"""End to end: short ``pipelines.train`` runs (spiral, MNIST) against temporary tracking stores, and
+the command line's answers to bad input."""
 
 from __future__ import annotations
 
+import os
 import re
 import signal
-import subprocess
-import sys
+import threading
 import time
+from pathlib import Path
 
 import mlflow.pyfunc
 import mlflow.pytorch
@@ -16,8 +18,8 @@ import torch
 
 from autoencoders.data.spiral import spiral_points
 from autoencoders.errors import ConfigError
-from conftest import QUICK_SPIRAL, artifact_paths
-from pipelines.common import PROJECT_ROOT
+from helpers.entry import run_main, store_overrides
+from helpers.runs import QUICK_SPIRAL, artifact_paths
 from pipelines.train import train
 
 METRICS = ["train/loss", "val/loss", "train/rmse", "test/rmse", "test/mse", "test/auroc", "test/aupr"]
@@ -59,6 +61,8 @@ def test_logged_model_reconstructs_to_the_logged_rmse(spiral_run) -> None:
     logged = spiral_run["client"].get_logged_model(output.model_id)
     assert logged.source_run_id == run.info.run_id
     assert logged.name == "model"
+    assert logged.experiment_id == run.info.experiment_id and str(logged.status) == "READY"
+    assert logged.params["model.code_dim"] == "1"  # the run's params, as MLflow copies them
     model = mlflow.pytorch.load_model(f"runs:/{run.info.run_id}/model")
     x = spiral_points(100, 0)
     with torch.no_grad():
@@ -69,6 +73,9 @@ def test_logged_model_reconstructs_to_the_logged_rmse(spiral_run) -> None:
     assert rmse == pytest.approx(run.data.metrics["train/rmse"], rel=1e-5)
     served = mlflow.pyfunc.load_model(f"runs:/{run.info.run_id}/model")  # what REST serving loads
     np.testing.assert_allclose(served.predict(x.astype(np.float32)), x_hat, rtol=1e-6)
+    files = Path(mlflow.artifacts.download_artifacts(f"runs:/{run.info.run_id}/model"))
+    assert (files / "code" / "autoencoders" / "stages.py").exists()  # the package's source travels
+    assert not list(files.rglob("__pycache__"))  # without its bytecode caches
 
 
 def test_same_seed_gives_the_same_metrics(spiral_run, make_cfg) -> None:
@@ -97,44 +104,96 @@ def test_bad_value_stops_before_any_run(make_cfg, client, override, message) -> 
     assert client.search_runs([e.experiment_id for e in client.search_experiments()]) == []
 
 
-def test_command_line_reports_bad_input_in_one_line(store) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "pipelines.train", f"tracking.uri={store['uri']}", "model.code_dim=0"],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 2
-    assert result.stderr.strip().splitlines()[-1] == (
-        "error: model.code_dim must be a positive integer, got 0"
-    )
-    assert "Traceback" not in result.stderr
+def test_the_chosen_checkpoint_is_what_is_evaluated_returned_and_recorded(spiral_run) -> None:
+    client, run = spiral_run["client"], spiral_run["run"]
+    history = {point.step: point.value for point in client.get_metric_history(run.info.run_id, "val/loss")}
+    chosen = spiral_run["metrics"]["val/loss"]  # what a sweeper is given
+    assert run.data.metrics["best/val/loss"] == pytest.approx(chosen)
+    # The checkpoint is the lowest val/loss among the epochs it looked at (every epoch here).
+    assert chosen == pytest.approx(min(history.values()), rel=1e-5)
+    assert int(run.data.tags["best_epoch"]) in range(20)
 
 
-@pytest.mark.slow
-def test_sigterm_ends_the_run_killed_not_running(store, client) -> None:
-    command = [
-        sys.executable,
-        "-m",
-        "pipelines.train",
-        f"tracking.uri={store['uri']}",
-        f"tracking.artifact_root={store['artifact_root']}",
-        "trainer.max_epochs=100000",
-    ]
-    process = subprocess.Popen(
-        command, cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
-    )
-    try:
+QUICK_CONV = [
+    "model=conv",
+    "model.net.channels=[4,8]",
+    "model.code_dim=4",
+    "trainer.max_epochs=2",
+    "dataset.source=bundled",
+]
+
+
+def test_short_conv_run_records_everything(make_cfg, client, bundled_root) -> None:
+    """Selected by validation AUROC, as the MNIST search does."""
+    selection = ["optimized_metric=val/auroc", "optimized_mode=max"]
+    metrics = train(make_cfg(*QUICK_CONV, *selection, f"dataset.root={bundled_root}"))
+    experiment = client.get_experiment_by_name("mnist")
+    (run,) = client.search_runs([experiment.experiment_id])
+    assert run.info.status == "FINISHED"
+    assert run.data.tags["dataset.source"] == "bundled"
+    assert run.data.tags["model"] == "conv"
+    assert {"train/loss", "val/loss"} <= set(run.data.metrics)
+    for name in ["train/rmse", "test/rmse", "test/mse", "test/auroc", "test/aupr", "val/auroc"]:
+        assert run.data.metrics[name] == pytest.approx(metrics[name]), name
+    assert 0 <= metrics["val/auroc"] <= 1
+    assert run.data.metrics["best/val/auroc"] == pytest.approx(metrics["val/auroc"])  # the evaluated model's
+    paths = artifact_paths(client, run.info.run_id)
+    for name in ["reconstructions", "codes", "samples", "roc", "scores"]:
+        assert f"figures/{name}.png" in paths
+    snapshots = [p for p in paths if p.startswith("images/reconstructions") and p.endswith(".png")]
+    assert len(snapshots) >= 2  # one per epoch (each also has a compressed copy)
+
+
+def test_all_digits_normal_means_no_auroc(make_cfg, client, bundled_root) -> None:
+    digits = "dataset.normal_digits=[0,1,2,3,4,5,6,7,8,9]"
+    metrics = train(make_cfg(*QUICK_CONV, "trainer.max_epochs=1", digits, f"dataset.root={bundled_root}"))
+    assert "test/auroc" not in metrics and "test/mse" in metrics
+    (run,) = client.search_runs([client.get_experiment_by_name("mnist").experiment_id])
+    assert "test/auroc" not in run.data.metrics
+    assert run.data.tags["anomaly_detection"].startswith("skipped: the test set has no anomalies")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "line"),
+    [
+        (["model.code_dim=0"], "error: model.code_dim must be a positive integer, got 0"),
+        (["model=conv", "dataset=spiral"], "error: model=conv needs image data (C x H x W)"),
+        (["trainer=gpu"], "error: trainer.accelerator=gpu needs a CUDA GPU"),
+        (["optimized_mode=up"], "error: optimized_mode must be one of ['min', 'max'], got 'up'"),
+        (["optimized_metric=test/auroc"], "error: optimized_metric must be one of ['val/loss', 'val/auroc']"),
+    ],
+)
+def test_the_command_line_answers_bad_input_in_one_line(
+    store, client, tmp_path, capsys, monkeypatch, overrides, line
+) -> None:
+    if "trainer=gpu" in overrides and torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    status = run_main("train", tmp_path, *store_overrides(store), *overrides, monkeypatch=monkeypatch)
+    stderr = capsys.readouterr().err
+    assert status == 2
+    assert stderr.strip().splitlines()[-1].startswith(line)
+    assert "Traceback" not in stderr
+    assert client.search_experiments(filter_string="name != 'Default'") == []  # no run, no experiment
+
+
+def test_sigterm_ends_the_run_killed_not_running(store, client, tmp_path, monkeypatch) -> None:
+    """A real SIGTERM (a scheduler, ``kill``) to this process while it trains."""
+
+    def terminate_once_training() -> None:
         deadline = time.monotonic() + 120
         while not client.search_runs([e.experiment_id for e in client.search_experiments()]):
-            assert process.poll() is None and time.monotonic() < deadline
+            if time.monotonic() > deadline:
+                return
             time.sleep(0.2)
-        time.sleep(2)  # well inside fit()
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=60)
-    finally:
-        process.kill()
-    assert process.returncode != 0
+        time.sleep(1)  # well inside fit()
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    terminator = threading.Thread(target=terminate_once_training, daemon=True)
+    terminator.start()
+    overrides = [*store_overrides(store), "trainer.max_epochs=100000"]
+    status = run_main("train", tmp_path, *overrides, monkeypatch=monkeypatch)
+    terminator.join()
+    assert status == 128 + signal.SIGTERM
     (run,) = client.search_runs([client.get_experiment_by_name("spiral").experiment_id])
     assert run.info.status == "KILLED"
+    assert run.data.tags["killed_by"] == "SystemExit"

@@ -8,6 +8,7 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import Callback
+from torchvision.utils import make_grid
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +48,9 @@ class ReconstructionSnapshots(Callback):
             return
         with torch.no_grad():
             reconstructions = pl_module(self.images.to(pl_module.device)).float().cpu()
-        rows = [torch.cat(list(batch[:, 0]), dim=1) for batch in (self.images, reconstructions)]
-        grid = (torch.cat(rows, dim=0).clamp(0, 1) * 255).to(torch.uint8).numpy()
+        both = torch.cat([self.images, reconstructions]).clamp(0, 1)
+        grid = make_grid(both, nrow=len(self.images), padding=2, pad_value=1.0)  # originals over them
+        grid = (grid.permute(1, 2, 0) * 255).to(torch.uint8).numpy()
         trainer.logger.experiment.log_image(
             trainer.logger.run_id, grid, key=self.key, step=trainer.current_epoch
         )

@@ -88,7 +88,9 @@ def group_key(run: Run, experiment: str) -> GroupKey | None:
     if tags["dataset"] == "mnist" and params.get("dataset.normal_digits"):
         found = sorted({int(d) for d in params["dataset.normal_digits"].strip("[]").split(",") if d.strip()})
         digits = "[" + ",".join(map(str, found)) + "]"
-    data = {k: v for k, v in params.items() if k.startswith("dataset.") and k not in IGNORED_DATA_PARAMS}
+    # The digits are in the key already, in a canonical order: the hash takes the other settings.
+    ignored = IGNORED_DATA_PARAMS | {"dataset.normal_digits"}
+    data = {k: v for k, v in params.items() if k.startswith("dataset.") and k not in ignored}
     data["source"] = tags.get("dataset.source", "")
     return GroupKey(experiment, tags["dataset"], int(code_dim), digits, short_hash(data))
 
@@ -171,8 +173,6 @@ def markdown(table: Table, metrics: list[str]) -> str:
 def bar_chart(table: Table, metrics: list[str]) -> Figure:
     """One panel per metric: a bar per model in each group (its most-run variant), error bars the
     spread over runs."""
-    import matplotlib.pyplot as plt
-
     shown = [m for m in metrics if any(s.mean(m) is not None for g in table.values() for s in g.values())]
     bases = sorted({variant.split("#")[0] for group in table.values() for variant in group})
 
@@ -180,9 +180,8 @@ def bar_chart(table: Table, metrics: list[str]) -> Figure:
         found = [summary for variant, summary in group.items() if variant.split("#")[0] == base]
         return max(found, key=lambda summary: len(summary.run_ids)) if found else None
 
-    figure, axes = plt.subplots(
-        len(shown), 1, figsize=(max(6, 1.4 * len(table) + 2), 2.6 * len(shown)), squeeze=False
-    )
+    figure = Figure(figsize=(max(6, 1.4 * len(table) + 2), 2.6 * len(shown)), layout="constrained")
+    axes = figure.subplots(len(shown), 1, squeeze=False)
     width = 0.8 / max(1, len(bases))
     labels = group_labels(table)
     for ax, metric in zip(axes[:, 0], shown, strict=True):
@@ -195,5 +194,4 @@ def bar_chart(table: Table, metrics: list[str]) -> Figure:
         ax.set_ylabel(metric)
         ax.set_xticks(np.arange(len(table)), [labels[key] for key in table], fontsize=7, rotation=15)
     axes[0, 0].legend(fontsize=8)
-    figure.tight_layout()
     return figure

@@ -95,15 +95,15 @@ def evaluate(codec: Codec, splits: Splits) -> Evaluation:
         "test/mse": float(scores[normal].mean() / n_features),
     }
     notes = {}
-    if splits.test_is_anomaly.all() or not splits.test_is_anomaly.any():
-        notes["anomaly_detection"] = (
-            "skipped: the test set has no anomalies (every class is normal)"
-            if not splits.test_is_anomaly.any()
-            else "skipped: the test set has no normal samples"
-        )
-    else:
+    if splits.has_anomalies:
         metrics["test/auroc"] = float(roc_auc_score(splits.test_is_anomaly, scores))
         metrics["test/aupr"] = float(average_precision_score(splits.test_is_anomaly, scores))
+    else:
+        notes["anomaly_detection"] = (
+            "skipped: the test set has no normal samples"
+            if splits.test_is_anomaly.all()
+            else "skipped: the test set has no anomalies (every class is normal)"
+        )
     if splits.val_anomalies is not None and len(splits.val):
         metrics["val/auroc"] = validation_auroc(codec, splits.val, splits.val_anomalies)
     return Evaluation(
@@ -124,14 +124,3 @@ def validation_auroc(codec: Codec, normal: np.ndarray, anomalies: np.ndarray) ->
     scores = squared_errors(samples, codec.decode(codec.encode(samples)))
     is_anomaly = np.concatenate([np.zeros(len(normal), bool), np.ones(len(anomalies), bool)])
     return float(roc_auc_score(is_anomaly, scores))
-
-
-def generation_codes(train_codes: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
-    """Codes to decode for generation: a line across the training range for 1-D codes, otherwise
-    draws from a Gaussian fitted to the training codes."""
-    codes = train_codes.reshape(len(train_codes), -1).astype(np.float64)
-    if codes.shape[1] == 1:
-        return np.linspace(codes.min(), codes.max(), n, dtype=np.float32)[:, None]
-    rng = np.random.default_rng(seed)
-    covariance = np.atleast_2d(np.cov(codes, rowvar=False))
-    return rng.multivariate_normal(codes.mean(axis=0), covariance, n).astype(np.float32)

@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import numpy as np
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
+from sklearn.metrics import roc_auc_score
 
 from autoencoders.errors import ConfigError
 from autoencoders.models.base import Autoencoder
@@ -19,7 +21,9 @@ SchedulerFactory = Callable[[torch.optim.Optimizer], Any]
 class AutoencoderModule(pl.LightningModule):
     """Trains ``net`` to reconstruct its input: mean squared error plus ``code_l1`` times mean |code|.
 
-    The l1 term is the notebook's sparse-code regulariser; 0 turns it off.
+    The l1 term is the notebook's sparse-code regulariser; 0 turns it off. Every validation logs
+    ``val/loss`` and, where the datamodule gives validation anomalies as a second loader,
+    ``val/auroc``, for the checkpoint to monitor.
     """
 
     def __init__(
@@ -43,6 +47,7 @@ class AutoencoderModule(pl.LightningModule):
         self.name = name
         self._epoch_loss_sum = torch.zeros(())
         self._epoch_samples = 0
+        self._val_scores: dict[int, list[torch.Tensor]] = {0: [], 1: []}
 
     @property
     def code_dim(self) -> int:
@@ -57,15 +62,34 @@ class AutoencoderModule(pl.LightningModule):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
 
-    def objective(self, batch: torch.Tensor) -> torch.Tensor:
+    def objective(self, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The loss and the reconstruction."""
         code = self.net.encode(batch)
-        loss = F.mse_loss(self.net.decode(code), batch)
+        reconstruction = self.net.decode(code)
+        loss = F.mse_loss(reconstruction, batch)
         if self.code_l1:
             loss = loss + self.code_l1 * code.abs().mean()
+        return loss, reconstruction
+
+    def validation_loss(self, samples: np.ndarray) -> float:
+        """The objective over ``samples`` in one pass: ``val/loss`` of the current weights."""
+        was_training = self.training
+        self.eval()
+        with torch.no_grad():
+            batch = torch.as_tensor(samples, dtype=torch.float32, device=self.device)
+            loss = float(self.objective(batch)[0])
+        self.train(was_training)
         return loss
 
+    def check_optimizer(self) -> None:
+        """Build the optimizer and scheduler once, so that a bad setting fails before a run exists."""
+        try:
+            self.configure_optimizers()
+        except (TypeError, ValueError) as error:
+            raise ConfigError(f"model.optimizer / model.scheduler: {error}") from error
+
     def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
-        loss = self.objective(batch)
+        loss = self.objective(batch)[0]
         # Summed here and logged once per epoch: ``self.log`` on every step costs more than a
         # whole optimizer step of a small network.
         self._epoch_loss_sum = self._epoch_loss_sum.to(loss.device) + loss.detach() * len(batch)
@@ -79,9 +103,35 @@ class AutoencoderModule(pl.LightningModule):
         self._epoch_loss_sum = torch.zeros(())
         self._epoch_samples = 0
 
-    def validation_step(self, batch: torch.Tensor, batch_idx: int) -> None:
-        loss = self.objective(batch)
-        self.log("val/loss", loss, on_step=False, on_epoch=True, batch_size=len(batch), sync_dist=True)
+    def validation_step(self, batch: torch.Tensor, batch_idx: int, dataloader_idx: int = 0) -> None:
+        """Loader 0: normal validation samples (``val/loss``); loader 1, where there is one:
+        validation anomalies. Both keep their anomaly scores for ``val/auroc``."""
+        loss, reconstruction = self.objective(batch)
+        if dataloader_idx == 0:
+            self.log(
+                "val/loss",
+                loss,
+                on_step=False,
+                on_epoch=True,
+                batch_size=len(batch),
+                sync_dist=True,
+                add_dataloader_idx=False,
+            )
+        scores = (reconstruction - batch).flatten(1).double().pow(2).sum(1)
+        self._val_scores[dataloader_idx].append(scores)
+
+    def on_validation_epoch_end(self) -> None:
+        normal, anomalous = (
+            self.all_gather(torch.cat(found)).flatten() if found else None
+            for found in self._val_scores.values()
+        )
+        self._val_scores = {0: [], 1: []}
+        if normal is None or anomalous is None:
+            return
+        is_anomaly = np.r_[np.zeros(len(normal), bool), np.ones(len(anomalous), bool)]
+        auroc = roc_auc_score(is_anomaly, torch.cat([normal, anomalous]).cpu().numpy())
+        # Not sent to MLflow per epoch: the run's val/auroc is the evaluated model's, logged once.
+        self.log("val/auroc", float(auroc), logger=False, add_dataloader_idx=False)
 
     def configure_optimizers(self) -> Any:
         optimizer = self.optimizer_factory(self.parameters())

@@ -1,38 +1,43 @@
-"""Fit a LightningModule on a datamodule, then evaluate it and record everything in an MLflow run."""
+"""Lightning training: the callbacks a run uses, and a fit that ends on the checkpoint it chose."""
 
 from __future__ import annotations
 
-import logging
+from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pytorch_lightning as pl
 import torch
-from mlflow.tracking import MlflowClient
 from pytorch_lightning.callbacks import Callback, ModelCheckpoint
 
-from autoencoders import tracking
 from autoencoders.callbacks import EpochSummary, ReconstructionSnapshots
-from autoencoders.data.base import InMemoryDataModule, Splits
-from autoencoders.evaluation import TorchCodec
+from autoencoders.data.base import InMemoryDataModule
+from autoencoders.errors import ConfigError
 from autoencoders.lightning import AutoencoderModule
-from autoencoders.loggers import BufferedMLFlowLogger
-from autoencoders.recording import evaluate_and_record
-from autoencoders.report import spread
+from autoencoders.selection import Selection
 
-log = logging.getLogger(__name__)
+#: Metrics logged at every validation, which a checkpoint can monitor.
+EPOCH_METRICS = ("val/loss", "val/auroc")
 
 
-def snapshot_images(splits: Splits, n: int = 8) -> np.ndarray:
-    """A fixed handful of test images, normal ones first, anomalous ones after."""
-    masks = (~splits.test_is_anomaly, splits.test_is_anomaly)
-    return splits.test[np.concatenate([spread(np.flatnonzero(mask), n) for mask in masks])]
+def check_selection(selection: Selection, datamodule: InMemoryDataModule) -> None:
+    """The checkpoint monitors the selection metric every epoch: it must be one measured then."""
+    if selection.metric not in EPOCH_METRICS:
+        raise ConfigError(
+            f"optimized_metric must be one of {list(EPOCH_METRICS)} for training (the checkpoint "
+            f"monitors it every epoch), got {selection.metric!r}"
+        )
+    if selection.metric == "val/auroc" and datamodule.splits.val_anomalies is None:
+        raise ConfigError(
+            f"optimized_metric=val/auroc needs validation anomalies, which dataset={datamodule.name} "
+            "does not have: use optimized_metric=val/loss"
+        )
 
 
 def training_callbacks(
-    datamodule: InMemoryDataModule, workdir: Path, max_epochs: int
+    datamodule: InMemoryDataModule, workdir: Path, max_epochs: int, selection: Selection
 ) -> tuple[ModelCheckpoint, list[Callback]]:
-    """The best-``val/loss`` checkpoint and every callback a training uses, checkpoint first.
+    """The checkpoint of the best epoch by ``selection`` and every callback a training uses,
+    checkpoint first.
 
     First, because under ``ddp_fork``/``ddp_spawn`` Lightning copies ``best_model_path`` back to the
     main process for the first checkpoint callback only. At most ~20 checkpoint writes per run: a
@@ -41,42 +46,35 @@ def training_callbacks(
     checkpoint = ModelCheckpoint(
         dirpath=workdir / "checkpoints",
         filename="best",
-        monitor="val/loss",
-        mode="min",
+        monitor=selection.metric,
+        mode=selection.mode,
         every_n_epochs=max(1, max_epochs // 20),
     )
     callbacks: list[Callback] = [checkpoint, EpochSummary()]
     if datamodule.kind == "images":
-        callbacks.append(ReconstructionSnapshots(snapshot_images(datamodule.splits)))
+        splits = datamodule.splits
+        callbacks.append(ReconstructionSnapshots(splits.test[splits.showcase(8, 8)]))
     return checkpoint, callbacks
 
 
-def fit_and_record(
+@dataclass(frozen=True)
+class ChosenCheckpoint:
+    """The checkpoint a fit ended on: its file and its (0-based) epoch; no path if none was saved."""
+
+    path: str = ""
+    epoch: int | None = None
+
+
+def fit_best(
     module: AutoencoderModule,
     datamodule: InMemoryDataModule,
     trainer: pl.Trainer,
     checkpoint: ModelCheckpoint,
-    client: MlflowClient,
-    run_id: str,
-    tracking_uri: str,
-) -> dict[str, float]:
-    """Train with ``trainer`` (built beforehand, so its settings are checked before the run exists)
-    logging into ``run_id``, restore the best checkpoint, evaluate, and log the metrics, figures,
-    checkpoint and model. Returns the final metrics."""
-    trainer.logger = BufferedMLFlowLogger(tracking_uri=tracking_uri, run_id=run_id)
+) -> ChosenCheckpoint:
+    """Fit, then load the weights of the checkpoint chosen by its monitor into ``module``."""
     trainer.fit(module, datamodule=datamodule)
-    if not trainer.is_global_zero:
-        return {}
-    client.set_tag(run_id, "world_size", str(trainer.world_size))  # processes that trained
-    if checkpoint.best_model_path:
-        state = torch.load(checkpoint.best_model_path, map_location="cpu", weights_only=False)
-        module.load_state_dict(state["state_dict"])
-        client.log_artifact(run_id, checkpoint.best_model_path, "checkpoints")
-    net = module.net.cpu().eval()
-    label = f"{module.name} autoencoder"
-    evaluation = evaluate_and_record(
-        client, run_id, TorchCodec(net), datamodule, label, trainer.current_epoch
-    )
-    tracking.log_model(tracking_uri, run_id, net, datamodule.splits.train[:5].astype("float32"))
-    # The last epoch's validation loss, for sweeps that minimise it (already logged per epoch).
-    return {**evaluation.metrics, "val/loss": float(trainer.callback_metrics["val/loss"])}
+    if not checkpoint.best_model_path:
+        return ChosenCheckpoint()
+    state = torch.load(checkpoint.best_model_path, map_location="cpu", weights_only=False)
+    module.load_state_dict(state["state_dict"])
+    return ChosenCheckpoint(checkpoint.best_model_path, int(state["epoch"]))

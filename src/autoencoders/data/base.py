@@ -30,6 +30,20 @@ class Splits:
     #: Held-out anomalies for model selection (``val/auroc``), kept apart from the test set.
     val_anomalies: np.ndarray | None = None
 
+    @property
+    def has_anomalies(self) -> bool:
+        """Whether the test set can measure detection: it holds normal and anomalous samples."""
+        return bool(self.test_is_anomaly.any() and not self.test_is_anomaly.all())
+
+    def showcase(self, n_normal: int, n_anomalous: int) -> np.ndarray:
+        """Indices of a fixed handful of test samples to show, normal ones first, each kind evenly
+        spread over the test set (so every class of a class-sorted test set shows)."""
+        picked = []
+        for mask, n in ((~self.test_is_anomaly, n_normal), (self.test_is_anomaly, n_anomalous)):
+            indices = np.flatnonzero(mask)
+            picked.append(indices[np.linspace(0, len(indices) - 1, min(n, len(indices))).astype(int)])
+        return np.concatenate(picked)
+
 
 class TensorBatches:
     """Mini-batches of one in-memory tensor, reshuffled each epoch from ``(seed, epoch)``.
@@ -161,5 +175,10 @@ class InMemoryDataModule(pl.LightningDataModule):
         """Passes over the training set per epoch: enough to reach ``epoch_size`` samples."""
         return max(1, -(-self.epoch_size // len(self.splits.train)))
 
-    def val_dataloader(self) -> TensorBatches:
-        return self._loader("val", shuffle=False)
+    def val_dataloader(self) -> TensorBatches | list[TensorBatches]:
+        """The normal validation samples, and the validation anomalies as a second loader where
+        the data has them (for ``val/auroc``)."""
+        normal = self._loader("val", shuffle=False)
+        if self.splits.val_anomalies is None:
+            return normal
+        return [normal, self._loader("val_anomalies", shuffle=False)]

@@ -43,13 +43,15 @@ def spiral_anomalies(n: int, seed: int, margin: float) -> np.ndarray:
     (x_lo, x_hi), (y_lo, y_hi) = BOX
     kept: list[np.ndarray] = [np.empty((0, 2))]
     count = 0
-    for _ in range(100):
+    for round_ in range(100):
         if count >= n:
             return np.concatenate(kept)[:n]
         candidates = np.column_stack([rng.uniform(x_lo, x_hi, 2 * n), rng.uniform(y_lo, y_hi, 2 * n)])
         far = candidates[distance_to_spiral(candidates) > margin]
         kept.append(far)
         count += len(far)
+        if round_ == 0 and len(far) * 100 < n:  # 100 rounds at this rate would not be enough
+            break
     raise ConfigError(
         f"dataset.anomaly_margin={margin}: too little of the box [-4, 4] x [-3, 3] lies that far from "
         f"the spiral to draw {n} anomalies; use a smaller margin (the default is 0.3)"

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import numpy as np
-import torch
+import pytest
 
-from autoencoders.data.base import TensorBatches
-from autoencoders.data.spiral import BOX, SpiralDataModule, distance_to_spiral, spiral_points
+from autoencoders.data.spiral import (
+    BOX,
+    SpiralDataModule,
+    distance_to_spiral,
+    spiral_anomalies,
+    spiral_points,
+)
+from autoencoders.errors import ConfigError
 
 
 def notebook_spiral(n: int = 100) -> np.ndarray:
@@ -52,32 +58,11 @@ def test_splits_are_reproducible_and_seeded() -> None:
     assert not np.array_equal(first.test, other.test)
 
 
-def test_batches_cover_every_sample_once_per_pass() -> None:
-    data = torch.arange(10.0).unsqueeze(1)
-    batches = TensorBatches(data, batch_size=4, shuffle=True, seed=1, passes=2)
-    epoch = list(batches)
-    assert len(epoch) == len(batches) == 6
-    first_pass = torch.cat(epoch[:3]).squeeze(1)
-    assert sorted(first_pass.tolist()) == list(range(10))
-    assert first_pass.tolist() != list(range(10))  # shuffled
-
-
-def test_batches_shard_by_rank_without_overlap() -> None:
-    data = torch.arange(10.0).unsqueeze(1)
-    shards = [torch.cat(list(TensorBatches(data, 3, True, seed=0, rank=r, world_size=2))) for r in (0, 1)]
-    values = sorted(torch.cat(shards).squeeze(1).tolist())
-    assert values == list(range(10))
-
-
-def test_uneven_shards_are_padded_to_the_same_number_of_steps() -> None:
-    data = torch.arange(129.0).unsqueeze(1)  # unpadded, ranks would get 65 and 64: 2 and 1 batches of 64
-    loaders = [TensorBatches(data, 64, True, seed=0, rank=r, world_size=2) for r in (0, 1)]
-    epochs = [list(loader) for loader in loaders]
-    assert [len(batches) for batches in epochs] == [len(loaders[0])] * 2 == [2, 2]
-    seen = torch.cat([torch.cat(batches) for batches in epochs]).squeeze(1)
-    assert set(seen.tolist()) == set(range(129)) and len(seen) == 130  # one sample repeated
-
-
 def test_no_anomalies_is_allowed() -> None:
     splits = SpiralDataModule(n_anomalies=0, n_test=50).splits
     assert len(splits.test) == 50 and not splits.test_is_anomaly.any()
+
+
+def test_an_impossible_margin_fails_at_once() -> None:
+    with pytest.raises(ConfigError, match=r"dataset.anomaly_margin=5: too little of the box"):
+        spiral_anomalies(500, seed=3, margin=5)

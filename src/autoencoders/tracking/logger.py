@@ -11,7 +11,7 @@ from mlflow.entities import Metric
 from pytorch_lightning.loggers import MLFlowLogger
 from pytorch_lightning.utilities import rank_zero_only
 
-from autoencoders.tracking import retry_locked
+from autoencoders.tracking.store import retry_locked
 
 
 class BufferedMLFlowLogger(MLFlowLogger):
@@ -42,13 +42,13 @@ class BufferedMLFlowLogger(MLFlowLogger):
     @rank_zero_only
     def flush(self) -> None:
         """Write every held-back metric now."""
-        while self._buffer:
-            chunk, self._buffer = self._buffer[:1000], self._buffer[1000:]
-            retry_locked(self.experiment.log_batch, run_id=self.run_id, metrics=chunk)
+        if self._buffer:  # MLflow's log_batch splits it into the store's batch sizes
+            retry_locked(self.experiment.log_batch, run_id=self.run_id, metrics=self._buffer)
+            self._buffer = []
         self._last_flush = time.monotonic()
 
     @rank_zero_only
     def finalize(self, status: str = "success") -> None:
-        """Flush only: the run is ended by whoever opened it (``tracking.tracked_run``), after the
+        """Flush only: the run is ended by whoever opened it (``tracking.runs.tracked_run``), after the
         evaluation and the model are logged, not by Lightning at the end of ``fit``."""
         self.flush()

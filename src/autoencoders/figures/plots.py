@@ -1,21 +1,21 @@
-"""Matplotlib figures, one function each; they take arrays and return a Figure, they log nothing."""
+"""One figure per function: arrays in, a matplotlib ``Figure`` out; nothing is logged or shown."""
 
 from __future__ import annotations
 
-import matplotlib
+import numpy as np
+import torch
+from matplotlib.axes import Axes
+from matplotlib.collections import LineCollection
+from matplotlib.figure import Figure
+from sklearn.decomposition import PCA
+from sklearn.metrics import roc_auc_score, roc_curve
+from torchvision.utils import make_grid
 
-matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from sklearn.decomposition import PCA  # noqa: E402
-from sklearn.metrics import roc_auc_score, roc_curve  # noqa: E402
-
-
-def _axes(figsize: tuple[float, float] = (6, 4.5)) -> tuple[Figure, plt.Axes]:
-    figure, ax = plt.subplots(figsize=figsize, constrained_layout=True)
-    return figure, ax
+def _axes(figsize: tuple[float, float] = (6, 4.5)) -> tuple[Figure, Axes]:
+    """A figure with one axes, through matplotlib's object API: no pyplot state, nothing to close."""
+    figure = Figure(figsize=figsize, layout="constrained")
+    return figure, figure.subplots()
 
 
 def _two_scatters(
@@ -53,8 +53,6 @@ def points_codes(x: np.ndarray, codes: np.ndarray, title: str) -> Figure:
     ax.scatter(x[:, 0], x[:, 1], c="b", s=3, label="original")
     ax.scatter(plane[:, 0], plane[:, 1], c="r", s=3, label="codes")
     segments = np.stack([x[:, :2], plane], axis=1)
-    from matplotlib.collections import LineCollection
-
     ax.add_collection(LineCollection(segments, colors="k", linewidths=0.1))
     ax.axis("equal")
     ax.set_title(title)
@@ -82,20 +80,21 @@ def points_samples(x_train: np.ndarray, generated: np.ndarray, title: str) -> Fi
 
 
 def image_grid(rows: list[np.ndarray], row_titles: list[str], title: str) -> Figure:
-    """Rows of single-channel images (N x 1 x H x W each) in a grid."""
+    """Rows of single-channel images (N x 1 x H x W each) as one grid, a title left of each row."""
     n_cols = max(len(row) for row in rows)
-    figure, axes = plt.subplots(len(rows), n_cols, figsize=(n_cols * 0.9, len(rows) * 1.0), squeeze=False)
-    for r, (images, row_title) in enumerate(zip(rows, row_titles, strict=True)):
-        for c in range(n_cols):
-            ax = axes[r, c]
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if c < len(images):
-                ax.imshow(np.clip(images[c].reshape(images[c].shape[-2:]), 0, 1), cmap="gray")
-            else:
-                ax.axis("off")
-        axes[r, 0].set_ylabel(row_title, rotation=0, ha="right", va="center", fontsize=8)
-    figure.suptitle(title)
+    blank = np.ones_like(rows[0][:1])
+    padded = [np.concatenate([row, *[blank] * (n_cols - len(row))]) for row in rows]
+    images = torch.as_tensor(np.clip(np.concatenate(padded), 0, 1), dtype=torch.float32)
+    grid = make_grid(images, nrow=n_cols, padding=2, pad_value=1.0)
+    figure, ax = _axes((n_cols * 0.9, len(rows) * 0.9 + 0.6))
+    ax.imshow(grid.permute(1, 2, 0).numpy())
+    cell = images.shape[-2] + 2
+    ax.set_yticks([2 + cell * (r + 0.5) for r in range(len(rows))], row_titles, fontsize=8)
+    ax.set_xticks([])
+    ax.tick_params(length=0)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    ax.set_title(title)
     return figure
 
 

@@ -1,0 +1,81 @@
+"""What a Hydra job knows about itself (its mode, sweep, overrides and folder), handed to the
+library's stage run."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from mlflow.tracking import MlflowClient
+from omegaconf import DictConfig, OmegaConf
+
+from autoencoders.tracking import runs, sweeps
+from autoencoders.tracking.store import Target, is_local_store
+
+
+def is_multirun() -> bool:
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+
+
+def job_tags() -> dict[str, str]:
+    """Tags that put this job's run under its sweep's parent run ({} outside a multirun)."""
+    if not is_multirun():
+        return {}
+    job = HydraConfig.get()
+    return sweeps.job_tags(Path(job.sweep.dir), job.job.num, job.overrides.task)
+
+
+def job_run_name(default: str | None = None) -> str | None:
+    """``job N`` for a job of a multirun (so its runs are told apart), ``default`` otherwise."""
+    return f"job {HydraConfig.get().job.num}" if default is None and is_multirun() else default
+
+
+@contextmanager
+def job_dir() -> Iterator[Path]:
+    """The job's working folder (checkpoints): Hydra's output dir, or, under the compose API, a
+    temporary one that is removed when the job is done (what matters is in MLflow by then)."""
+    if HydraConfig.initialized():
+        yield Path(HydraConfig.get().runtime.output_dir)
+        return
+    with tempfile.TemporaryDirectory(prefix="autoencoders-") as folder:
+        yield Path(folder)
+
+
+def tracking_target(tracking: DictConfig) -> Target:
+    """Where the ``tracking`` group sends a run."""
+    return Target(tracking.uri, tracking.experiment, tracking.get("artifact_root"))
+
+
+def resolved(cfg: DictConfig, key: str) -> Any:
+    """``cfg[key]`` as plain values, its interpolations resolved against the whole config."""
+    value = cfg[key]
+    return OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
+
+
+@contextmanager
+def stage_run(
+    cfg: DictConfig, tags: dict[str, str], skip_params: tuple[str, ...] = ()
+) -> Iterator[tuple[MlflowClient, str, str]]:
+    """The library's stage run for this job: ``cfg.tracking``'s store, the resolved config as params
+    (less the top-level groups in ``skip_params``), the config and overrides as files, and the
+    sweep's tags. Yields ``(client, experiment_id, run_id)``."""
+    target = tracking_target(cfg.tracking)
+    params = runs.flatten({key: resolved(cfg, key) for key in cfg if key not in skip_params})
+    overrides = list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
+    run_name = job_run_name(cfg.get("run_name"))
+    tags = {**tags, **job_tags()}
+    with runs.stage_run(target, run_name, tags, params, OmegaConf.to_yaml(cfg), overrides) as opened:
+        yield opened
+
+
+def print_summary(cfg: DictConfig, experiment_id: str, run_id: str, metrics: dict[str, float]) -> None:
+    """Print what the run measured and where to look at it."""
+    lines = [f"{name:>12}  {value:.6g}" for name, value in metrics.items()]
+    print("\n".join(["", f"run {run_id} FINISHED ({cfg.tracking.experiment})", *lines]))
+    if is_local_store(cfg.tracking.uri):
+        print(f"open it: make ui, then http://127.0.0.1:5000/#/experiments/{experiment_id}/runs/{run_id}")

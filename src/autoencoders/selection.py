@@ -1,0 +1,50 @@
+"""Which of several models is best: one metric and its direction (``optimized_metric`` and
+``optimized_mode``), used by the checkpoint, the value returned to sweepers and a sweep's best job.
+
+A training run chooses among its epochs: it records the chosen checkpoint's value as
+``best/<metric>``, so that every reader takes the value of the model that was evaluated and logged,
+not the last epoch's.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import TypeVar
+
+from autoencoders.errors import ConfigError
+
+T = TypeVar("T")
+MODES = ("min", "max")
+BEST_PREFIX = "best/"
+
+
+def selected_value(metrics: Mapping[str, float], metric: str) -> float | None:
+    """The evaluated model's value of ``metric`` among a run's metrics: ``best/<metric>`` where the
+    run chose among epochs, else ``<metric>``; None when missing or not finite."""
+    value = metrics.get(BEST_PREFIX + metric, metrics.get(metric))
+    return value if value is not None and math.isfinite(value) else None
+
+
+@dataclass(frozen=True)
+class Selection:
+    metric: str
+    mode: str = "min"
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ConfigError(f"optimized_mode must be one of {list(MODES)}, got {self.mode!r}")
+
+    @property
+    def best_key(self) -> str:
+        """The metric a training run records its chosen checkpoint's value under."""
+        return BEST_PREFIX + self.metric
+
+    def best(self, candidates: Iterable[T], value: Callable[[T], float | None]) -> T | None:
+        """The candidate with the lowest (``min``) or highest (``max``) value; None if none has one."""
+        scored = [(found, candidate) for candidate in candidates if (found := value(candidate)) is not None]
+        if not scored:
+            return None
+        pick = min if self.mode == "min" else max
+        return pick(scored, key=lambda pair: pair[0])[1]

@@ -1,0 +1,83 @@
+"""What the train and baseline stages do inside their MLflow run, given built objects.
+
+Both end in :func:`record_evaluation`, one straight line: evaluate (``evaluation``) -> draw
+(``figures``) -> log (``tracking``), so the autoencoders and the baselines log the same metric
+names and figures, computed by the same code.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import pytorch_lightning as pl
+from mlflow.tracking import MlflowClient
+from pytorch_lightning.callbacks import ModelCheckpoint
+
+from autoencoders.data.base import InMemoryDataModule
+from autoencoders.evaluation import Codec, Evaluation, TorchCodec, evaluate
+from autoencoders.figures.run_figures import draw
+from autoencoders.lightning import AutoencoderModule
+from autoencoders.selection import Selection
+from autoencoders.tracking import runs
+from autoencoders.tracking.logger import BufferedMLFlowLogger
+from autoencoders.training import fit_best
+
+log = logging.getLogger(__name__)
+
+
+def run_tags(stage: str, datamodule: InMemoryDataModule, model: str, code_dim: int) -> dict[str, str]:
+    """The tags every train and baseline run carries (the run contract)."""
+    return {
+        "stage": stage,
+        "dataset": datamodule.name,
+        "model": model,
+        **datamodule.tags,
+        "code_dim": str(code_dim),
+    }
+
+
+def record_evaluation(
+    client: MlflowClient, run_id: str, codec: Codec, datamodule: InMemoryDataModule, label: str, step: int = 0
+) -> Evaluation:
+    """Evaluate ``codec`` on the datamodule's splits, draw the figures, log both into the run."""
+    splits = datamodule.splits
+    evaluation = evaluate(codec, splits)
+    runs.log_metrics(client, run_id, evaluation.metrics, step=step)
+    for key, note in evaluation.notes.items():
+        client.set_tag(run_id, key, note)
+        log.warning("%s %s", key, note)
+    box = getattr(datamodule, "error_map_box", None)
+    runs.log_figures(client, run_id, draw(codec, splits, evaluation, datamodule.kind, label, box))
+    return evaluation
+
+
+def train_and_record(
+    module: AutoencoderModule,
+    datamodule: InMemoryDataModule,
+    trainer: pl.Trainer,
+    checkpoint: ModelCheckpoint,
+    selection: Selection,
+    client: MlflowClient,
+    run_id: str,
+    tracking_uri: str,
+) -> dict[str, float]:
+    """Fit logging into ``run_id``, restore the checkpoint ``selection`` chose, then evaluate and
+    log it with its checkpoint and model. Returns the final metrics, the selection metric's value
+    for that model among them (``{}`` on ranks other than zero)."""
+    trainer.logger = BufferedMLFlowLogger(tracking_uri=tracking_uri, run_id=run_id)
+    chosen = fit_best(module, datamodule, trainer, checkpoint)
+    if not trainer.is_global_zero:
+        return {}
+    client.set_tag(run_id, "world_size", str(trainer.world_size))  # processes that trained
+    if chosen.path:
+        client.log_artifact(run_id, chosen.path, "checkpoints")
+        client.set_tag(run_id, "best_epoch", str(chosen.epoch))
+    net = module.net.cpu().eval()
+    label = f"{module.name} autoencoder"
+    evaluation = record_evaluation(client, run_id, TorchCodec(net), datamodule, label, trainer.current_epoch)
+    metrics = dict(evaluation.metrics)
+    if selection.metric not in metrics:  # a per-epoch metric (val/loss): the chosen model's value
+        metrics[selection.metric] = module.validation_loss(datamodule.splits.val)
+    runs.log_metrics(client, run_id, {selection.best_key: metrics[selection.metric]}, trainer.current_epoch)
+    runs.log_model(tracking_uri, run_id, net, datamodule.splits.train[:5].astype("float32"))
+    return metrics

@@ -1,0 +1,209 @@
+"""One MLflow run: opened with its params and config, always ended, and what is logged into it."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import shutil
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import mlflow
+from matplotlib.figure import Figure
+from mlflow.entities import Metric, Param, RunStatus
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+from autoencoders.errors import ConfigError
+from autoencoders.tracking.store import Target, open_experiment, retry_locked
+
+log = logging.getLogger(__name__)
+
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
+FINISHED, FAILED, KILLED = (
+    RunStatus.to_string(s) for s in (RunStatus.FINISHED, RunStatus.FAILED, RunStatus.KILLED)
+)
+CONFIG_FILE = "config/config.yaml"
+OVERRIDES_FILE = "config/overrides.yaml"
+#: MLflow keeps param values up to this many characters.
+MAX_PARAM_LENGTH = 6000
+
+
+def end_run(client: MlflowClient, run_id: str, status: str) -> None:
+    """End any run of this project: pending asynchronous writes first, then the status, retried
+    while SQLite is locked (parallel jobs). Every run ends through here."""
+    with contextlib.suppress(Exception):
+        mlflow.flush_async_logging()
+    retry_locked(client.set_terminated, run_id, status)
+
+
+def error_text(error: BaseException) -> str:
+    """How a run's ``error`` tag states its error."""
+    return f"{type(error).__name__}: {error}"[:5000]
+
+
+@contextlib.contextmanager
+def tracked_run(
+    client: MlflowClient,
+    experiment_id: str,
+    run_name: str | None = None,
+    tags: Mapping[str, str] | None = None,
+) -> Iterator[str]:
+    """Create a run, yield its id, and always end it: FINISHED, FAILED (with the error as the tag
+    ``error``), or KILLED on Ctrl-C or SIGTERM (which the entry points turn into ``SystemExit``)."""
+    if run_name is None:  # MLflow's own random names come from `random`, seeded by the pipeline
+        run_name = f"{(tags or {}).get('model', 'run')}-{uuid.uuid4().hex[:8]}"
+    run = retry_locked(client.create_run, experiment_id, run_name=run_name, tags=dict(tags or {}))
+    run_id = run.info.run_id
+    status = FAILED
+    try:
+        yield run_id
+        status = FINISHED
+    except (KeyboardInterrupt, SystemExit) as stop:
+        status = KILLED
+        with contextlib.suppress(Exception):
+            client.set_tag(run_id, "killed_by", type(stop).__name__)
+        raise
+    except BaseException as error:
+        with contextlib.suppress(Exception):
+            client.set_tag(run_id, "error", error_text(error))
+        raise
+    finally:
+        end_run(client, run_id, status)
+
+
+@contextlib.contextmanager
+def stage_run(
+    target: Target,
+    run_name: str | None,
+    tags: Mapping[str, str],
+    params: Mapping[str, Any],
+    config_yaml: str,
+    overrides: Sequence[str],
+) -> Iterator[tuple[MlflowClient, str, str]]:
+    """The run a stage records into, with its params and config files logged. Yields
+    ``(client, experiment_id, run_id)``; the run ends FINISHED, FAILED or KILLED."""
+    client, experiment_id = open_experiment(target)
+    with tracked_run(client, experiment_id, run_name, tags) as run_id:
+        log_params(client, run_id, params)
+        log_config(client, run_id, config_yaml, overrides)
+        yield client, experiment_id, run_id
+
+
+def record_failed_run(
+    uri: str, experiment_id: str, run_name: str | None, tags: Mapping[str, str], error: BaseException
+) -> str:
+    """A FAILED run for work that failed before it could open its own (a sweep's job)."""
+    client = MlflowClient(uri)
+    tags = {**tags, "error": error_text(error)}
+    run = retry_locked(client.create_run, experiment_id, run_name=run_name, tags=tags)
+    end_run(client, run.info.run_id, FAILED)
+    return run.info.run_id
+
+
+def flatten(nested: Mapping[str, Any], skip: Sequence[str] = ()) -> dict[str, Any]:
+    """A nested config as ``a.b.c -> value``, less keys starting with ``_`` (``_target_``) and the
+    top-level keys in ``skip``."""
+    flat: dict[str, Any] = {}
+
+    def walk(node: Any, prefix: str) -> None:
+        if isinstance(node, Mapping):
+            for key, value in node.items():
+                if not str(key).startswith("_"):
+                    walk(value, f"{prefix}{key}.")
+        else:
+            flat[prefix[:-1]] = node
+
+    walk({key: value for key, value in nested.items() if key not in skip}, "")
+    return flat
+
+
+def log_params(client: MlflowClient, run_id: str, params: Mapping[str, Any]) -> None:
+    """Log params in one call (MLflow splits it into batches), values cut to MLflow's limit."""
+    items = [Param(key, str(value)[:MAX_PARAM_LENGTH]) for key, value in params.items()]
+    retry_locked(client.log_batch, run_id, params=items)
+
+
+def log_metrics(client: MlflowClient, run_id: str, metrics: Mapping[str, float], step: int = 0) -> None:
+    """Log metrics at one step in one call."""
+    stamp = int(time.time() * 1000)
+    items = [Metric(key, float(value), stamp, step) for key, value in metrics.items()]
+    retry_locked(client.log_batch, run_id, metrics=items)
+
+
+def log_config(client: MlflowClient, run_id: str, config_yaml: str, overrides: Sequence[str]) -> None:
+    """The composed config and the command line's overrides, as ``config/*.yaml``."""
+    client.log_text(run_id, config_yaml, CONFIG_FILE)
+    client.log_dict(run_id, list(overrides), OVERRIDES_FILE)
+
+
+def log_figures(client: MlflowClient, run_id: str, figures: Mapping[str, Figure]) -> None:
+    """Log figures under their artifact paths."""
+    for path, figure in figures.items():
+        client.log_figure(run_id, figure, path)
+
+
+def logged_config(uri: str, run_id: str, setting: str) -> tuple[str, str]:
+    """The config a run logged (``config/config.yaml``) and its experiment's name; ``setting`` names
+    the setting that asked, for the error."""
+    client = MlflowClient(uri)
+    try:
+        run = client.get_run(run_id)
+    except MlflowException as error:
+        raise ConfigError(f"{setting}={run_id}: no such run in {uri}") from error
+    with tempfile.TemporaryDirectory() as folder:
+        try:
+            text = Path(client.download_artifacts(run_id, CONFIG_FILE, folder)).read_text()
+        except (MlflowException, OSError) as error:
+            raise ConfigError(f"{setting}={run_id}: the run has no {CONFIG_FILE} artifact") from error
+    return text, client.get_experiment(run.info.experiment_id).name
+
+
+def log_model(tracking_uri: str, run_id: str, model: Any, input_example: Any, name: str = "model") -> str:
+    """Log a torch model with an input example and this package's code beside it, so that
+    ``mlflow.pytorch.load_model`` and pyfunc serving work without the project installed.
+
+    Pickle, not MLflow 3's default ``pt2`` export: it loads back as the ``nn.Module`` with its
+    ``encode``/``decode`` methods. The requirements are given, not inferred: inference imports
+    the model in a subprocess and costs several seconds per run.
+    """
+    import mlflow.pytorch
+    import torch
+
+    requirements = [f"torch=={torch.__version__.split('+')[0]}", "numpy", "pytorch-lightning"]
+    flavor_log = logging.getLogger("mlflow.pytorch")
+    level, flavor_log.level = flavor_log.level, logging.ERROR  # the pickle warning, every run
+    mlflow.set_tracking_uri(tracking_uri)  # the fluent API's store: this process may not have set it
+    try:
+        # Into run_id directly, not through mlflow.start_run, whose exit would end the run before
+        # ``end_run`` does; the LoggedModel is created in the run's experiment, with its params.
+        run = MlflowClient(tracking_uri).get_run(run_id)
+        logged = mlflow.initialize_logged_model(
+            name, source_run_id=run_id, experiment_id=run.info.experiment_id, params=run.data.params
+        )
+        with tempfile.TemporaryDirectory() as folder:
+            info = mlflow.pytorch.log_model(
+                model,
+                name=name,
+                run_id=run_id,
+                model_id=logged.model_id,
+                input_example=input_example,
+                pip_requirements=requirements,
+                code_paths=[package_source(Path(folder))],
+                serialization_format="pickle",
+            )
+    finally:
+        flavor_log.setLevel(level)
+    return info.model_uri
+
+
+def package_source(folder: Path) -> str:
+    """A copy of this package's source under ``folder``, without bytecode caches: what a logged
+    model carries (half the files to upload to a tracking server, no stale ``.pyc``)."""
+    copy = folder / PACKAGE_DIR.name
+    shutil.copytree(PACKAGE_DIR, copy, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    return str(copy)

@@ -1,0 +1,76 @@
+"""A real ``mlflow server`` for the tests: started in the background as soon as the tests that need
+it are collected, so its ~10 s boot overlaps the tests before them."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class TrackingServer:
+    """An ``mlflow server`` on 127.0.0.1: a free port, its own SQLite store, artifact serving on."""
+
+    process: subprocess.Popen
+    url: str
+    folder: Path
+
+    @property
+    def artifacts(self) -> Path:
+        return self.folder / "served-artifacts"
+
+    @classmethod
+    def start(cls) -> TrackingServer:
+        folder = Path(tempfile.mkdtemp(prefix="mlflow-server-"))
+        port = free_port()
+        command = [
+            str(Path(sys.executable).with_name("mlflow")),
+            "server",
+            "--backend-store-uri",
+            f"sqlite:///{folder / 'server.db'}",
+            "--artifacts-destination",
+            str(folder / "served-artifacts"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+        ]
+        with (folder / "server.log").open("w") as log:
+            process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        return cls(process, f"http://127.0.0.1:{port}", folder)
+
+    def wait_until_up(self, seconds: float = 120) -> None:
+        deadline = time.monotonic() + seconds
+        while True:
+            try:
+                with urllib.request.urlopen(f"{self.url}/health", timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError((self.folder / "server.log").read_text()[-3000:]) from None
+                time.sleep(0.5)
+
+    def stop(self) -> None:
+        """The server and its workers: a throwaway store, nothing to shut down gracefully."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=30)
+        shutil.rmtree(self.folder, ignore_errors=True)

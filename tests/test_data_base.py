@@ -1,0 +1,63 @@
+"""What every in-memory datamodule shares: batches, sharding, the splits' helpers, loaders."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from autoencoders.data.base import Splits, TensorBatches
+from autoencoders.data.spiral import SpiralDataModule
+
+
+def test_batches_cover_every_sample_once_per_pass() -> None:
+    data = torch.arange(10.0).unsqueeze(1)
+    batches = TensorBatches(data, batch_size=4, shuffle=True, seed=1, passes=2)
+    epoch = list(batches)
+    assert len(epoch) == len(batches) == 6
+    first_pass = torch.cat(epoch[:3]).squeeze(1)
+    assert sorted(first_pass.tolist()) == list(range(10))
+    assert first_pass.tolist() != list(range(10))  # shuffled
+
+
+def test_batches_shard_by_rank_without_overlap() -> None:
+    data = torch.arange(10.0).unsqueeze(1)
+    shards = [torch.cat(list(TensorBatches(data, 3, True, seed=0, rank=r, world_size=2))) for r in (0, 1)]
+    values = sorted(torch.cat(shards).squeeze(1).tolist())
+    assert values == list(range(10))
+
+
+def test_uneven_shards_are_padded_to_the_same_number_of_steps() -> None:
+    data = torch.arange(129.0).unsqueeze(1)  # unpadded, ranks would get 65 and 64: 2 and 1 batches of 64
+    loaders = [TensorBatches(data, 64, True, seed=0, rank=r, world_size=2) for r in (0, 1)]
+    epochs = [list(loader) for loader in loaders]
+    assert [len(batches) for batches in epochs] == [len(loaders[0])] * 2 == [2, 2]
+    seen = torch.cat([torch.cat(batches) for batches in epochs]).squeeze(1)
+    assert set(seen.tolist()) == set(range(129)) and len(seen) == 130  # one sample repeated
+
+
+def splits_with(is_anomaly: list[bool]) -> Splits:
+    flags = np.array(is_anomaly)
+    samples = np.arange(len(flags), dtype=np.float32)[:, None]
+    return Splits(train=samples, val=samples, test=samples, test_is_anomaly=flags)
+
+
+def test_has_anomalies_needs_both_kinds_in_the_test_set() -> None:
+    assert splits_with([False, True]).has_anomalies
+    assert not splits_with([False, False]).has_anomalies
+    assert not splits_with([True, True]).has_anomalies
+
+
+def test_showcase_spreads_each_kind_and_puts_normal_first() -> None:
+    splits = splits_with([False] * 10 + [True] * 5)
+    np.testing.assert_array_equal(splits.showcase(3, 2), [0, 4, 9, 10, 14])
+    np.testing.assert_array_equal(splits.showcase(20, 0), np.arange(10))  # at most what there is
+
+
+def test_validation_anomalies_come_as_a_second_loader() -> None:
+    datamodule = SpiralDataModule()
+    assert isinstance(datamodule.val_dataloader(), TensorBatches)  # the spiral has none
+    anomalies = datamodule.splits.test[datamodule.splits.test_is_anomaly][:7]
+    datamodule._splits = Splits(**{**datamodule.splits.__dict__, "val_anomalies": anomalies})
+    normal, anomalous = datamodule.val_dataloader()
+    assert torch.equal(torch.cat(list(anomalous)), torch.as_tensor(anomalies, dtype=torch.float32))
+    assert len(torch.cat(list(normal))) == len(datamodule.splits.val)

@@ -1,0 +1,49 @@
+"""One evaluation for any encode/decode model: its metrics, and what it says when it cannot measure."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from autoencoders.data.spiral import SpiralDataModule
+from autoencoders.evaluation import evaluate, notebook_rmse, squared_errors
+
+
+class Identity:
+    def encode(self, x: np.ndarray) -> np.ndarray:
+        return x
+
+    def decode(self, code: np.ndarray) -> np.ndarray:
+        return code
+
+
+class Shrink:
+    """Reconstructs every sample at half its size: the error grows with the distance from 0."""
+
+    def encode(self, x: np.ndarray) -> np.ndarray:
+        return x
+
+    def decode(self, code: np.ndarray) -> np.ndarray:
+        return code / 2
+
+
+def test_the_same_evaluation_scores_any_encode_decode_model() -> None:
+    metrics = evaluate(Identity(), SpiralDataModule().splits).metrics
+    assert metrics["train/rmse"] == 0 and metrics["test/mse"] == 0
+    assert metrics["test/auroc"] == pytest.approx(0.5)  # every score ties
+
+
+def test_metrics_match_their_definitions() -> None:
+    splits = SpiralDataModule(n_test=50, n_anomalies=50).splits
+    evaluation = evaluate(Shrink(), splits)
+    normal = splits.test[~splits.test_is_anomaly]
+    assert evaluation.metrics["train/rmse"] == pytest.approx(notebook_rmse(splits.train, splits.train / 2))
+    assert evaluation.metrics["test/mse"] == pytest.approx(float(((normal / 2) ** 2).mean()))
+    np.testing.assert_allclose(evaluation.test_scores, squared_errors(splits.test, splits.test / 2))
+    assert 0.5 < evaluation.metrics["test/auroc"] < 1  # far-out anomalies score higher
+
+
+def test_no_anomalies_means_no_detection_metrics_and_a_note() -> None:
+    evaluation = evaluate(Shrink(), SpiralDataModule(n_anomalies=0, n_test=50).splits)
+    assert "test/auroc" not in evaluation.metrics and "test/mse" in evaluation.metrics
+    assert evaluation.notes["anomaly_detection"].startswith("skipped: the test set has no anomalies")

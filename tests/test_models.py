@@ -1,0 +1,33 @@
+"""The plain torch networks: shapes, decoder options, and the errors for data they cannot take."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from autoencoders.errors import ConfigError
+from autoencoders.models.conv import ConvAutoencoder
+
+
+@pytest.mark.parametrize("upsampling", ["transposed", "upsample"])
+@pytest.mark.parametrize("code_dim", [1, 2, 16])
+def test_conv_outputs_images_of_the_input_shape(upsampling: str, code_dim: int) -> None:
+    net = ConvAutoencoder((1, 28, 28), code_dim=code_dim, channels=[8, 16], upsampling=upsampling)
+    x = torch.rand(3, 1, 28, 28)
+    assert net.encode(x).shape == (3, code_dim)
+    out = net(x)
+    assert out.shape == (3, 1, 28, 28)
+    assert out.min() >= 0 and out.max() <= 1  # sigmoid output
+
+
+def test_upsampling_options_build_different_decoders() -> None:
+    transposed = ConvAutoencoder((1, 28, 28), channels=[8], upsampling="transposed")
+    upsample = ConvAutoencoder((1, 28, 28), channels=[8], upsampling="upsample")
+    assert any(isinstance(m, torch.nn.ConvTranspose2d) for m in transposed.decoder.modules())
+    assert any(isinstance(m, torch.nn.Upsample) for m in upsample.decoder.modules())
+    assert not any(isinstance(m, torch.nn.ConvTranspose2d) for m in upsample.decoder.modules())
+
+
+def test_conv_rejects_vector_data_with_a_clear_error() -> None:
+    with pytest.raises(ConfigError, match="model=conv needs image data"):
+        ConvAutoencoder((2,))

@@ -1,0 +1,85 @@
+"""The PCA baseline: the notebook's figure, its stage, and the autoencoder run it can follow."""
+
+from __future__ import annotations
+
+import pytest
+from mlflow.tracking import MlflowClient
+from omegaconf import OmegaConf
+
+from autoencoders.data.spiral import spiral_points
+from autoencoders.errors import ConfigError
+from autoencoders.evaluation import notebook_rmse
+from autoencoders.pca import PCABaseline
+from autoencoders.tracking import runs
+from helpers.runs import artifact_paths, write_run
+from pipelines.common import compose_config
+from pipelines.job import resolved
+from pipelines.pca_baseline import pca_baseline
+
+NOTEBOOK_PCA_RMSE = 0.9049436506773132
+
+
+def test_pca_baseline_reproduces_the_notebooks_figure() -> None:
+    x = spiral_points(100, 0)
+    baseline = PCABaseline(1).fit(x)
+    assert notebook_rmse(x, baseline.decode(baseline.encode(x))) == pytest.approx(
+        NOTEBOOK_PCA_RMSE, abs=1e-12
+    )
+
+
+def test_pca_stage_on_the_default_spiral(make_cfg, client) -> None:
+    metrics = pca_baseline(make_cfg(config_name="pca_baseline"))
+    assert metrics["train/rmse"] == pytest.approx(NOTEBOOK_PCA_RMSE, abs=1e-9)
+    (run,) = client.search_runs([client.get_experiment_by_name("spiral").experiment_id])
+    assert run.info.status == "FINISHED"
+    assert run.data.tags["stage"] == "pca_baseline"
+    assert run.data.tags["model"] == "pca"
+    assert run.data.params["n_components"] == "1"
+    assert run.data.metrics["train/rmse"] == pytest.approx(NOTEBOOK_PCA_RMSE, abs=1e-9)
+
+
+def test_pca_and_autoencoder_share_metric_names_and_artifacts(spiral_run) -> None:
+    pca_metrics = pca_baseline(compose_config("pca_baseline", spiral_run["overrides"]))
+    client: MlflowClient = spiral_run["client"]
+    ae_run = spiral_run["run"]
+    runs = client.search_runs([ae_run.info.experiment_id], "tags.stage = 'pca_baseline'")
+    pca_run = runs[0]
+    final = {"train/rmse", "test/rmse", "test/mse", "test/auroc", "test/aupr"}
+    assert set(pca_metrics) == final
+    assert final <= set(ae_run.data.metrics)
+    pca_figures = {p for p in artifact_paths(client, pca_run.info.run_id) if p.startswith("figures/")}
+    ae_figures = {p for p in artifact_paths(client, ae_run.info.run_id) if p.startswith("figures/")}
+    assert pca_figures == ae_figures
+    assert len(ae_figures) == 6
+
+
+def autoencoder_run(client, cfg) -> str:
+    """An autoencoder run as ``pipelines.train`` leaves it (tags, params, logged config), untrained."""
+    tags = {"stage": "train", "dataset": "spiral", "model": "dense", "code_dim": str(cfg.model.code_dim)}
+    params = runs.flatten({key: resolved(cfg, key) for key in cfg})
+    run_id = write_run(client, "spiral", tags, params, {"train/rmse": 0.02}).info.run_id
+    client.log_text(run_id, OmegaConf.to_yaml(cfg), runs.CONFIG_FILE)
+    return run_id
+
+
+def test_baseline_for_follows_the_runs_data_and_code_size(make_cfg, client) -> None:
+    ae_run_id = autoencoder_run(
+        client, make_cfg("model.code_dim=2", "dataset.n_train=80", "dataset.train_seed=5")
+    )
+    # The PCA side is composed with other (default) dataset settings: baseline_for must override them.
+    metrics = pca_baseline(make_cfg(f"baseline_for={ae_run_id}", config_name="pca_baseline"))
+    experiment_id = client.get_experiment_by_name("spiral").experiment_id
+    (pca_run,) = client.search_runs([experiment_id], "tags.stage = 'pca_baseline'")
+    ae_run = client.get_run(ae_run_id)
+    assert pca_run.data.tags["baseline_for"] == ae_run_id
+    assert pca_run.data.tags["code_dim"] == "2"
+    assert pca_run.data.params["n_components"] == "2"
+    for key in ["dataset.n_train", "dataset.train_seed", "dataset.n_test", "dataset.anomaly_margin"]:
+        assert pca_run.data.params[key] == ae_run.data.params[key], key
+    assert pca_run.data.params["dataset.n_train"] == "80"
+    assert metrics["train/rmse"] == pytest.approx(0.0, abs=1e-6)  # 2 components reproduce 2-D data
+
+
+def test_baseline_for_an_unknown_run_is_a_config_error(make_cfg) -> None:
+    with pytest.raises(ConfigError, match="baseline_for=0123: no such run"):
+        pca_baseline(make_cfg("baseline_for=0123", config_name="pca_baseline"))
