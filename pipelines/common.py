@@ -16,6 +16,7 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from autoencoders.console import quiet_libraries
 from autoencoders.errors import ConfigError
 from pipelines.job import is_multirun
 
@@ -59,12 +60,14 @@ def _exit_on_sigterm(signum: int, frame: Any) -> None:
 def one_line_errors() -> Iterator[None]:
     """Report configuration errors as ``error: <message>`` on stderr and exit 2, no traceback.
 
-    In a multirun the error is raised on, so that Hydra records the job as failed and goes on (the
+    The libraries' banners and deprecation notices are silenced (``autoencoders.console``). In a
+    multirun the error is raised on, so that Hydra records the job as failed and goes on (the
     command still exits non-zero at the end). SIGTERM (a scheduler, ``kill``) becomes
     ``SystemExit(143)``, so the open run is ended KILLED rather than left RUNNING.
     """
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    quiet_libraries()
     try:
         yield
     except ConfigError as error:

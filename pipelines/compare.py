@@ -13,7 +13,7 @@ from autoencoders import comparison
 from autoencoders.errors import ConfigError
 from autoencoders.tracking.store import prepare_store
 from pipelines.common import CONFIG_DIR, one_line_errors
-from pipelines.job import stage_run
+from pipelines.job import print_link, stage_run
 
 
 def compare(cfg: DictConfig) -> str:
@@ -42,10 +42,10 @@ def record(cfg: DictConfig, experiment: str, table: comparison.Table, metrics: l
         cfg.tracking.experiment = experiment
     compared = sum(len(summary.run_ids) for models in table.values() for summary in models.values())
     tags = {"stage": "compare", "compared_runs": str(compared)}
-    with stage_run(cfg, tags) as (client, _, run_id):
+    with stage_run(cfg, tags, f"compare {experiment}") as (client, experiment_id, run_id):
         client.log_text(run_id, comparison.markdown(table, metrics), "compare/table.md")
         client.log_figure(run_id, comparison.bar_chart(table, metrics), "compare/bars.png")
-    print(f"compare run {run_id} logged in {experiment} ({compared} runs)")
+    print_link(cfg.tracking, experiment_id, run_id, f"the comparison of {compared} runs in {experiment}")
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="compare")

@@ -30,9 +30,20 @@ def job_tags() -> dict[str, str]:
     return sweeps.job_tags(Path(job.sweep.dir), job.job.num, job.overrides.task)
 
 
-def job_run_name(default: str | None = None) -> str | None:
-    """``job N`` for a job of a multirun (so its runs are told apart), ``default`` otherwise."""
-    return f"job {HydraConfig.get().job.num}" if default is None and is_multirun() else default
+#: Overrides that say where a job writes, not what it is: left out of its run's name.
+PLUMBING = ("tracking.", "hydra.", "paths.", "hydra/")
+
+
+def job_run_name(chosen: str | None, default: str) -> str:
+    """The run's name: ``run_name`` when set; in a multirun ``job N: <its overrides>``; else the
+    stage's own name for what it ran (``dense code=1 seed=0``)."""
+    if chosen:
+        return chosen
+    if not is_multirun():
+        return default
+    job = HydraConfig.get()
+    swept = [item for item in job.overrides.task if not item.startswith(PLUMBING)]
+    return f"job {job.job.num}: {' '.join(swept)}" if swept else f"job {job.job.num}: {default}"
 
 
 @contextmanager
@@ -59,16 +70,22 @@ def resolved(cfg: DictConfig, key: str) -> Any:
 
 @contextmanager
 def stage_run(
-    cfg: DictConfig, tags: dict[str, str], skip_params: tuple[str, ...] = ()
+    cfg: DictConfig,
+    tags: dict[str, str],
+    name: str,
+    skip_params: tuple[str, ...] = (),
+    extra_params: dict[str, object] | None = None,
 ) -> Iterator[tuple[MlflowClient, str, str]]:
     """The library's stage run for this job: ``cfg.tracking``'s store, the resolved config as params
-    (less the top-level groups in ``skip_params``), the config and overrides as files, and the
-    sweep's tags. Yields ``(client, experiment_id, run_id)``."""
+    (less the top-level groups in ``skip_params``; machine paths go to tags), the config and
+    overrides as files, and the sweep's tags. ``name`` names the run unless ``run_name`` is set.
+    Yields ``(client, experiment_id, run_id)``."""
     target = tracking_target(cfg.tracking)
-    params = runs.flatten({key: resolved(cfg, key) for key in cfg if key not in skip_params})
+    flat = runs.flatten({key: resolved(cfg, key) for key in cfg if key not in skip_params})
+    params, path_tags = runs.split_paths({**flat, **(extra_params or {})})
     overrides = list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
-    run_name = job_run_name(cfg.get("run_name"))
-    tags = {**tags, **job_tags()}
+    run_name = job_run_name(cfg.get("run_name"), name)
+    tags = {**path_tags, **tags, **job_tags()}
     with runs.stage_run(target, run_name, tags, params, OmegaConf.to_yaml(cfg), overrides) as opened:
         yield opened
 
@@ -77,5 +94,10 @@ def print_summary(cfg: DictConfig, experiment_id: str, run_id: str, metrics: dic
     """Print what the run measured and where to look at it."""
     lines = [f"{name:>12}  {value:.6g}" for name, value in metrics.items()]
     print("\n".join(["", f"run {run_id} FINISHED ({cfg.tracking.experiment})", *lines]))
-    if is_local_store(cfg.tracking.uri):
-        print(f"open it: make ui, then http://127.0.0.1:5000/#/experiments/{experiment_id}/runs/{run_id}")
+    print_link(cfg.tracking, experiment_id, run_id)
+
+
+def print_link(tracking: DictConfig, experiment_id: str, run_id: str, what: str = "the run") -> None:
+    """The UI link of a run: its training view, on the host and port ``tracking.ui_url`` names."""
+    hint = " (make ui first)" if is_local_store(tracking.uri) else ""
+    print(f"{what} in the MLflow UI{hint}: {runs.ui_link(tracking.ui_url, experiment_id, run_id)}")

@@ -44,9 +44,12 @@ def pca_baseline(cfg: DictConfig) -> dict[str, float]:
     tags = run_tags("pca_baseline", datamodule, baseline.name, baseline.code_dim)
     if cfg.baseline_for:
         tags["baseline_for"] = cfg.baseline_for
-    # The model group is there for its code_dim only; its optimizer settings are not this run's.
-    with stage_run(cfg, tags, skip_params=("model",)) as (client, experiment_id, run_id):
-        evaluation = record_evaluation(client, run_id, baseline, datamodule, f"PCA ({baseline.code_dim})")
+    k = baseline.code_dim
+    # The model group is there for its code_dim only; the code size is logged under the name every
+    # model's runs use, model.code_dim.
+    opened = stage_run(cfg, tags, f"pca k={k}", skip_params=("model",), extra_params={"model.code_dim": k})
+    with opened as (client, experiment_id, run_id):
+        evaluation = record_evaluation(client, run_id, baseline, datamodule, f"PCA ({k})")
     print_summary(cfg, experiment_id, run_id, evaluation.metrics)
     return evaluation.metrics
 

@@ -20,7 +20,7 @@ from omegaconf import DictConfig
 from autoencoders.errors import ConfigError
 from autoencoders.selection import Selection
 from autoencoders.tracking import sweeps
-from pipelines.job import job_run_name, job_tags, tracking_target
+from pipelines.job import job_run_name, job_tags, print_link, tracking_target
 
 
 class MLflowSweepCallback(Callback):
@@ -39,6 +39,10 @@ class MLflowSweepCallback(Callback):
         self.sweep_dir = Path(config.hydra.sweep.dir)
         target = tracking_target(config.tracking)
         self.client, self.run_id = sweeps.start_sweep(target, self.sweep_dir, config.hydra.overrides.task)
+        self.tracking, self.experiment_id = (
+            config.tracking,
+            self.client.get_run(self.run_id).info.experiment_id,
+        )
         # A failed job makes Hydra raise after the last job, before on_multirun_end: end the parent
         # at exit then, so it is never left RUNNING.
         atexit.register(self.finish)
@@ -48,7 +52,8 @@ class MLflowSweepCallback(Callback):
         tags = job_tags()
         if job_return.status == JobStatus.FAILED and tags:
             error = job_return._return_value  # the public property re-raises a failed job's error
-            sweeps.record_failed_job(config.tracking.uri, tags, job_run_name(), error)
+            name = job_run_name(config.get("run_name"), "failed before its run")
+            sweeps.record_failed_job(config.tracking.uri, tags, name, error)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         self.finish()
@@ -63,3 +68,4 @@ class MLflowSweepCallback(Callback):
         except ConfigError:
             selection = None
         sweeps.finish_sweep(self.client, run_id, selection, self.summary_metrics, self.sweep_dir)
+        print_link(self.tracking, self.experiment_id, run_id, "the sweep")

@@ -42,7 +42,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
             trainer.fit(module, datamodule=datamodule)
             return {}
         tags = run_tags("train", datamodule, module.name, module.code_dim)
-        with stage_run(cfg, tags) as (client, experiment_id, run_id):
+        name = f"{module.name} code={module.code_dim} seed={cfg.seed}"
+        with stage_run(cfg, tags, name) as (client, experiment_id, run_id):
             metrics = train_and_record(
                 module, datamodule, trainer, checkpoint, selection, client, run_id, cfg.tracking.uri
             )

@@ -89,11 +89,14 @@ def test_the_compare_stage_prints_the_table_and_logs_it_beside_the_runs(make_cfg
     pca(client, 0.9)
     pca(client, 0.5, code_dim=2)
     text = compare(make_cfg(config_name="compare"))
-    assert "| spiral | spiral, code 1 | dense | 2 |" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "| spiral | spiral, code 1 | dense | 2 |" in printed
     (run,) = client.search_runs(
         [client.get_experiment_by_name("spiral").experiment_id], "tags.stage = 'compare'"
     )
-    assert run.info.status == "FINISHED"
+    assert run.info.status == "FINISHED" and run.info.run_name == "compare spiral"
+    link = f"/#/experiments/{run.info.experiment_id}/runs/{run.info.run_id}?workflowType=machine_learning"
+    assert link in printed
     assert run.data.tags["compared_runs"] == "4"
     assert {"compare/table.md", "compare/bars.png"} <= artifact_paths(client, run.info.run_id)
     logged = Path(client.download_artifacts(run.info.run_id, "compare/table.md")).read_text()

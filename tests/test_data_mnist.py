@@ -3,6 +3,7 @@ the one-class split."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -43,13 +44,17 @@ def fake_full_mnist(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def test_auto_falls_back_to_bundled_when_download_fails(tmp_path, bundled_root, no_download) -> None:
+def test_auto_falls_back_to_bundled_when_download_fails(tmp_path, bundled_root, no_download, caplog) -> None:
     cache = bundled_root / mnist.BUNDLED_CACHE
     (tmp_path / mnist.BUNDLED_CACHE).write_bytes(cache.read_bytes())
     datamodule = MNISTDataModule(root=str(tmp_path), source="auto")
-    assert len(datamodule.splits.test) == 1000
+    with caplog.at_level(logging.INFO, logger=mnist.__name__):
+        assert len(datamodule.splits.test) == 1000
     assert datamodule.source_used == "bundled"
     assert datamodule.tags == {"dataset.source": "bundled"}
+    (line,) = [record.getMessage() for record in caplog.records if record.name == mnist.__name__]
+    assert line.startswith(f"MNIST: the 5,000 bundled digits (full MNIST is not under {tmp_path}/MNIST/raw")
+    assert "could not be downloaded (RuntimeError), so dataset.source=auto fell back" in line
 
 
 def test_full_without_files_or_network_is_one_clear_error(tmp_path, no_download) -> None:

@@ -35,6 +35,9 @@ def test_pca_stage_on_the_default_spiral(make_cfg, client) -> None:
     assert run.data.tags["stage"] == "pca_baseline"
     assert run.data.tags["model"] == "pca"
     assert run.data.params["n_components"] == "1"
+    assert run.data.params["model.code_dim"] == "1"  # the code size under every model's name
+    assert not any(key.startswith("model.optimizer") for key in run.data.params)
+    assert run.info.run_name == "pca k=1"
     assert run.data.metrics["train/rmse"] == pytest.approx(NOTEBOOK_PCA_RMSE, abs=1e-9)
 
 

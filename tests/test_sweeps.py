@@ -40,13 +40,20 @@ def test_parallel_jobs_nest_record_a_failure_and_go_on(store, client, tmp_path) 
     assert "model.code_dim must be a positive integer, got 0" in result.stderr
     assert "database is locked" not in result.stderr
     assert "Joblib.Parallel(n_jobs=2" in result.stdout
+    terminal = result.stdout + result.stderr
+    assert "epoch 4/4" in terminal  # what the project says...
+    for noise in ["GPU available", "TPU available", "Tip:", "LeafSpec", "Trainer.fit` stopped", "Warning"]:
+        assert noise not in terminal, noise  # ...and not the libraries' banners and notices
 
     parent, children = sweep_runs(client, "spiral")
     assert parent.info.status == "FAILED"
     assert [run.info.status for run in children] == ["FINISHED", "FINISHED", "FAILED", "FINISHED"]
     assert children[2].data.tags["error"] == "ConfigError: model.code_dim must be a positive integer, got 0"
     assert "model.code_dim=3" in children[3].data.tags["sweep.overrides"]
-    assert [run.info.run_name for run in children] == ["job 0", "job 1", "job 2", "job 3"]
+    names = [run.info.run_name for run in children]
+    assert [name.split(": ")[0] for name in names] == ["job 0", "job 1", "job 2", "job 3"]
+    assert names[3].endswith("model.code_dim=3 seed=0")  # named by its overrides, not its paths
+    assert "tracking.uri" not in names[3]
     assert parent.data.tags["jobs_failed"] == "1"
     finished = [children[0], children[1], children[3]]
     first, second = children[0].info, children[1].info
@@ -75,10 +82,19 @@ def test_a_pca_sweep_is_grouped_too(store, client, tmp_path, monkeypatch) -> Non
     assert parent.data.tags["best_job"] == "1"  # two components reconstruct 2-D points exactly
 
 
-def test_optuna_search_runs_trials_as_children_and_records_the_best(store, client, tmp_path, monkeypatch):
+def test_optuna_search_runs_trials_as_children_and_records_the_best(
+    store, client, tmp_path, monkeypatch, capsys
+):
     overrides = [*store_overrides(store), *QUICK, "hparams_search=spiral_optuna", "hydra.sweeper.n_trials=3"]
     assert run_main("train", tmp_path, *overrides, monkeypatch=monkeypatch) == 0
+    output = capsys.readouterr()
     parent, children = sweep_runs(client, "spiral")
+    # A link per run and one for the sweep, opening the training view.
+    experiment_id = parent.info.experiment_id
+    for run in [*children, parent]:
+        link = f"/#/experiments/{experiment_id}/runs/{run.info.run_id}?workflowType=machine_learning"
+        assert f"http://127.0.0.1:5000{link}" in output.out
+
     assert len(children) == 3 and parent.info.status == "FINISHED"
     best = min(children, key=lambda run: run.data.metrics["best/val/loss"])
     results = OmegaConf.load(tmp_path / "sweep" / "optimization_results.yaml")

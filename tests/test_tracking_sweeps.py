@@ -53,13 +53,15 @@ def test_a_sweep_starts_a_parent_then_ends_it_with_its_summary(store, client, tm
     assert (tmp_path / "sweep" / sweeps.PARENT_FILE).read_text() == parent_id
     tags = sweeps.job_tags(tmp_path / "sweep", 1, ["seed=1"])
     assert tags == {sweeps.PARENT_TAG: parent_id, sweeps.JOB_TAG: "1", sweeps.OVERRIDES_TAG: "seed=1"}
-    child(client, parent_id, 0, {"best/val/loss": 0.5})
-    child(client, parent_id, 1, {"best/val/loss": 0.2})
-    status = sweeps.finish_sweep(client, parent_id, Selection("val/loss", "min"), ["val/loss"], None)
+    child(client, parent_id, 0, {"best/val/loss": 0.5, "test/auroc": 0.9})
+    child(client, parent_id, 1, {"best/val/loss": 0.2, "test/auroc": 0.8})
+    summary = ["val/loss", "test/auroc", "test/aupr"]
+    status = sweeps.finish_sweep(client, parent_id, Selection("val/loss", "min"), summary, None)
     parent = client.get_run(parent_id)
     assert status == parent.info.status == "FINISHED"
     assert parent.data.tags["best_job"] == "1" and parent.data.tags["jobs"] == "2"
-    assert parent.data.metrics["best/val/loss"] == 0.2
+    # The best job's metrics, so that a collapsed sweep shows what it found.
+    assert parent.data.metrics == {"best/val/loss": 0.2, "best/test/auroc": 0.8}
     assert parent.data.tags["stage"] == "sweep"
 
 

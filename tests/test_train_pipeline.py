@@ -36,15 +36,32 @@ def test_run_finishes_with_the_design_names(spiral_run) -> None:
     assert run.data.params["model.code_dim"] == "1"
     assert run.data.params["dataset.n_train"] == "100"
     assert run.data.params["seed"] == "0"
+    assert run.info.run_name == "dense code=1 seed=0"
 
 
-def test_losses_are_logged_per_epoch_and_fall(spiral_run) -> None:
+def test_machine_paths_are_tags_not_params(spiral_run) -> None:
+    run = spiral_run["run"]
+    for key in ["paths.root", "paths.data", "tracking.uri", "tracking.artifact_root"]:
+        assert key not in run.data.params, key
+        assert run.data.tags[key].startswith(("/", "sqlite:")), key
+    assert not [value for value in run.data.params.values() if value.startswith("/")]
+
+
+def test_losses_and_learning_rate_are_logged_per_epoch_with_the_epoch_as_step(spiral_run) -> None:
     client, run_id = spiral_run["client"], spiral_run["run"].info.run_id
-    for name in ["train/loss", "val/loss"]:
-        history = client.get_metric_history(run_id, name)
-        assert len(history) == 20
-        values = [point.value for point in sorted(history, key=lambda point: point.step)]
-        assert values[-1] < 0.8 * values[0]
+    for name in ["train/loss", "val/loss", "train/lr"]:
+        history = sorted(client.get_metric_history(run_id, name), key=lambda point: point.step)
+        assert [point.step for point in history] == list(range(20)), name
+        values = [point.value for point in history]
+        assert values[-1] < 0.8 * values[0], name  # losses fall; the cosine schedule decays
+    assert "epoch" not in spiral_run["run"].data.metrics  # no chart of its own
+
+
+def test_final_metrics_are_logged_once_at_step_0(spiral_run) -> None:
+    client, run = spiral_run["client"], spiral_run["run"]
+    for name in ["train/rmse", "test/rmse", "test/mse", "test/auroc", "test/aupr", "best/val/loss"]:
+        (point,) = client.get_metric_history(run.info.run_id, name)
+        assert point.step == 0 and point.value == pytest.approx(run.data.metrics[name]), name
 
 
 def test_every_artifact_is_logged(spiral_run) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import pytorch_lightning as pl
+from pytorch_lightning.loggers import CSVLogger
 
 from autoencoders.data.base import Splits
 from autoencoders.data.spiral import SpiralDataModule
@@ -30,7 +31,7 @@ def fit_selected(selection: Selection, tmp_path, epochs: int = 6):
     trainer = pl.Trainer(
         max_epochs=epochs,
         callbacks=callbacks,
-        logger=False,
+        logger=CSVLogger(tmp_path),  # the learning-rate monitor needs a logger
         enable_progress_bar=False,
         enable_model_summary=False,
         num_sanity_val_steps=0,

@@ -139,5 +139,9 @@ class AutoencoderModule(pl.LightningModule):
             return optimizer
         return {
             "optimizer": optimizer,
-            "lr_scheduler": {"scheduler": self.scheduler_factory(optimizer), "interval": "epoch"},
+            "lr_scheduler": {
+                "scheduler": self.scheduler_factory(optimizer),
+                "interval": "epoch",
+                "name": "train/lr",  # LearningRateMonitor's metric name
+            },
         }

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
-from pytorch_lightning.callbacks import Callback, ModelCheckpoint
+from pytorch_lightning.callbacks import Callback, LearningRateMonitor, ModelCheckpoint
 
 from autoencoders.callbacks import EpochSummary, ReconstructionSnapshots
 from autoencoders.data.base import InMemoryDataModule
@@ -50,7 +50,7 @@ def training_callbacks(
         mode=selection.mode,
         every_n_epochs=max(1, max_epochs // 20),
     )
-    callbacks: list[Callback] = [checkpoint, EpochSummary()]
+    callbacks: list[Callback] = [checkpoint, EpochSummary(), LearningRateMonitor(logging_interval="epoch")]
     if datamodule.kind == "images":
         splits = datamodule.splits
         callbacks.append(ReconstructionSnapshots(splits.test[splits.showcase(8, 8)]))

@@ -80,25 +80,31 @@ def _raw_names(mnist_class: type) -> list[str]:
 
 def load_source(
     source: str, root: Path
-) -> tuple[str, tuple[LabelledImages, LabelledImages] | LabelledImages]:
-    """Resolve ``dataset.source`` to ``full`` or ``bundled`` and load it.
+) -> tuple[str, str, tuple[LabelledImages, LabelledImages] | LabelledImages]:
+    """Resolve ``dataset.source`` to ``full`` or ``bundled``, load it, and say why that one.
 
     ``auto`` uses full MNIST when its files are under ``root`` or can be downloaded, else the bundled
     digits; ``full`` without files and without network is a ConfigError that says how to fix it.
+    Returns ``(source used, why, data)``.
     """
     check_source(source)
     if source == "bundled":
-        return "bundled", load_bundled(root)
+        return "bundled", "dataset.source=bundled", load_bundled(root)
+    present = full_mnist_available(root)
     try:
-        return "full", load_full(root, download=not full_mnist_available(root))
+        loaded = load_full(root, download=not present)
     except Exception as error:  # torchvision raises RuntimeError or URLError subclasses offline
         if source == "full":
             raise ConfigError(
                 f"dataset.source=full: MNIST is not under {root}/MNIST/raw and could not be downloaded "
                 f"({type(error).__name__}); put the four MNIST files there, or use dataset.source=bundled"
             ) from error
-        log.warning("full MNIST unavailable (%s): using the bundled 5,000 digits", type(error).__name__)
-        return "bundled", load_bundled(root)
+        why = (
+            f"full MNIST is not under {root}/MNIST/raw and could not be downloaded "
+            f"({type(error).__name__}), so dataset.source=auto fell back"
+        )
+        return "bundled", why, load_bundled(root)
+    return "full", f"its files are under {root}/MNIST/raw" if present else "downloaded", loaded
 
 
 def check_source(source: str) -> None:
@@ -173,7 +179,7 @@ class MNISTDataModule(InMemoryDataModule):
         return {"dataset.source": self.source_used or "unresolved"}
 
     def build_splits(self) -> Splits:
-        self.source_used, loaded = load_source(self.source, self.root)
+        self.source_used, why, loaded = load_source(self.source, self.root)
         if self.source_used == "full":
             train_val, test = loaded
         else:
@@ -184,9 +190,11 @@ class MNISTDataModule(InMemoryDataModule):
         normal = np.isin(train_val.labels, self.normal_digits)
         val_anomaly_idx = val_idx[~normal[val_idx]]
         train_idx, val_idx = train_idx[normal[train_idx]], val_idx[normal[val_idx]]
+        described = "the 5,000 bundled digits" if self.source_used == "bundled" else "full MNIST"
         log.info(
-            "MNIST source: %s; normal digits %s: %d train, %d val, %d test (%d anomalous)",
-            self.source_used,
+            "MNIST: %s (%s); normal digits %s: %d train, %d val, %d test (%d anomalous)",
+            described,
+            why,
             self.normal_digits,
             len(train_idx),
             len(val_idx),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from mlflow.entities import Metric
@@ -16,26 +16,31 @@ from autoencoders.tracking.store import retry_locked
 
 class BufferedMLFlowLogger(MLFlowLogger):
     """Lightning's MLflow logger, with metrics held back and written in one ``log_batch`` every
-    ``flush_seconds`` (or 1000 values), and on ``finalize``.
+    ``flush_seconds`` (or 1000 values), and on ``finalize``; every value's step is the epoch.
 
     A small model runs hundreds of epochs a second-or-so each; one database write per epoch would
-    cost more than the training. The UI still sees live curves, ``flush_seconds`` behind.
+    cost more than the training. The UI still sees live curves, ``flush_seconds`` behind. The epoch
+    as the step puts losses, the learning rate and the per-epoch images on one x axis (Lightning
+    would log its global step, and ``epoch`` as a metric of its own).
     """
 
-    def __init__(self, *args: Any, flush_seconds: float = 10.0, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, epoch: Callable[[], int], flush_seconds: float = 10.0, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
+        self.epoch = epoch
         self.flush_seconds = flush_seconds
         self._buffer: list[Metric] = []
         self._last_flush = time.monotonic()
 
     @rank_zero_only
     def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
-        stamp = int(time.time() * 1000)
+        stamp, epoch = int(time.time() * 1000), self.epoch()
         for key, value in metrics.items():
-            if isinstance(value, str):
+            if isinstance(value, str) or key == "epoch":
                 continue
             name = re.sub("[^a-zA-Z0-9_/. -]+", "", self._prefix + key)
-            self._buffer.append(Metric(key=name, value=float(value), timestamp=stamp, step=step or 0))
+            self._buffer.append(Metric(key=name, value=float(value), timestamp=stamp, step=epoch))
         if len(self._buffer) >= 1000 or time.monotonic() - self._last_flush > self.flush_seconds:
             self.flush()
 

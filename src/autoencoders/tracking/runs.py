@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import shutil
 import tempfile
 import time
@@ -120,6 +121,21 @@ def flatten(nested: Mapping[str, Any], skip: Sequence[str] = ()) -> dict[str, An
 
     walk({key: value for key, value in nested.items() if key not in skip}, "")
     return flat
+
+
+def split_paths(params: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """``(params, tags)``: settings whose values are this machine's paths or store URIs become tags,
+    so that the params of two runs compare what they ran, not where."""
+    is_path = re.compile(r"^(/|[a-z][a-z0-9+.-]*:/)")
+    paths = {
+        key: str(value) for key, value in params.items() if isinstance(value, str) and is_path.match(value)
+    }
+    return {key: value for key, value in params.items() if key not in paths}, paths
+
+
+def ui_link(ui_url: str, experiment_id: str, run_id: str) -> str:
+    """A run's page in the MLflow UI, in its training (machine learning) view."""
+    return f"{ui_url.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}?workflowType=machine_learning"
 
 
 def log_params(client: MlflowClient, run_id: str, params: Mapping[str, Any]) -> None:

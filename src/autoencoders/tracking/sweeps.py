@@ -16,8 +16,8 @@ from mlflow.entities import Run
 from mlflow.tracking import MlflowClient
 from omegaconf import OmegaConf
 
-from autoencoders.selection import Selection, selected_value
-from autoencoders.tracking.runs import FAILED, FINISHED, end_run, record_failed_run
+from autoencoders.selection import BEST_PREFIX, Selection, selected_value
+from autoencoders.tracking.runs import FAILED, FINISHED, end_run, log_metrics, record_failed_run
 from autoencoders.tracking.store import Target, open_experiment, retry_locked
 
 log = logging.getLogger(__name__)
@@ -119,8 +119,12 @@ def record_summary(
         client.set_tag(run_id, "best_job", best.data.tags.get(JOB_TAG, ""))
         client.set_tag(run_id, "best_run_id", best.info.run_id)
         client.set_tag(run_id, "best_overrides", best.data.tags.get(OVERRIDES_TAG, ""))
-        value = selected_value(best.data.metrics, selection.metric)
-        client.log_metric(run_id, selection.best_key, value)
+        # The best job's metrics on the parent too: a collapsed sweep shows what it found.
+        names = dict.fromkeys([selection.metric, *metrics])
+        found = {name: selected_value(best.data.metrics, name) for name in names}
+        log_metrics(
+            client, run_id, {BEST_PREFIX + name: value for name, value in found.items() if value is not None}
+        )
 
 
 def record_optimization(client: MlflowClient, run_id: str, sweep_dir: Path | None) -> None:
