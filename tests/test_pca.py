@@ -53,6 +53,15 @@ def test_pca_and_autoencoder_share_metric_names_and_artifacts(spiral_run) -> Non
     pca_figures = {p for p in artifact_paths(client, pca_run.info.run_id) if p.startswith("figures/")}
     ae_figures = {p for p in artifact_paths(client, ae_run.info.run_id) if p.startswith("figures/")}
     assert pca_figures == ae_figures
+
+    # The same data, recorded as dataset inputs with the same digests: the UI's Datasets column.
+    def datasets(run_id: str) -> dict[str, tuple[str, str]]:
+        inputs = client.get_run(run_id).inputs.dataset_inputs
+        return {i.tags[0].value: (i.dataset.name, i.dataset.digest) for i in inputs}
+
+    assert datasets(pca_run.info.run_id) == datasets(ae_run.info.run_id)
+    assert set(datasets(ae_run.info.run_id)) == {"train", "validation", "test"}
+    assert datasets(ae_run.info.run_id)["test"][0] == "spiral test"
     assert len(ae_figures) == 6
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from mlflow.exceptions import MlflowException
 
+from autoencoders.data.spiral import SpiralDataModule
 from autoencoders.tracking import runs
 from autoencoders.tracking.store import Target, open_experiment, retry_locked
 from helpers.runs import artifact_paths
@@ -106,3 +107,20 @@ def test_experiments_are_created_once_and_restored_if_deleted(store, client) -> 
     _, second = open_experiment(target)
     assert first == second and client.get_experiment(first).lifecycle_stage == "active"
     assert client.get_experiment(first).artifact_location.endswith("/artifacts/again")
+
+
+def test_splits_are_recorded_as_datasets_whose_digest_follows_the_data(client, experiment) -> None:
+    def digests(datamodule: SpiralDataModule) -> dict[str, str]:
+        run_id = client.create_run(experiment).info.run_id
+        runs.log_splits(client, run_id, "spiral", datamodule.splits, datamodule.data_source)
+        inputs = client.get_run(run_id).inputs.dataset_inputs
+        return {i.tags[0].value: i.dataset.digest for i in inputs}
+
+    first, again, other = (
+        digests(SpiralDataModule()),
+        digests(SpiralDataModule()),
+        digests(SpiralDataModule(train_seed=5)),
+    )
+    assert set(first) == {"train", "validation", "test"}
+    assert first == again
+    assert other["train"] != first["train"] and other["test"] == first["test"]

@@ -51,17 +51,21 @@ def test_losses_and_learning_rate_are_logged_per_epoch_with_the_epoch_as_step(sp
     client, run_id = spiral_run["client"], spiral_run["run"].info.run_id
     for name in ["train/loss", "val/loss", "train/lr"]:
         history = sorted(client.get_metric_history(run_id, name), key=lambda point: point.step)
-        assert [point.step for point in history] == list(range(20)), name
+        assert [point.step for point in history] == list(range(1, 21)), name  # step 0: final metrics
         values = [point.value for point in history]
         assert values[-1] < 0.8 * values[0], name  # losses fall; the cosine schedule decays
     assert "epoch" not in spiral_run["run"].data.metrics  # no chart of its own
 
 
-def test_final_metrics_are_logged_once_at_step_0(spiral_run) -> None:
+def test_final_metrics_are_logged_once_at_step_0_and_linked_to_the_model(spiral_run) -> None:
     client, run = spiral_run["client"], spiral_run["run"]
-    for name in ["train/rmse", "test/rmse", "test/mse", "test/auroc", "test/aupr", "best/val/loss"]:
+    final = ["train/rmse", "test/rmse", "test/mse", "test/auroc", "test/aupr", "best/val/loss"]
+    for name in final:
         (point,) = client.get_metric_history(run.info.run_id, name)
         assert point.step == 0 and point.value == pytest.approx(run.data.metrics[name]), name
+    (output,) = run.outputs.model_outputs
+    linked = {metric.key for metric in client.get_logged_model(output.model_id).metrics}
+    assert linked == set(final)  # the Models tab compares exactly these
 
 
 def test_every_artifact_is_logged(spiral_run) -> None:
@@ -128,7 +132,8 @@ def test_the_chosen_checkpoint_is_what_is_evaluated_returned_and_recorded(spiral
     assert run.data.metrics["best/val/loss"] == pytest.approx(chosen)
     # The checkpoint is the lowest val/loss among the epochs it looked at (every epoch here).
     assert chosen == pytest.approx(min(history.values()), rel=1e-5)
-    assert int(run.data.tags["best_epoch"]) in range(20)
+    best_epoch = int(run.data.tags["best_epoch"])
+    assert history[best_epoch] == pytest.approx(min(history.values()))  # the curve's step
 
 
 QUICK_CONV = [

@@ -37,7 +37,8 @@ class EpochSummary(Callback):
 
 class ReconstructionSnapshots(Callback):
     """Logs a grid of fixed images over their reconstructions after every validation epoch, as an
-    MLflow image with the epoch as its step, so the UI shows how training progresses."""
+    MLflow image with the epoch (from 1, the curves' step) as its step, so the UI shows how
+    training progresses."""
 
     def __init__(self, images: np.ndarray, key: str = "reconstructions") -> None:
         self.images = torch.as_tensor(images, dtype=torch.float32)
@@ -52,5 +53,8 @@ class ReconstructionSnapshots(Callback):
         grid = make_grid(both, nrow=len(self.images), padding=2, pad_value=1.0)  # originals over them
         grid = (grid.permute(1, 2, 0) * 255).to(torch.uint8).numpy()
         trainer.logger.experiment.log_image(
-            trainer.logger.run_id, grid, key=self.key, step=trainer.current_epoch
+            trainer.logger.run_id,
+            grid,
+            key=self.key,
+            step=trainer.current_epoch + 1,  # as the curves
         )

@@ -43,6 +43,7 @@ def record_evaluation(
 
     Final metrics go in at step 0, where the MLflow chart view draws them as one bar per run."""
     splits = datamodule.splits
+    runs.log_splits(client, run_id, datamodule.name, splits, datamodule.data_source)
     evaluation = evaluate(codec, splits)
     runs.log_metrics(client, run_id, evaluation.metrics, step=0)
     for key, note in evaluation.notes.items():
@@ -67,7 +68,7 @@ def train_and_record(
     log it with its checkpoint and model. Returns the final metrics, the selection metric's value
     for that model among them (``{}`` on ranks other than zero)."""
     trainer.logger = BufferedMLFlowLogger(
-        tracking_uri=tracking_uri, run_id=run_id, epoch=lambda: trainer.current_epoch
+        tracking_uri=tracking_uri, run_id=run_id, epoch=lambda: trainer.current_epoch + 1
     )
     chosen = fit_best(module, datamodule, trainer, checkpoint)
     if not trainer.is_global_zero:
@@ -75,7 +76,7 @@ def train_and_record(
     client.set_tag(run_id, "world_size", str(trainer.world_size))  # processes that trained
     if chosen.path:
         client.log_artifact(run_id, chosen.path, "checkpoints")
-        client.set_tag(run_id, "best_epoch", str(chosen.epoch))
+        client.set_tag(run_id, "best_epoch", str(chosen.epoch + 1))  # counted from 1, as the curves
     net = module.net.cpu().eval()
     label = f"{module.name} autoencoder"
     evaluation = record_evaluation(client, run_id, TorchCodec(net), datamodule, label)

@@ -141,6 +141,12 @@ class InMemoryDataModule(pl.LightningDataModule):
         raise NotImplementedError
 
     @property
+    def data_source(self) -> str | None:
+        """Where the data came from, as a path or URI for MLflow's dataset records; None for data
+        generated in code (MLflow then records the running code as the source)."""
+        return None
+
+    @property
     def tags(self) -> dict[str, str]:
         """MLflow tags that describe the data actually used (known once the splits are built)."""
         return {}

@@ -175,6 +175,12 @@ class MNISTDataModule(InMemoryDataModule):
         self.source_used: str | None = None
 
     @property
+    def data_source(self) -> str | None:
+        if self.source_used == "full":
+            return str((self.root / "MNIST" / "raw").resolve())
+        return str((self.root / BUNDLED_CACHE).resolve())  # the bundled digits, as cached
+
+    @property
     def tags(self) -> dict[str, str]:
         return {"dataset.source": self.source_used or "unresolved"}
 

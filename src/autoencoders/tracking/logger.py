@@ -20,8 +20,9 @@ class BufferedMLFlowLogger(MLFlowLogger):
 
     A small model runs hundreds of epochs a second-or-so each; one database write per epoch would
     cost more than the training. The UI still sees live curves, ``flush_seconds`` behind. The epoch
-    as the step puts losses, the learning rate and the per-epoch images on one x axis (Lightning
-    would log its global step, and ``epoch`` as a metric of its own).
+    (counted from 1) as the step puts losses, the learning rate and the per-epoch images on one x
+    axis (Lightning would log its global step, and ``epoch`` as a metric of its own), and leaves
+    step 0 to the final metrics, which MLflow links to the logged model.
     """
 
     def __init__(

@@ -14,11 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
+import numpy as np
 from matplotlib.figure import Figure
-from mlflow.entities import Metric, Param, RunStatus
+from mlflow.entities import DatasetInput, InputTag, Metric, Param, RunStatus
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
+from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
 
+from autoencoders.data.base import Splits
 from autoencoders.errors import ConfigError
 from autoencoders.tracking.store import Target, open_experiment, retry_locked
 
@@ -136,6 +139,25 @@ def split_paths(params: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, st
 def ui_link(ui_url: str, experiment_id: str, run_id: str) -> str:
     """A run's page in the MLflow UI, in its training (machine learning) view."""
     return f"{ui_url.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}?workflowType=machine_learning"
+
+
+def log_splits(client: MlflowClient, run_id: str, name: str, splits: Splits, source: str | None) -> None:
+    """The data a run trained, validated and was tested on, as MLflow dataset inputs (the UI's
+    Datasets column): a name, where it came from, and a digest of its values, so that two runs
+    on the same data show the same digest. The test set's targets are its anomaly labels."""
+    from mlflow.data import from_numpy
+
+    parts = {
+        "train": (splits.train, None),
+        "validation": (splits.val, None),
+        "test": (splits.test, splits.test_is_anomaly.astype(np.int8)),
+    }
+    inputs = []
+    for context, (features, targets) in parts.items():
+        dataset = from_numpy(features, source=source, targets=targets, name=f"{name} {context}")
+        # The entity is what mlflow.log_input builds; through the client, no fluent run is started.
+        inputs.append(DatasetInput(dataset._to_mlflow_entity(), [InputTag(MLFLOW_DATASET_CONTEXT, context)]))
+    retry_locked(client.log_inputs, run_id, datasets=inputs)
 
 
 def log_params(client: MlflowClient, run_id: str, params: Mapping[str, Any]) -> None:
