@@ -6,11 +6,14 @@ experiment, so it sits next to the runs it summarises in the UI.
 
 from __future__ import annotations
 
+from functools import partial
+
 import hydra
 from omegaconf import DictConfig, open_dict
 
 from autoencoders import comparison
 from autoencoders.errors import ConfigError
+from autoencoders.tracking.runs import log_metrics, ui_link
 from autoencoders.tracking.store import prepare_store
 from pipelines.common import CONFIG_DIR, one_line_errors
 from pipelines.job import print_link, stage_run
@@ -45,6 +48,9 @@ def record(cfg: DictConfig, experiment: str, table: comparison.Table, metrics: l
     with stage_run(cfg, tags, f"compare {experiment}") as (client, experiment_id, run_id):
         client.log_text(run_id, comparison.markdown(table, metrics), "compare/table.md")
         client.log_figure(run_id, comparison.bar_chart(table, metrics), "compare/bars.png")
+        link = partial(ui_link, cfg.tracking.ui_url, experiment_id)
+        client.log_text(run_id, comparison.run_list(table, link), "compare/runs.md")
+        log_metrics(client, run_id, comparison.summary_metrics(table, metrics))
     print_link(cfg.tracking, experiment_id, run_id, f"the comparison of {compared} runs in {experiment}")
 
 

@@ -26,7 +26,7 @@ def autoencoder(client, rmse: float, seed: int, code_dim: int = 1, **settings) -
 
 def pca(client, rmse: float, code_dim: int = 1, status: str = "FINISHED", data=SPIRAL) -> str:
     tags = {"stage": "pca_baseline", "dataset": "spiral", "model": "pca", "code_dim": str(code_dim)}
-    params = {**data, "n_components": code_dim}
+    params = {**data, "n_components": code_dim, "model.code_dim": code_dim}  # as pipelines.pca_baseline logs
     return write_run(
         client, "spiral", tags, params, {"train/rmse": rmse, "test/auroc": 0.75}, status
     ).info.run_id
@@ -50,7 +50,8 @@ def test_runs_are_grouped_by_data_and_code_size_and_summarised_over_seeds(client
     (dense,) = [summary for name, summary in group.items() if name.startswith("dense")]
     assert sorted(dense.run_ids) == sorted(ae)
     assert dense.mean("train/rmse") == pytest.approx(0.03)
-    assert dense.std("train/rmse") == pytest.approx(np.std([0.02, 0.04]))
+    assert dense.std("train/rmse") == pytest.approx(np.std([0.02, 0.04], ddof=1))  # sample spread
+    assert dense.seeds == ["1", "0"]  # newest first
     assert comparison.ratio(table, key, dense.model, "train/rmse") == pytest.approx(0.03 / 0.9)
     assert comparison.ratio(table, key, "pca", "train/rmse") is None
 
@@ -60,10 +61,14 @@ def test_the_table_shows_mean_spread_and_ratio_to_pca(client) -> None:
         autoencoder(client, rmse, seed)
     pca(client, 0.9)
     text = comparison.markdown(comparison.collect(client, None, METRICS), METRICS)
+    assert text.startswith("| experiment | group | model | runs (seeds) | train/rmse ↓ | test/auroc ↑ |")
     dense_row = next(line for line in text.splitlines() if "| dense |" in line)
-    assert dense_row.startswith("| spiral | spiral, code 1 | dense | 2 | 0.03 ± 0.01 (x0.03333) |")
+    # The best of the group in bold: lower RMSE, higher AUROC.
+    assert dense_row == (
+        "| spiral | spiral, code 1 | dense | 2 (1, 0) | **0.03 ± 0.014 (x0.03333)** | **0.99 ± 0 (x1.32)** |"
+    )
     pca_row = next(line for line in text.splitlines() if "| pca |" in line)
-    assert "| pca | 1 | 0.9 ± 0 |" in pca_row and "(x" not in pca_row
+    assert pca_row == "| spiral | spiral, code 1 | pca | 1 (-) | 0.9 | 0.75 |"  # one run: no spread
 
 
 def test_other_hyperparameters_are_another_row_not_another_seed(client) -> None:
@@ -90,7 +95,7 @@ def test_the_compare_stage_prints_the_table_and_logs_it_beside_the_runs(make_cfg
     pca(client, 0.5, code_dim=2)
     text = compare(make_cfg(config_name="compare"))
     printed = capsys.readouterr().out
-    assert "| spiral | spiral, code 1 | dense | 2 |" in printed
+    assert "| spiral | spiral, code 1 | dense | 2 (1, 0) |" in printed
     (run,) = client.search_runs(
         [client.get_experiment_by_name("spiral").experiment_id], "tags.stage = 'compare'"
     )
@@ -98,7 +103,15 @@ def test_the_compare_stage_prints_the_table_and_logs_it_beside_the_runs(make_cfg
     link = f"/#/experiments/{run.info.experiment_id}/runs/{run.info.run_id}?workflowType=machine_learning"
     assert link in printed
     assert run.data.tags["compared_runs"] == "4"
-    assert {"compare/table.md", "compare/bars.png"} <= artifact_paths(client, run.info.run_id)
+    assert {"compare/table.md", "compare/bars.png", "compare/runs.md"} <= artifact_paths(
+        client, run.info.run_id
+    )
+    # Each model's mean per metric, as the compare run's own metrics.
+    (key,) = [k for k in comparison.collect(client, ["spiral"], METRICS) if k.code_dim == 1]
+    assert run.data.metrics[f"{key.slug}/dense/train/rmse"] == pytest.approx(0.03)
+    assert run.data.metrics[f"{key.slug}/pca/train/rmse"] == pytest.approx(0.9)
+    used = Path(client.download_artifacts(run.info.run_id, "compare/runs.md")).read_text()
+    assert used.count("?workflowType=machine_learning") == 4 and used.count("| yes |") == 4
     logged = Path(client.download_artifacts(run.info.run_id, "compare/table.md")).read_text()
     assert logged == text
 
@@ -106,3 +119,22 @@ def test_the_compare_stage_prints_the_table_and_logs_it_beside_the_runs(make_cfg
 def test_compare_on_an_empty_store_says_what_to_do(make_cfg) -> None:
     with pytest.raises(ConfigError, match="run pipelines.train and pipelines.pca_baseline first"):
         compare(make_cfg(config_name="compare"))
+
+
+def test_a_repeated_configuration_and_seed_counts_once_the_latest(client) -> None:
+    autoencoder(client, 0.5, seed=0)  # older
+    autoencoder(client, 0.02, seed=0)  # the same configuration and seed, later
+    autoencoder(client, 0.04, seed=1)
+    (group,) = comparison.collect(client, ["spiral"], METRICS).values()
+    (dense,) = group.values()
+    assert dense.mean("train/rmse") == pytest.approx(0.03) and len(dense.replaced) == 1
+    text = comparison.markdown({next(iter(comparison.collect(client, ["spiral"], METRICS))): group}, METRICS)
+    assert "| 2 (1, 0), 1 older repeats left out |" in text
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [(0.99998, "0.99998"), (0.9957, "0.9957"), (0.01363, "0.01363"), (1.0, "1"), (0.905, "0.905")],
+)
+def test_numbers_keep_the_digits_that_tell_them_apart(value: float, shown: str) -> None:
+    assert comparison.readable(value) == shown

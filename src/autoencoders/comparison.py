@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -39,6 +40,12 @@ class GroupKey:
     data_id: str = ""
 
     @property
+    def slug(self) -> str:
+        """The group in a metric name (MLflow allows letters, digits, ``_-. /:``)."""
+        digits = f" digits {self.normal_digits.strip('[]').replace(',', '-')}" if self.normal_digits else ""
+        return f"code {self.code_dim}{digits} data {self.data_id}"
+
+    @property
     def label(self) -> str:
         digits = f", digits {self.normal_digits}" if self.normal_digits else ""
         return f"{self.dataset}, code {self.code_dim}{digits}"
@@ -49,9 +56,13 @@ def short_hash(items: dict[str, str]) -> str:
 
 
 def model_variant(run: Run) -> str:
-    """The model's name, plus a short hash of its model and trainer settings (seed aside) when
-    those are not the defaults' own: runs of one row differ by seed only."""
-    settings = {k: v for k, v in run.data.params.items() if k.startswith(("model.", "trainer."))}
+    """The model's name, plus a short hash of its model and trainer settings where it has any (the
+    code size and the seed aside: the group and the row's seeds hold them), so that the runs of
+    one row differ by seed only."""
+    params = run.data.params
+    settings = {
+        k: v for k, v in params.items() if k.startswith(("model.", "trainer.")) and k != "model.code_dim"
+    }
     return (
         f"{run.data.tags.get('model', '?')}#{short_hash(settings)}"
         if settings
@@ -61,19 +72,23 @@ def model_variant(run: Run) -> str:
 
 @dataclass
 class ModelSummary:
-    """One model's runs in one group: per metric, the values over runs."""
+    """One model's runs in one group: the latest run of each seed, per metric the values over
+    those runs, and the older runs of the same seed that they replace (repeats, not more seeds)."""
 
     model: str
     values: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     run_ids: list[str] = field(default_factory=list)
+    seeds: list[str] = field(default_factory=list)
+    replaced: list[str] = field(default_factory=list)
 
     def mean(self, metric: str) -> float | None:
         found = self.values.get(metric)
         return float(np.mean(found)) if found else None
 
     def std(self, metric: str) -> float | None:
+        """The sample standard deviation (n - 1) over seeds; None for a single run."""
         found = self.values.get(metric)
-        return float(np.std(found)) if found else None
+        return float(np.std(found, ddof=1)) if found and len(found) > 1 else None
 
 
 Table = dict[GroupKey, dict[str, ModelSummary]]
@@ -96,14 +111,19 @@ def group_key(run: Run, experiment: str) -> GroupKey | None:
 
 
 def collect(client: MlflowClient, experiment_names: list[str] | None, metrics: list[str]) -> Table:
-    """Every FINISHED train or PCA-baseline run of the experiments, grouped and summarised."""
+    """The FINISHED train and PCA-baseline runs of the experiments, grouped and summarised: per
+    model, the latest run of each seed (an older run of the same configuration and seed is a
+    repeat, counted in ``replaced``, not averaged in as another seed)."""
     experiments = [
         e for e in client.search_experiments() if experiment_names is None or e.name in experiment_names
     ]
     table: Table = defaultdict(dict)
     for experiment in experiments:
         runs = client.search_runs(
-            [experiment.experiment_id], "attributes.status = 'FINISHED'", max_results=50_000
+            [experiment.experiment_id],
+            "attributes.status = 'FINISHED'",
+            max_results=50_000,
+            order_by=["attributes.start_time DESC"],
         )
         for run in runs:
             key = group_key(run, experiment.name)
@@ -111,6 +131,11 @@ def collect(client: MlflowClient, experiment_names: list[str] | None, metrics: l
                 continue
             model = model_variant(run)
             summary = table[key].setdefault(model, ModelSummary(model))
+            seed = run.data.params.get("seed", "")
+            if seed in summary.seeds:  # newest first: this one is an older repeat
+                summary.replaced.append(run.info.run_id)
+                continue
+            summary.seeds.append(seed)
             summary.run_ids.append(run.info.run_id)
             for metric in metrics:
                 if metric in run.data.metrics:
@@ -145,15 +170,44 @@ def ratio(table: Table, key: GroupKey, model: str, metric: str) -> float | None:
     return mine / theirs
 
 
+#: Which way is better for each metric the stages log ("max": higher is better).
+DIRECTIONS = {"test/auroc": "max", "test/aupr": "max", "val/auroc": "max"}
+
+
+def direction(metric: str) -> str:
+    """``max`` where higher is better (detection scores), ``min`` for errors and losses."""
+    return DIRECTIONS.get(metric, "min")
+
+
+def best_model(models: dict[str, ModelSummary], metric: str) -> str | None:
+    """The model with the best mean of ``metric`` in a group of two or more models."""
+    means = {name: summary.mean(metric) for name, summary in models.items()}
+    found = {name: mean for name, mean in means.items() if mean is not None}
+    if len(found) < 2:
+        return None
+    pick = max if direction(metric) == "max" else min
+    return pick(found, key=found.__getitem__)
+
+
+def readable(value: float) -> str:
+    """Four significant digits, more where a value sits close to 1 (an AUROC of 0.99998 is not 1)."""
+    digits = 4
+    if 0 < 1 - abs(value) < 0.01:
+        digits = int(np.ceil(-np.log10(1 - abs(value)))) + 2
+    return f"{value:.{digits}g}"
+
+
 def markdown(table: Table, metrics: list[str]) -> str:
-    """The table as Markdown: ``mean ± std`` per metric, and the ratio to PCA as ``(x0.04)``."""
-    lines = [
-        "| experiment | group | model | runs | " + " | ".join(metrics) + " |",
-        "| --- " * (4 + len(metrics)) + "|",
-    ]
+    """The table as Markdown: ``mean ± sample std`` per metric (no spread for a single run), the
+    ratio to PCA as ``(x0.04)``, the best model of each group in bold, and per row the seeds its
+    runs used and the older repeats left out."""
+    arrows = {metric: "↑" if direction(metric) == "max" else "↓" for metric in metrics}
+    header = ["experiment", "group", "model", "runs (seeds)", *[f"{m} {arrows[m]}" for m in metrics]]
+    lines = ["| " + " | ".join(header) + " |", "| --- " * len(header) + "|"]
     labels = group_labels(table)
     for key, models in table.items():
         names = display_names(models)
+        best = {metric: best_model(models, metric) for metric in metrics}
         for model in sorted(models, key=lambda name: (name == BASELINE, name)):
             summary = models[model]
             cells = []
@@ -162,12 +216,45 @@ def markdown(table: Table, metrics: list[str]) -> str:
                 if mean is None:
                     cells.append("")
                     continue
-                cell = f"{mean:.4g} ± {std:.2g}"
+                cell = readable(mean) + (f" ± {std:.2g}" if std is not None else "")
                 factor = ratio(table, key, model, metric)
-                cells.append(cell + (f" (x{factor:.4g})" if factor is not None else ""))
-            row = [key.experiment, labels[key], names[model], str(len(summary.run_ids)), *cells]
+                cell += f" (x{factor:.4g})" if factor is not None else ""
+                cells.append(f"**{cell}**" if best[metric] == model else cell)
+            seeds = ", ".join(seed for seed in summary.seeds if seed) or "-"
+            runs = f"{len(summary.run_ids)} ({seeds})"
+            runs += f", {len(summary.replaced)} older repeats left out" if summary.replaced else ""
+            row = [key.experiment, labels[key], names[model], runs, *cells]
             lines.append("| " + " | ".join(row) + " |")
+    legend = (
+        "↑ higher is better, ↓ lower is better; bold: the best model of the group; (xR): mean over PCA's."
+    )
+    return "\n".join([*lines, "", legend]) + "\n"
+
+
+def run_list(table: Table, link: Callable[[str], str]) -> str:
+    """Every run the table used, and every older repeat it left out, with a link to each."""
+    lines = ["| group | model | run | used |", "| --- | --- | --- | --- |"]
+    labels = group_labels(table)
+    for key, models in table.items():
+        for model, summary in models.items():
+            for run_ids, used in ((summary.run_ids, "yes"), (summary.replaced, "no: an older repeat")):
+                lines += [
+                    f"| {labels[key]} | {model} | [{run_id}]({link(run_id)}) | {used} |" for run_id in run_ids
+                ]
     return "\n".join(lines) + "\n"
+
+
+def summary_metrics(table: Table, metrics: list[str]) -> dict[str, float]:
+    """Each model's mean per metric, as metric names of the compare run (``<group>/<model>/<metric>``)."""
+    found = {}
+    for key, models in table.items():
+        names = display_names(models)
+        for model, summary in models.items():
+            for metric in metrics:
+                mean = summary.mean(metric)
+                if mean is not None:
+                    found[f"{key.slug}/{names[model]}/{metric}"] = mean
+    return found
 
 
 def bar_chart(table: Table, metrics: list[str]) -> Figure:
