@@ -27,26 +27,18 @@ def test_pca_baseline_reproduces_the_notebooks_figure() -> None:
     )
 
 
-def test_pca_stage_on_the_default_spiral(make_cfg, client) -> None:
-    metrics = pca_baseline(make_cfg(config_name="pca_baseline"))
-    assert metrics["train/rmse"] == pytest.approx(NOTEBOOK_PCA_RMSE, abs=1e-9)
-    (run,) = client.search_runs([client.get_experiment_by_name("spiral").experiment_id])
-    assert run.info.status == "FINISHED"
-    assert run.data.tags["stage"] == "pca_baseline"
-    assert run.data.tags["model"] == "pca"
-    assert run.data.params["n_components"] == "1"
-    assert run.data.params["model.code_dim"] == "1"  # the code size under every model's name
-    assert not any(key.startswith("model.optimizer") for key in run.data.params)
-    assert run.info.run_name == "pca k=1"
-    assert run.data.metrics["train/rmse"] == pytest.approx(NOTEBOOK_PCA_RMSE, abs=1e-9)
-
-
-def test_pca_and_autoencoder_share_metric_names_and_artifacts(spiral_run) -> None:
+def test_the_pca_stage_on_the_default_spiral_logs_what_the_autoencoder_logs(spiral_run) -> None:
     pca_metrics = pca_baseline(compose_config("pca_baseline", spiral_run["overrides"]))
+    assert pca_metrics["train/rmse"] == pytest.approx(NOTEBOOK_PCA_RMSE, abs=1e-9)
     client: MlflowClient = spiral_run["client"]
     ae_run = spiral_run["run"]
-    runs = client.search_runs([ae_run.info.experiment_id], "tags.stage = 'pca_baseline'")
-    pca_run = runs[0]
+    (pca_run,) = client.search_runs([ae_run.info.experiment_id], "tags.stage = 'pca_baseline'")
+    assert pca_run.info.status == "FINISHED" and pca_run.info.run_name == "pca k=1"
+    assert pca_run.data.tags["model"] == "pca"
+    assert pca_run.data.params["n_components"] == "1"
+    assert pca_run.data.params["model.code_dim"] == "1"  # the code size under every model's name
+    assert not any(key.startswith("model.optimizer") for key in pca_run.data.params)
+    assert pca_run.data.metrics["train/rmse"] == pytest.approx(NOTEBOOK_PCA_RMSE, abs=1e-9)
     final = {"train/rmse", "test/rmse", "test/mse", "test/auroc", "test/aupr"}
     assert set(pca_metrics) == final
     assert final <= set(ae_run.data.metrics)

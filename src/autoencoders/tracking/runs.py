@@ -9,6 +9,7 @@ import shutil
 import tempfile
 import time
 import uuid
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -154,7 +155,9 @@ def log_splits(client: MlflowClient, run_id: str, name: str, splits: Splits, sou
     }
     inputs = []
     for context, (features, targets) in parts.items():
-        dataset = from_numpy(features, source=source, targets=targets, name=f"{name} {context}")
+        with warnings.catch_warnings():  # MLflow registers its local-file source twice, then warns
+            warnings.filterwarnings("ignore", message=".*can be interpreted in multiple ways")
+            dataset = from_numpy(features, source=source, targets=targets, name=f"{name} {context}")
         # The entity is what mlflow.log_input builds; through the client, no fluent run is started.
         inputs.append(DatasetInput(dataset._to_mlflow_entity(), [InputTag(MLFLOW_DATASET_CONTEXT, context)]))
     retry_locked(client.log_inputs, run_id, datasets=inputs)
