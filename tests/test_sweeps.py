@@ -23,8 +23,8 @@ def sweep_runs(client: MlflowClient, experiment: str) -> tuple:
 
 
 def test_parallel_jobs_nest_record_a_failure_and_go_on(store, client, tmp_path) -> None:
-    """Under joblib, two jobs at a time write to one SQLite store (jobs 0 and 1 start together),
-    the failed job 2 is recorded by the worker that ran it, and job 3 still runs."""
+    """Under joblib, two jobs at a time write to one SQLite store, the failed job 2 is recorded
+    by the worker that ran it, and job 3 still runs."""
     sweep = [
         "-m",
         f"hydra.sweep.dir={tmp_path / 'sweep'}",
@@ -56,8 +56,10 @@ def test_parallel_jobs_nest_record_a_failure_and_go_on(store, client, tmp_path) 
     assert "tracking.uri" not in names[3]
     assert parent.data.tags["jobs_failed"] == "1"
     finished = [children[0], children[1], children[3]]
-    first, second = children[0].info, children[1].info
-    assert first.start_time < second.end_time and second.start_time < first.end_time  # at once
+    # Two finished runs overlap in time: the workers trained at once (which two depends on how
+    # fast each worker imported torch: on a cold start one may begin a job later than the other).
+    spans = sorted((run.info.start_time, run.info.end_time) for run in finished)
+    assert any(later[0] < earlier[1] for earlier, later in zip(spans, spans[1:], strict=False))
 
     # The best job is chosen by the value of the model each job evaluated (its best checkpoint's).
     best = min(finished, key=lambda run: run.data.metrics["best/val/loss"])
