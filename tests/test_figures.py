@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from matplotlib.figure import Figure
+from sklearn.metrics import average_precision_score, roc_auc_score
 
 from autoencoders.data.spiral import SpiralDataModule
 from autoencoders.evaluation import evaluate
@@ -40,3 +41,25 @@ def test_image_grid_holds_every_image_in_its_row() -> None:
     grid = ax.get_images()[0].get_array()
     assert grid.shape[:2] == (2 + 2 * 30, 2 + 8 * 30)  # make_grid: 2-pixel padding around 28 x 28
     assert [label.get_text() for label in ax.get_yticklabels()] == ["zeros", "ones"]
+
+
+def test_the_detection_figure_shows_roc_and_precision_recall_with_their_areas() -> None:
+    rng = np.random.default_rng(0)
+    is_anomaly = np.r_[np.zeros(90, bool), np.ones(10, bool)]
+    scores = rng.normal(size=100) + 2 * is_anomaly
+    figure = plots.roc(is_anomaly, scores, "detector")
+    roc_ax, pr_ax = figure.axes
+    assert (roc_ax.get_title(), pr_ax.get_title()) == ("ROC", "precision-recall")
+    auroc, aupr = roc_auc_score(is_anomaly, scores), average_precision_score(is_anomaly, scores)
+    assert roc_ax.get_legend().get_texts()[0].get_text() == f"AUROC = {auroc:.4g}"
+    assert pr_ax.get_legend().get_texts()[0].get_text() == f"AUPR = {aupr:.4g}"
+    assert pr_ax.get_legend().get_texts()[1].get_text() == "random score (0.10)"  # the anomalies' share
+
+
+def test_scores_are_binned_on_a_log_scale() -> None:
+    scores = np.r_[np.geomspace(1e-4, 1e-2, 50), np.geomspace(1.0, 100.0, 50)]
+    figure = plots.score_histograms(np.r_[np.zeros(50, bool), np.ones(50, bool)], scores, "scores")
+    (ax,) = figure.axes
+    assert ax.get_xscale() == "log"
+    normal, _ = ax.containers  # the normal samples' bars, then the anomalous ones'
+    assert sum(bar.get_height() > 0 for bar in normal) > 5  # spread over bins, not all in the first

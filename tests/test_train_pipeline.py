@@ -15,6 +15,7 @@ import mlflow.pytorch
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from autoencoders.data.spiral import spiral_points
 from autoencoders.errors import ConfigError
@@ -164,6 +165,10 @@ def test_short_conv_run_records_everything(make_cfg, client, bundled_root) -> No
         assert f"figures/{name}.png" in paths
     snapshots = [p for p in paths if p.startswith("images/reconstructions") and p.endswith(".png")]
     assert len(snapshots) >= 2  # one per epoch (each also has a compressed copy)
+    full = next(p for p in snapshots if "compressed" not in p and "+step+2+" in p)  # epoch 2
+    with Image.open(client.download_artifacts(run.info.run_id, full)) as image:
+        # Four rows of eight 28-pixel digits (originals over reconstructions), three times enlarged.
+        assert image.size == (3 * (8 * 30 + 2), 3 * (4 * 30 + 2))
 
 
 def test_all_digits_normal_means_no_auroc(make_cfg, client, bundled_root) -> None:

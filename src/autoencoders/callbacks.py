@@ -40,17 +40,22 @@ class ReconstructionSnapshots(Callback):
     MLflow image with the epoch (from 1, the curves' step) as its step, so the UI shows how
     training progresses."""
 
-    def __init__(self, images: np.ndarray, key: str = "reconstructions") -> None:
+    def __init__(self, images: np.ndarray, key: str = "reconstructions", scale: int = 3) -> None:
         self.images = torch.as_tensor(images, dtype=torch.float32)
         self.key = key
+        self.scale = scale  # 28-pixel digits are too small to judge in the UI
 
     def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.sanity_checking or not trainer.is_global_zero or trainer.logger is None:
             return
         with torch.no_grad():
             reconstructions = pl_module(self.images.to(pl_module.device)).float().cpu()
-        both = torch.cat([self.images, reconstructions]).clamp(0, 1)
-        grid = make_grid(both, nrow=len(self.images), padding=2, pad_value=1.0)  # originals over them
+        # Rows of eight: originals, then their reconstructions below; normal first, then anomalous.
+        rows = []
+        for start in range(0, len(self.images), 8):
+            rows += [self.images[start : start + 8], reconstructions[start : start + 8]]
+        grid = make_grid(torch.cat(rows).clamp(0, 1), nrow=8, padding=2, pad_value=1.0)
+        grid = torch.nn.functional.interpolate(grid[None], scale_factor=self.scale, mode="nearest")[0]
         grid = (grid.permute(1, 2, 0) * 255).to(torch.uint8).numpy()
         trainer.logger.experiment.log_image(
             trainer.logger.run_id,

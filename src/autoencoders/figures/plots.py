@@ -6,9 +6,10 @@ import numpy as np
 import torch
 from matplotlib.axes import Axes
 from matplotlib.collections import LineCollection
+from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 from sklearn.decomposition import PCA
-from sklearn.metrics import roc_auc_score, roc_curve
+from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score, roc_curve
 from torchvision.utils import make_grid
 
 
@@ -18,22 +19,20 @@ def _axes(figsize: tuple[float, float] = (6, 4.5)) -> tuple[Figure, Axes]:
     return figure, figure.subplots()
 
 
-def _two_scatters(
-    first: np.ndarray, second: np.ndarray, labels: tuple[str, str], style: tuple[str, int], title: str
-) -> Figure:
-    """``first`` as small blue points, ``second`` over it in ``style`` (colour, size), equal axes."""
+def points_reconstructions(x: np.ndarray, x_hat: np.ndarray, title: str) -> Figure:
+    """Originals as open blue circles, their reconstructions as red dots on top, each joined to its
+    original by a grey line: a reconstruction on top of its original no longer hides it."""
     figure, ax = _axes()
-    ax.scatter(first[:, 0], first[:, 1], c="b", s=3, label=labels[0])
-    ax.scatter(second[:, 0], second[:, 1], c=style[0], s=style[1], label=labels[1])
+    segments = np.stack([x[:, :2], x_hat[:, :2]], axis=1)
+    ax.add_collection(LineCollection(segments, colors="0.6", linewidths=0.6, label="error"))
+    ax.scatter(x[:, 0], x[:, 1], s=18, facecolors="none", edgecolors="b", linewidths=0.8, label="original")
+    ax.scatter(x_hat[:, 0], x_hat[:, 1], c="r", s=5, label="reconstructed", zorder=3)
     ax.axis("equal")
+    ax.set_xlabel("x1")
+    ax.set_ylabel("x2")
     ax.set_title(title)
     ax.legend()
     return figure
-
-
-def points_reconstructions(x: np.ndarray, x_hat: np.ndarray, title: str) -> Figure:
-    """The notebook's plot: originals in blue, reconstructions in red."""
-    return _two_scatters(x, x_hat, ("original", "reconstructed"), ("r", 3), title)
 
 
 def _code_plane(codes: np.ndarray) -> np.ndarray:
@@ -76,7 +75,13 @@ def image_codes(codes: np.ndarray, labels: np.ndarray | None, title: str) -> Fig
 
 def points_samples(x_train: np.ndarray, generated: np.ndarray, title: str) -> Figure:
     """Decoder outputs (yellow) over the training points (blue), as in the notebook."""
-    return _two_scatters(x_train, generated, ("training data", "decoded codes"), ("y", 12), title)
+    figure, ax = _axes()
+    ax.scatter(x_train[:, 0], x_train[:, 1], c="b", s=3, label="training data")
+    ax.scatter(generated[:, 0], generated[:, 1], c="y", s=12, label="decoded codes")
+    ax.axis("equal")
+    ax.set_title(title)
+    ax.legend()
+    return figure
 
 
 def image_grid(rows: list[np.ndarray], row_titles: list[str], title: str) -> Figure:
@@ -99,39 +104,54 @@ def image_grid(rows: list[np.ndarray], row_titles: list[str], title: str) -> Fig
 
 
 def roc(is_anomaly: np.ndarray, scores: np.ndarray, title: str) -> Figure:
-    """ROC curve of the anomaly score, anomalies positive, AUROC in the legend."""
+    """The ROC curve (AUROC) and the precision-recall curve (AUPR) of the anomaly score, anomalies
+    positive, each against what a random score would give."""
     fpr, tpr, _ = roc_curve(is_anomaly, scores)
-    auroc = roc_auc_score(is_anomaly, scores)
-    figure, ax = _axes((5, 5))
-    ax.plot(fpr, tpr, "b-", label=f"AUROC = {auroc:.3f}")
-    ax.plot([0, 1], [0, 1], "k:", linewidth=0.8)
-    ax.set_xlabel("false positive rate")
-    ax.set_ylabel("true positive rate")
-    ax.set_title(title)
-    ax.legend(loc="lower right")
+    precision, recall, _ = precision_recall_curve(is_anomaly, scores)
+    figure = Figure(figsize=(10, 4.6), layout="constrained")
+    left, right = figure.subplots(1, 2)
+    left.plot(fpr, tpr, "b-", label=f"AUROC = {roc_auc_score(is_anomaly, scores):.4g}")
+    left.plot([0, 1], [0, 1], "k:", linewidth=0.8, label="random score")
+    left.set(xlabel="false positive rate", ylabel="true positive rate (recall)", title="ROC")
+    left.legend(loc="lower right")
+    share = float(np.mean(is_anomaly))
+    right.plot(recall, precision, "b-", label=f"AUPR = {average_precision_score(is_anomaly, scores):.4g}")
+    right.axhline(share, color="k", linestyle=":", linewidth=0.8, label=f"random score ({share:.2f})")
+    right.set(xlabel="recall", ylabel="precision", title="precision-recall", ylim=(0, 1.02))
+    right.legend(loc="lower left")
+    figure.suptitle(title)
     return figure
 
 
 def score_histograms(is_anomaly: np.ndarray, scores: np.ndarray, title: str) -> Figure:
-    """Histograms of the anomaly score for normal and anomalous test samples."""
+    """Histograms of the anomaly score for normal and anomalous test samples, on a log scale: the
+    scores span decades, and linear bins put every normal score in the first one."""
     figure, ax = _axes()
-    bins = np.histogram_bin_edges(scores, bins=50)
-    ax.hist(scores[~is_anomaly], bins=bins, alpha=0.6, density=True, label="normal")
+    positive = scores[scores > 0]
+    low, high = (positive.min(), positive.max()) if len(positive) else (1e-12, 1.0)
+    bins = np.geomspace(low, max(high, low * 10), 50)
+    clipped = np.clip(scores, low, None)
+    ax.hist(clipped[~is_anomaly], bins=bins, alpha=0.6, label="normal")
     if is_anomaly.any():
-        ax.hist(scores[is_anomaly], bins=bins, alpha=0.6, density=True, label="anomalous")
-    ax.set_xlabel("anomaly score (squared reconstruction error)")
-    ax.set_ylabel("density")
+        ax.hist(clipped[is_anomaly], bins=bins, alpha=0.6, label="anomalous")
+    ax.set_xscale("log")
+    ax.set_xlabel("anomaly score (squared reconstruction error, log scale)")
+    ax.set_ylabel("test samples")
     ax.set_title(title)
     ax.legend()
     return figure
 
 
-def error_map(u: np.ndarray, v: np.ndarray, errors: np.ndarray, x_train: np.ndarray, title: str) -> Figure:
-    """The notebook's error map: reconstruction error over the grid, training points in white."""
+def error_map(u: np.ndarray, v: np.ndarray, scores: np.ndarray, x_train: np.ndarray, title: str) -> Figure:
+    """The notebook's error map, showing the anomaly score itself (squared reconstruction error) on a
+    log colour scale with a perceptually uniform colour map; training points in white."""
     figure, ax = _axes()
-    filled = ax.contourf(u, v, errors.reshape(u.shape), cmap="jet", levels=200)
-    figure.colorbar(filled, ax=ax, label="reconstruction error")
-    ax.scatter(x_train[:, 0], x_train[:, 1], c="w", s=1)
-    ax.axis("equal")
+    grid = np.clip(scores.reshape(u.shape), 1e-8, None)
+    mesh = ax.pcolormesh(u, v, grid, cmap="viridis", norm=LogNorm(), shading="auto")
+    figure.colorbar(mesh, ax=ax, label="anomaly score (squared reconstruction error)")
+    ax.scatter(x_train[:, 0], x_train[:, 1], c="w", s=2)
+    ax.set_aspect("equal")
+    ax.set_xlabel("x1")
+    ax.set_ylabel("x2")
     ax.set_title(title)
     return figure

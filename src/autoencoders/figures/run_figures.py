@@ -27,12 +27,12 @@ def generation_codes(train_codes: np.ndarray, n: int, seed: int = 0) -> tuple[np
 
 
 def error_grid(codec: Codec, box: Box) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The notebook's 200 x 200 grid over ``box`` and each grid point's reconstruction error."""
+    """The notebook's 200 x 200 grid over ``box`` and each grid point's anomaly score (the squared
+    reconstruction error the evaluation ranks by)."""
     (x_lo, x_hi), (y_lo, y_hi) = box
     u, v = np.meshgrid(np.linspace(x_lo, x_hi, GRID_SIZE), np.linspace(y_lo, y_hi, GRID_SIZE))
     grid = np.column_stack([u.ravel(), v.ravel()]).astype(np.float32)
-    errors = np.sqrt(squared_errors(grid, codec.decode(codec.encode(grid))))
-    return u, v, errors
+    return u, v, squared_errors(grid, codec.decode(codec.encode(grid)))
 
 
 def draw(
@@ -71,7 +71,7 @@ def point_figures(
     if box is not None:
         u, v, errors = error_grid(codec, box)
         figures["figures/error_map.png"] = plots.error_map(
-            u, v, errors, splits.train, f"{label}: reconstruction error"
+            u, v, errors, splits.train, f"{label}: anomaly score over the plane"
         )
     return figures
 
