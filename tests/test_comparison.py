@@ -138,3 +138,16 @@ def test_a_repeated_configuration_and_seed_counts_once_the_latest(client) -> Non
 )
 def test_numbers_keep_the_digits_that_tell_them_apart(value: float, shown: str) -> None:
     assert comparison.readable(value) == shown
+
+
+def test_the_bar_chart_labels_values_and_scales_each_metric_to_its_range(client) -> None:
+    autoencoder(client, 0.002, seed=0)
+    pca(client, 0.9)
+    metrics = ["train/rmse", "test/auroc"]
+    figure = comparison.bar_chart(comparison.collect(client, ["spiral"], metrics), metrics)
+    rmse_ax, auroc_ax = figure.axes
+    assert rmse_ax.get_yscale() == "log"  # 0.002 against 0.9: a linear axis would hide the first
+    assert rmse_ax.get_title() == "train/rmse (lower is better)"
+    assert auroc_ax.get_ylim()[0] > 0.5  # 0.99 and 0.75 are told apart, not drawn from 0
+    labels = [text.get_text() for text in auroc_ax.texts]
+    assert labels == ["0.99", "0.75"]

@@ -41,6 +41,9 @@ def test_image_grid_holds_every_image_in_its_row() -> None:
     grid = ax.get_images()[0].get_array()
     assert grid.shape[:2] == (2 + 2 * 30, 2 + 8 * 30)  # make_grid: 2-pixel padding around 28 x 28
     assert [label.get_text() for label in ax.get_yticklabels()] == ["zeros", "ones"]
+    scored = plots.image_grid(rows, ["a", "b"], "grid", [f"{i}" for i in range(8)], "score").axes[0]
+    assert [label.get_text() for label in scored.get_xticklabels()] == [f"{i}" for i in range(8)]
+    assert scored.get_xlabel() == "score"
 
 
 def test_the_detection_figure_shows_roc_and_precision_recall_with_their_areas() -> None:

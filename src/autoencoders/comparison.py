@@ -258,8 +258,10 @@ def summary_metrics(table: Table, metrics: list[str]) -> dict[str, float]:
 
 
 def bar_chart(table: Table, metrics: list[str]) -> Figure:
-    """One panel per metric: a bar per model in each group (its most-run variant), error bars the
-    spread over runs."""
+    """One panel per metric: a bar per model in each group (its most-run variant), labelled with its
+    mean, error bars the spread over seeds. Errors that span decades get a log axis (an autoencoder's
+    error can be a thousandth of PCA's); detection scores zoom in on the values they take, so that
+    0.9957 and 0.9952 do not look the same."""
     shown = [m for m in metrics if any(s.mean(m) is not None for g in table.values() for s in g.values())]
     bases = sorted({variant.split("#")[0] for group in table.values() for variant in group})
 
@@ -267,18 +269,29 @@ def bar_chart(table: Table, metrics: list[str]) -> Figure:
         found = [summary for variant, summary in group.items() if variant.split("#")[0] == base]
         return max(found, key=lambda summary: len(summary.run_ids)) if found else None
 
-    figure = Figure(figsize=(max(6, 1.4 * len(table) + 2), 2.6 * len(shown)), layout="constrained")
+    figure = Figure(figsize=(max(7, 2.2 * len(table) + 3), 2.9 * len(shown)), layout="constrained")
     axes = figure.subplots(len(shown), 1, squeeze=False)
     width = 0.8 / max(1, len(bases))
     labels = group_labels(table)
     for ax, metric in zip(axes[:, 0], shown, strict=True):
+        values = []
         for index, base in enumerate(bases):
             picked = [pick(group, base) for group in table.values()]
             means = [np.nan if p is None or p.mean(metric) is None else p.mean(metric) for p in picked]
             stds = [0.0 if p is None or p.std(metric) is None else p.std(metric) for p in picked]
             positions = np.arange(len(table)) + (index - (len(bases) - 1) / 2) * width
-            ax.bar(positions, means, width, yerr=stds, label=base)
+            bars = ax.bar(positions, means, width, yerr=stds, label=base)
+            ax.bar_label(bars, [readable(m) if np.isfinite(m) else "" for m in means], fontsize=7)
+            values += [m for m in means if np.isfinite(m)]
+        arrow = "higher is better" if direction(metric) == "max" else "lower is better"
         ax.set_ylabel(metric)
-        ax.set_xticks(np.arange(len(table)), [labels[key] for key in table], fontsize=7, rotation=15)
+        ax.set_title(f"{metric} ({arrow})", fontsize=9)
+        if direction(metric) == "max":  # scores in [0, 1]: show the range they take, with room for labels
+            low = min(values)
+            ax.set_ylim(max(0.0, low - 0.25 * (1.0 - low) - 0.01), 1.0 + 0.15 * (1.0 - low) + 0.005)
+        elif values and min(values) > 0 and max(values) / min(values) > 30:
+            ax.set_yscale("log")
+        ax.set_xticks(np.arange(len(table)), [labels[key] for key in table], fontsize=8)
     axes[0, 0].legend(fontsize=8)
+    figure.suptitle("models per group: mean over seeds, error bars the sample spread")
     return figure

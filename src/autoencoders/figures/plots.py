@@ -84,8 +84,15 @@ def points_samples(x_train: np.ndarray, generated: np.ndarray, title: str) -> Fi
     return figure
 
 
-def image_grid(rows: list[np.ndarray], row_titles: list[str], title: str) -> Figure:
-    """Rows of single-channel images (N x 1 x H x W each) as one grid, a title left of each row."""
+def image_grid(
+    rows: list[np.ndarray],
+    row_titles: list[str],
+    title: str,
+    column_labels: list[str] | None = None,
+    column_axis: str = "",
+) -> Figure:
+    """Rows of single-channel images (N x 1 x H x W each) as one grid, a title left of each row and,
+    where given, a label under each column (``column_axis`` says what the labels are)."""
     n_cols = max(len(row) for row in rows)
     blank = np.ones_like(rows[0][:1])
     padded = [np.concatenate([row, *[blank] * (n_cols - len(row))]) for row in rows]
@@ -95,7 +102,9 @@ def image_grid(rows: list[np.ndarray], row_titles: list[str], title: str) -> Fig
     ax.imshow(grid.permute(1, 2, 0).numpy())
     cell = images.shape[-2] + 2
     ax.set_yticks([2 + cell * (r + 0.5) for r in range(len(rows))], row_titles, fontsize=8)
-    ax.set_xticks([])
+    columns = [2 + cell * (c + 0.5) for c in range(n_cols)] if column_labels else []
+    ax.set_xticks(columns, column_labels or [], fontsize=7)
+    ax.set_xlabel(column_axis, fontsize=8)
     ax.tick_params(length=0)
     for spine in ax.spines.values():
         spine.set_visible(False)

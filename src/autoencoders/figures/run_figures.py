@@ -86,6 +86,8 @@ def image_figures(codec: Codec, splits: Splits, evaluation: Evaluation, label: s
             [splits.test[shown], evaluation.test_reconstructions[shown]],
             ["original", "reconstructed"],
             f"{label}: test digits (normal first, then anomalous)",
+            [f"{score:.3g}" for score in evaluation.test_scores[shown]],
+            "anomaly score of each digit (squared reconstruction error)",
         ),
         "figures/codes.png": plots.image_codes(
             evaluation.test_codes, splits.test_labels, f"{label}: test codes"
