@@ -122,5 +122,11 @@ def validation_auroc(codec: Codec, normal: np.ndarray, anomalies: np.ndarray) ->
     that choosing hyperparameters never looks at the test set."""
     samples = np.concatenate([normal, anomalies])
     scores = squared_errors(samples, codec.decode(codec.encode(samples)))
-    is_anomaly = np.concatenate([np.zeros(len(normal), bool), np.ones(len(anomalies), bool)])
-    return float(roc_auc_score(is_anomaly, scores))
+    return separation_auroc(scores[: len(normal)], scores[len(normal) :])
+
+
+def separation_auroc(normal_scores: np.ndarray, anomalous_scores: np.ndarray) -> float:
+    """How well the scores rank anomalous samples above normal ones (anomalies positive); shared by
+    the per-epoch ``val/auroc`` the checkpoint monitors and the final one, so that they agree."""
+    is_anomaly = np.r_[np.zeros(len(normal_scores), bool), np.ones(len(anomalous_scores), bool)]
+    return float(roc_auc_score(is_anomaly, np.concatenate([normal_scores, anomalous_scores])))

@@ -9,9 +9,9 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
-from sklearn.metrics import roc_auc_score
 
 from autoencoders.errors import ConfigError
+from autoencoders.evaluation import separation_auroc
 from autoencoders.models.base import Autoencoder
 
 OptimizerFactory = Callable[[Iterable[torch.nn.Parameter]], torch.optim.Optimizer]
@@ -128,10 +128,9 @@ class AutoencoderModule(pl.LightningModule):
         self._val_scores = {0: [], 1: []}
         if normal is None or anomalous is None:
             return
-        is_anomaly = np.r_[np.zeros(len(normal), bool), np.ones(len(anomalous), bool)]
-        auroc = roc_auc_score(is_anomaly, torch.cat([normal, anomalous]).cpu().numpy())
+        auroc = separation_auroc(normal.cpu().numpy(), anomalous.cpu().numpy())
         # Not sent to MLflow per epoch: the run's val/auroc is the evaluated model's, logged once.
-        self.log("val/auroc", float(auroc), logger=False, add_dataloader_idx=False)
+        self.log("val/auroc", auroc, logger=False, add_dataloader_idx=False)
 
     def configure_optimizers(self) -> Any:
         optimizer = self.optimizer_factory(self.parameters())
