@@ -13,7 +13,8 @@ from omegaconf import DictConfig, open_dict
 
 from autoencoders import comparison
 from autoencoders.errors import ConfigError
-from autoencoders.tracking.runs import log_metrics, ui_link
+from autoencoders.figures.group_figures import draw_group
+from autoencoders.tracking.runs import log_figures, log_metrics, ui_link
 from autoencoders.tracking.store import prepare_store
 from pipelines.common import CONFIG_DIR, one_line_errors
 from pipelines.job import print_link, stage_run
@@ -39,18 +40,25 @@ def compare(cfg: DictConfig) -> str:
 
 
 def record(cfg: DictConfig, experiment: str, table: comparison.Table, metrics: list[str]) -> None:
-    """One ``stage=compare`` run in ``experiment``: the table and the bar chart of its groups."""
+    """One ``stage=compare`` run in ``experiment``: the table, the bar chart of its groups, the runs
+    it used, and per group a folder of figures with its models on shared axes."""
     cfg = cfg.copy()
     with open_dict(cfg):
         cfg.tracking.experiment = experiment
     compared = sum(len(summary.run_ids) for models in table.values() for summary in models.values())
     tags = {"stage": "compare", "compared_runs": str(compared)}
     with stage_run(cfg, tags, f"compare {experiment}") as (client, experiment_id, run_id):
-        client.log_text(run_id, comparison.markdown(table, metrics), "compare/table.md")
-        client.log_figure(run_id, comparison.bar_chart(table, metrics), "compare/bars.png")
+        client.log_text(run_id, comparison.markdown(table, metrics), "table.md")
+        client.log_figure(run_id, comparison.bar_chart(table, metrics), "bars.png")
         link = partial(ui_link, cfg.tracking.ui_url, experiment_id)
-        client.log_text(run_id, comparison.run_list(table, link), "compare/runs.md")
+        client.log_text(run_id, comparison.run_list(table, link), "runs.md")
         log_metrics(client, run_id, comparison.summary_metrics(table, metrics))
+        labels, folders = comparison.group_labels(table), comparison.group_folders(table)
+        for key, models in table.items():
+            figures = draw_group(comparison.group_outputs(client, models), labels[key])
+            log_figures(
+                client, run_id, {f"{folders[key]}/{name}": figure for name, figure in figures.items()}
+            )
     print_link(cfg.tracking, experiment_id, run_id, f"the comparison of {compared} runs in {experiment}")
 
 

@@ -9,6 +9,9 @@ import pytest
 
 from autoencoders import comparison
 from autoencoders.errors import ConfigError
+from autoencoders.figures.group_figures import draw_group
+from autoencoders.outputs import OUTPUTS_PATH, RunOutputs
+from autoencoders.tracking.runs import log_arrays
 from helpers.runs import artifact_paths, write_run
 from pipelines.compare import compare
 
@@ -103,16 +106,16 @@ def test_the_compare_stage_prints_the_table_and_logs_it_beside_the_runs(make_cfg
     link = f"/#/experiments/{run.info.experiment_id}/runs/{run.info.run_id}?workflowType=machine_learning"
     assert link in printed
     assert run.data.tags["compared_runs"] == "4"
-    assert {"compare/table.md", "compare/bars.png", "compare/runs.md"} <= artifact_paths(
-        client, run.info.run_id
-    )
+    logged_files = artifact_paths(client, run.info.run_id)
+    assert {"table.md", "bars.png", "runs.md"} <= logged_files
+    assert not any(path.endswith("roc.png") for path in logged_files)  # these runs logged no outputs
     # Each model's mean per metric, as the compare run's own metrics.
     (key,) = [k for k in comparison.collect(client, ["spiral"], METRICS) if k.code_dim == 1]
     assert run.data.metrics[f"{key.slug}/dense/train/rmse"] == pytest.approx(0.03)
     assert run.data.metrics[f"{key.slug}/pca/train/rmse"] == pytest.approx(0.9)
-    used = Path(client.download_artifacts(run.info.run_id, "compare/runs.md")).read_text()
+    used = Path(client.download_artifacts(run.info.run_id, "runs.md")).read_text()
     assert used.count("?workflowType=machine_learning") == 4 and used.count("| yes |") == 4
-    logged = Path(client.download_artifacts(run.info.run_id, "compare/table.md")).read_text()
+    logged = Path(client.download_artifacts(run.info.run_id, "table.md")).read_text()
     assert logged == text
 
 
@@ -151,3 +154,50 @@ def test_the_bar_chart_labels_values_and_scales_each_metric_to_its_range(client)
     assert auroc_ax.get_ylim()[0] > 0.5  # 0.99 and 0.75 are told apart, not drawn from 0
     labels = [text.get_text() for text in auroc_ax.texts]
     assert labels == ["0.99", "0.75"]
+
+
+def outputs(scores: np.ndarray, grid_scale: float = 1.0) -> RunOutputs:
+    """What a spiral run logs of its evaluation: 4 test points, half anomalous, and a 3 x 3 map."""
+    u, v = np.meshgrid(np.arange(3.0), np.arange(3.0))
+    samples = np.arange(8.0).reshape(4, 2)
+    return RunOutputs(
+        is_anomaly=np.array([False, False, True, True]),
+        scores=scores,
+        shown=np.arange(4),
+        samples=samples,
+        reconstructions=samples * 0.9,
+        train=samples[:2],
+        grid_u=u,
+        grid_v=v,
+        grid_scores=grid_scale * (u + v + 1),
+    )
+
+
+def test_each_model_is_shown_at_its_lowest_seed_from_the_outputs_it_logged(client) -> None:
+    runs_by_seed = {seed: autoencoder(client, 0.02, seed) for seed in (2, 10, 1)}
+    for seed, run_id in runs_by_seed.items():
+        log_arrays(client, run_id, outputs(np.array([0.1, 0.2, 1.0, float(seed)])).arrays(), OUTPUTS_PATH)
+    pca(client, 0.9)  # logged before runs kept their outputs: left out of the figures, not an error
+    (group,) = comparison.collect(client, ["spiral"], METRICS).values()
+    found = comparison.group_outputs(client, group)
+    assert list(found) == ["dense (seed 1)"]
+    assert found["dense (seed 1)"].scores[-1] == 1.0
+
+
+def test_group_figures_put_the_models_on_shared_axes() -> None:
+    models = {
+        "dense": outputs(np.array([0.1, 0.2, 1.0, 2.0])),
+        "pca": outputs(np.array([0.5, 0.6, 0.55, 3.0]), grid_scale=100.0),
+    }
+    figures = draw_group(models, "spiral, code 1")
+    assert set(figures) == {"roc.png", "scores.png", "reconstructions.png", "error_maps.png"}
+    roc_ax = figures["roc.png"].axes[0]
+    legend = [text.get_text() for text in roc_ax.get_legend().get_texts()]
+    assert legend[:2] == ["dense: AUROC = 1", "pca: AUROC = 0.75"]
+    dense_map, pca_map = (ax.collections[0] for ax in figures["error_maps.png"].axes[:2])
+    assert dense_map.norm is pca_map.norm  # one colour scale
+    assert pca_map.norm.vmax == pytest.approx(500.0)
+    assert [ax.get_title() for ax in figures["reconstructions.png"].axes] == ["dense", "pca"]
+    other_data = outputs(np.zeros(4))
+    other_data.samples = other_data.samples + 1  # another test set: not drawn against the first
+    assert len(draw_group({**models, "other": other_data}, "g")["roc.png"].axes[0].get_lines()) == 3

@@ -11,6 +11,7 @@ from autoencoders.data.spiral import SpiralDataModule
 from autoencoders.evaluation import evaluate
 from autoencoders.figures import plots
 from autoencoders.figures.run_figures import draw, generation_codes
+from autoencoders.outputs import run_outputs
 from autoencoders.pca import PCABaseline
 
 
@@ -27,11 +28,12 @@ def test_a_run_gets_the_roc_curve_only_where_there_are_anomalies(n_anomalies: in
     datamodule = SpiralDataModule(n_test=100, n_anomalies=n_anomalies)
     baseline = PCABaseline(1).fit(datamodule.splits.train)
     evaluation = evaluate(baseline, datamodule.splits)
-    figures = draw(baseline, datamodule.splits, evaluation, "points", "PCA", datamodule.error_map_box)
+    outputs = run_outputs(baseline, datamodule.splits, evaluation, "points", datamodule.error_map_box)
+    figures = draw(baseline, datamodule.splits, evaluation, outputs, "PCA")
     expected = {"reconstructions", "codes", "samples", "error_map", "scores"} | ({"roc"} if roc else set())
-    assert set(figures) == {f"figures/{name}.png" for name in expected}
+    assert set(figures) == {f"{name}.png" for name in expected}  # top level: the compare-runs page
     assert all(isinstance(figure, Figure) for figure in figures.values())
-    assert "along the training codes' range" in figures["figures/samples.png"].axes[0].get_title()
+    assert "along the training codes' range" in figures["samples.png"].axes[0].get_title()
 
 
 def test_image_grid_holds_every_image_in_its_row() -> None:
@@ -50,19 +52,23 @@ def test_the_detection_figure_shows_roc_and_precision_recall_with_their_areas() 
     rng = np.random.default_rng(0)
     is_anomaly = np.r_[np.zeros(90, bool), np.ones(10, bool)]
     scores = rng.normal(size=100) + 2 * is_anomaly
-    figure = plots.roc(is_anomaly, scores, "detector")
+    figure = plots.roc(is_anomaly, {"A": scores, "B": -scores}, "detector")
     roc_ax, pr_ax = figure.axes
     assert (roc_ax.get_title(), pr_ax.get_title()) == ("ROC", "precision-recall")
     auroc, aupr = roc_auc_score(is_anomaly, scores), average_precision_score(is_anomaly, scores)
-    assert roc_ax.get_legend().get_texts()[0].get_text() == f"AUROC = {auroc:.4g}"
-    assert pr_ax.get_legend().get_texts()[0].get_text() == f"AUPR = {aupr:.4g}"
-    assert pr_ax.get_legend().get_texts()[1].get_text() == "random score (0.10)"  # the anomalies' share
+    roc_legend = [text.get_text() for text in roc_ax.get_legend().get_texts()]
+    pr_legend = [text.get_text() for text in pr_ax.get_legend().get_texts()]
+    assert roc_legend[:2] == [f"A: AUROC = {auroc:.4g}", f"B: AUROC = {1 - auroc:.4g}"]  # overlaid
+    assert pr_legend[0] == f"A: AUPR = {aupr:.4g}"
+    assert pr_legend[2] == "random score (0.10)"  # the anomalies' share
+    assert len(roc_ax.get_lines()) == 3 and len(pr_ax.get_lines()) == 3
 
 
 def test_scores_are_binned_on_a_log_scale() -> None:
     scores = np.r_[np.geomspace(1e-4, 1e-2, 50), np.geomspace(1.0, 100.0, 50)]
-    figure = plots.score_histograms(np.r_[np.zeros(50, bool), np.ones(50, bool)], scores, "scores")
-    (ax,) = figure.axes
-    assert ax.get_xscale() == "log"
-    normal, _ = ax.containers  # the normal samples' bars, then the anomalous ones'
+    is_anomaly = np.r_[np.zeros(50, bool), np.ones(50, bool)]
+    figure = plots.score_histograms(is_anomaly, {"A": scores, "B": scores * 1e3}, "scores")
+    top, bottom = figure.axes  # a row per model ...
+    assert top.get_xscale() == "log" and top.get_shared_x_axes().joined(top, bottom)  # ... on one axis
+    normal, _ = top.containers  # the normal samples' bars, then the anomalous ones'
     assert sum(bar.get_height() > 0 for bar in normal) > 5  # spread over bins, not all in the first

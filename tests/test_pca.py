@@ -13,6 +13,7 @@ from autoencoders.pca import PCABaseline
 from autoencoders.tracking import runs
 from helpers.runs import artifact_paths, write_run
 from pipelines.common import compose_config
+from pipelines.compare import compare
 from pipelines.job import resolved
 from pipelines.pca_baseline import pca_baseline
 
@@ -42,9 +43,10 @@ def test_the_pca_stage_on_the_default_spiral_logs_what_the_autoencoder_logs(spir
     final = {"train/rmse", "test/rmse", "test/mse", "test/auroc", "test/aupr"}
     assert set(pca_metrics) == final
     assert final <= set(ae_run.data.metrics)
-    pca_figures = {p for p in artifact_paths(client, pca_run.info.run_id) if p.startswith("figures/")}
-    ae_figures = {p for p in artifact_paths(client, ae_run.info.run_id) if p.startswith("figures/")}
+    pca_files, ae_files = (artifact_paths(client, run.info.run_id) for run in (pca_run, ae_run))
+    pca_figures, ae_figures = ({p for p in files if p.endswith(".png")} for files in (pca_files, ae_files))
     assert pca_figures == ae_figures
+    assert "evaluation/test_outputs.npz" in pca_files & ae_files
 
     # The same data, recorded as dataset inputs with the same digests: the UI's Datasets column.
     def datasets(run_id: str) -> dict[str, tuple[str, str]]:
@@ -55,6 +57,12 @@ def test_the_pca_stage_on_the_default_spiral_logs_what_the_autoencoder_logs(spir
     assert set(datasets(ae_run.info.run_id)) == {"train", "validation", "test"}
     assert datasets(ae_run.info.run_id)["test"][0] == "spiral test"
     assert len(ae_figures) == 6
+
+    # The comparison draws both models on shared axes from the outputs they logged.
+    compare(compose_config("compare", spiral_run["overrides"]))
+    (compare_run,) = client.search_runs([ae_run.info.experiment_id], "tags.stage = 'compare'")
+    group = {"roc.png", "scores.png", "reconstructions.png", "error_maps.png"}
+    assert {f"spiral-code-1/{name}" for name in group} <= artifact_paths(client, compare_run.info.run_id)
 
 
 def autoencoder_run(client, cfg) -> str:

@@ -26,7 +26,7 @@ def test_training_against_a_tracking_server(mlflow_server) -> None:
     assert len(client.get_metric_history(run.info.run_id, "train/loss")) == 20
     assert run.info.artifact_uri.startswith("mlflow-artifacts:")  # proxied by the server
     paths = artifact_paths(client, run.info.run_id)
-    assert {"figures/roc.png", "config/config.yaml", "checkpoints/best.ckpt"} <= paths
+    assert {"roc.png", "config/config.yaml", "checkpoints/best.ckpt"} <= paths
     assert any(mlflow_server.artifacts.rglob("roc.png"))  # stored where the server keeps them
     import mlflow.pytorch
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from mlflow.exceptions import MlflowException
 
@@ -124,3 +125,14 @@ def test_splits_are_recorded_as_datasets_whose_digest_follows_the_data(client, e
     assert set(first) == {"train", "validation", "test"}
     assert first == again
     assert other["train"] != first["train"] and other["test"] == first["test"]
+
+
+def test_arrays_round_trip_and_a_missing_file_reads_as_none(client, experiment) -> None:
+    run_id = client.create_run(experiment).info.run_id
+    assert runs.load_arrays(client, run_id, "evaluation/outputs.npz") is None  # nothing logged yet
+    arrays = {"scores": np.array([0.5, 2.0]), "is_anomaly": np.array([False, True])}
+    runs.log_arrays(client, run_id, arrays, "evaluation/outputs.npz")
+    loaded = runs.load_arrays(client, run_id, "evaluation/outputs.npz")
+    assert set(loaded) == set(arrays)
+    np.testing.assert_array_equal(loaded["scores"], arrays["scores"])
+    assert loaded["is_anomaly"].dtype == bool

@@ -71,7 +71,8 @@ def test_final_metrics_are_logged_once_at_step_0_and_linked_to_the_model(spiral_
 
 def test_every_artifact_is_logged(spiral_run) -> None:
     paths = artifact_paths(spiral_run["client"], spiral_run["run"].info.run_id)
-    assert {f"figures/{name}.png" for name in FIGURES} <= paths
+    assert {f"{name}.png" for name in FIGURES} <= paths
+    assert "evaluation/test_outputs.npz" in paths
     assert {"config/config.yaml", "config/overrides.yaml", "checkpoints/best.ckpt"} <= paths
 
 
@@ -162,7 +163,7 @@ def test_short_conv_run_records_everything(make_cfg, client, bundled_root) -> No
     assert run.data.metrics["best/val/auroc"] == pytest.approx(metrics["val/auroc"])  # the evaluated model's
     paths = artifact_paths(client, run.info.run_id)
     for name in ["reconstructions", "codes", "samples", "roc", "scores"]:
-        assert f"figures/{name}.png" in paths
+        assert f"{name}.png" in paths
     snapshots = [p for p in paths if p.startswith("images/reconstructions") and p.endswith(".png")]
     assert len(snapshots) >= 2  # one per epoch (each also has a compressed copy)
     full = next(p for p in snapshots if "compressed" not in p and "+step+2+" in p)  # epoch 2

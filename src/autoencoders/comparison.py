@@ -7,6 +7,7 @@ are summarised over its runs (seeds) as mean and standard deviation, and divided
 from __future__ import annotations
 
 import hashlib
+import re
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,6 +16,9 @@ import numpy as np
 from matplotlib.figure import Figure
 from mlflow.entities import Run
 from mlflow.tracking import MlflowClient
+
+from autoencoders.outputs import OUTPUTS_PATH, RunOutputs
+from autoencoders.tracking.runs import load_arrays
 
 COMPARED_STAGES = ("train", "pca_baseline")
 BASELINE = "pca"
@@ -161,6 +165,13 @@ def group_labels(table: Table) -> dict[GroupKey, str]:
     }
 
 
+def group_folders(table: Table) -> dict[GroupKey, str]:
+    """Artifact folder per group, from its label: ``spiral-code-1``, ``mnist-code-16-digits-3-5``."""
+    return {
+        key: re.sub(r"[^A-Za-z0-9]+", "-", label).strip("-") for key, label in group_labels(table).items()
+    }
+
+
 def ratio(table: Table, key: GroupKey, model: str, metric: str) -> float | None:
     """``model``'s mean over PCA's mean in the same group, when both exist."""
     baseline = table[key].get(BASELINE)
@@ -257,6 +268,38 @@ def summary_metrics(table: Table, metrics: list[str]) -> dict[str, float]:
     return found
 
 
+def representatives(models: dict[str, ModelSummary]) -> dict[str, ModelSummary]:
+    """One variant per model name (the one with the most runs): what the figures show of a group
+    whose model was swept over its settings."""
+    found: dict[str, ModelSummary] = {}
+    for variant, summary in models.items():
+        base = variant.split("#")[0]
+        if base not in found or len(summary.run_ids) > len(found[base].run_ids):
+            found[base] = summary
+    return dict(sorted(found.items(), key=lambda item: (item[0] == BASELINE, item[0])))
+
+
+def shown_run(summary: ModelSummary) -> tuple[str, str]:
+    """``(run id, seed)`` of the run a figure shows for a model: its lowest seed, so that models
+    trained on several seeds are shown at the same one."""
+    order = sorted(
+        range(len(summary.seeds)), key=lambda i: (not summary.seeds[i].isdigit(), summary.seeds[i].zfill(12))
+    )
+    return summary.run_ids[order[0]], summary.seeds[order[0]]
+
+
+def group_outputs(client: MlflowClient, models: dict[str, ModelSummary]) -> dict[str, RunOutputs]:
+    """Per model of a group (one variant each), the outputs its shown run logged, named
+    ``model (seed N)``; runs logged without outputs are left out."""
+    found = {}
+    for name, summary in representatives(models).items():
+        run_id, seed = shown_run(summary)
+        arrays = load_arrays(client, run_id, OUTPUTS_PATH)
+        if arrays is not None:
+            found[f"{name} (seed {seed})" if seed else name] = RunOutputs.from_arrays(arrays)
+    return found
+
+
 def bar_chart(table: Table, metrics: list[str]) -> Figure:
     """One panel per metric: a bar per model in each group (its most-run variant), labelled with its
     mean, error bars the spread over seeds. Errors that span decades get a log axis (an autoencoder's
@@ -265,10 +308,6 @@ def bar_chart(table: Table, metrics: list[str]) -> Figure:
     shown = [m for m in metrics if any(s.mean(m) is not None for g in table.values() for s in g.values())]
     bases = sorted({variant.split("#")[0] for group in table.values() for variant in group})
 
-    def pick(group: dict[str, ModelSummary], base: str) -> ModelSummary | None:
-        found = [summary for variant, summary in group.items() if variant.split("#")[0] == base]
-        return max(found, key=lambda summary: len(summary.run_ids)) if found else None
-
     figure = Figure(figsize=(max(7, 2.2 * len(table) + 3), 2.9 * len(shown)), layout="constrained")
     axes = figure.subplots(len(shown), 1, squeeze=False)
     width = 0.8 / max(1, len(bases))
@@ -276,7 +315,7 @@ def bar_chart(table: Table, metrics: list[str]) -> Figure:
     for ax, metric in zip(axes[:, 0], shown, strict=True):
         values = []
         for index, base in enumerate(bases):
-            picked = [pick(group, base) for group in table.values()]
+            picked = [representatives(group).get(base) for group in table.values()]
             means = [np.nan if p is None or p.mean(metric) is None else p.mean(metric) for p in picked]
             stds = [0.0 if p is None or p.std(metric) is None else p.std(metric) for p in picked]
             positions = np.arange(len(table)) + (index - (len(bases) - 1) / 2) * width

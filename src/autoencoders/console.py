@@ -4,6 +4,7 @@ deprecation notices, which repeat on every run and hide what the run measured.""
 from __future__ import annotations
 
 import logging
+import os
 import warnings
 
 #: Lines Lightning prints on every fit: the device banner, an advertisement, the stop reason.
@@ -22,7 +23,8 @@ class _DropLines(logging.Filter):
 
 def quiet_libraries() -> None:
     """Drop Lightning's per-run banner lines, deprecation warnings raised inside the libraries (not
-    this project's to fix), and MLflow's "creating database tables" lines."""
+    this project's to fix), MLflow's "creating database tables" lines and its download progress bars."""
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     for name in LIGHTNING_LOGGERS:
         logger = logging.getLogger(name)
         if not any(isinstance(existing, _DropLines) for existing in logger.filters):

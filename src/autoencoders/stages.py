@@ -17,6 +17,7 @@ from autoencoders.data.base import InMemoryDataModule
 from autoencoders.evaluation import Codec, Evaluation, TorchCodec, evaluate
 from autoencoders.figures.run_figures import draw
 from autoencoders.lightning import AutoencoderModule
+from autoencoders.outputs import OUTPUTS_PATH, run_outputs
 from autoencoders.selection import Selection
 from autoencoders.tracking import runs
 from autoencoders.tracking.logger import BufferedMLFlowLogger
@@ -39,7 +40,8 @@ def run_tags(stage: str, datamodule: InMemoryDataModule, model: str, code_dim: i
 def record_evaluation(
     client: MlflowClient, run_id: str, codec: Codec, datamodule: InMemoryDataModule, label: str
 ) -> Evaluation:
-    """Evaluate ``codec`` on the datamodule's splits, draw the figures, log both into the run.
+    """Evaluate ``codec`` on the datamodule's splits, draw the figures, log both into the run with
+    the outputs a comparison draws from (:mod:`autoencoders.outputs`).
 
     Final metrics go in at step 0, where the MLflow chart view draws them as one bar per run."""
     splits = datamodule.splits
@@ -50,7 +52,9 @@ def record_evaluation(
         client.set_tag(run_id, key, note)
         log.warning("%s %s", key, note)
     box = getattr(datamodule, "error_map_box", None)
-    runs.log_figures(client, run_id, draw(codec, splits, evaluation, datamodule.kind, label, box))
+    outputs = run_outputs(codec, splits, evaluation, datamodule.kind, box)
+    runs.log_arrays(client, run_id, outputs.arrays(), OUTPUTS_PATH)
+    runs.log_figures(client, run_id, draw(codec, splits, evaluation, outputs, label))
     return evaluation
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import torch
 from matplotlib.axes import Axes
@@ -19,20 +21,38 @@ def _axes(figsize: tuple[float, float] = (6, 4.5)) -> tuple[Figure, Axes]:
     return figure, figure.subplots()
 
 
-def points_reconstructions(x: np.ndarray, x_hat: np.ndarray, title: str) -> Figure:
-    """Originals as open blue circles, their reconstructions as red dots on top, each joined to its
-    original by a grey line: a reconstruction on top of its original no longer hides it."""
-    figure, ax = _axes()
-    segments = np.stack([x[:, :2], x_hat[:, :2]], axis=1)
-    ax.add_collection(LineCollection(segments, colors="0.6", linewidths=0.6, label="error"))
-    ax.scatter(x[:, 0], x[:, 1], s=18, facecolors="none", edgecolors="b", linewidths=0.8, label="original")
-    ax.scatter(x_hat[:, 0], x_hat[:, 1], c="r", s=5, label="reconstructed", zorder=3)
-    ax.axis("equal")
-    ax.set_xlabel("x1")
-    ax.set_ylabel("x2")
-    ax.set_title(title)
-    ax.legend()
+def points_reconstructions(
+    x: np.ndarray,
+    reconstructions: Mapping[str, np.ndarray],
+    title: str,
+    is_anomaly: np.ndarray | None = None,
+) -> Figure:
+    """A panel per model on shared axes: originals as open circles (blue normal, orange anomalous),
+    their reconstructions as red dots on top, each joined to its original by a grey line, so that a
+    reconstruction on top of its original no longer hides it."""
+    figure, axes = _panels(len(reconstructions))
+    anomalous = np.zeros(len(x), bool) if is_anomaly is None else is_anomaly
+    for ax, (name, x_hat) in zip(axes, reconstructions.items(), strict=True):
+        segments = np.stack([x[:, :2], x_hat[:, :2]], axis=1)
+        ax.add_collection(LineCollection(segments, colors="0.6", linewidths=0.6, label="error"))
+        for mask, colour, kind in ((~anomalous, "b", "original"), (anomalous, "tab:orange", "anomalous")):
+            if mask.any():
+                ax.scatter(
+                    *x[mask, :2].T, s=18, facecolors="none", edgecolors=colour, linewidths=0.8, label=kind
+                )
+        ax.scatter(x_hat[:, 0], x_hat[:, 1], c="r", s=5, label="reconstructed", zorder=3)
+        ax.set_aspect("equal")
+        ax.set(xlabel="x1", ylabel="x2", title=name)
+    axes[0].legend(fontsize=8)
+    figure.suptitle(title)
     return figure
+
+
+def _panels(n: int, size: tuple[float, float] = (5.2, 4.6)) -> tuple[Figure, list[Axes]]:
+    """``n`` panels side by side on shared axes: one per model, so that models compare at a glance."""
+    figure = Figure(figsize=(size[0] * n, size[1]), layout="constrained")
+    axes = figure.subplots(1, n, sharex=True, sharey=True, squeeze=False)[0]
+    return figure, list(axes)
 
 
 def _code_plane(codes: np.ndarray) -> np.ndarray:
@@ -112,55 +132,66 @@ def image_grid(
     return figure
 
 
-def roc(is_anomaly: np.ndarray, scores: np.ndarray, title: str) -> Figure:
-    """The ROC curve (AUROC) and the precision-recall curve (AUPR) of the anomaly score, anomalies
-    positive, each against what a random score would give."""
-    fpr, tpr, _ = roc_curve(is_anomaly, scores)
-    precision, recall, _ = precision_recall_curve(is_anomaly, scores)
+def roc(is_anomaly: np.ndarray, scores: Mapping[str, np.ndarray], title: str) -> Figure:
+    """The ROC curves (AUROC) and the precision-recall curves (AUPR) of each model's anomaly score on
+    the same test samples, anomalies positive, against what a random score would give."""
     figure = Figure(figsize=(10, 4.6), layout="constrained")
     left, right = figure.subplots(1, 2)
-    left.plot(fpr, tpr, "b-", label=f"AUROC = {roc_auc_score(is_anomaly, scores):.4g}")
+    for name, model_scores in scores.items():
+        fpr, tpr, _ = roc_curve(is_anomaly, model_scores)
+        left.plot(fpr, tpr, label=f"{name}: AUROC = {roc_auc_score(is_anomaly, model_scores):.4g}")
+        precision, recall, _ = precision_recall_curve(is_anomaly, model_scores)
+        aupr = average_precision_score(is_anomaly, model_scores)
+        right.plot(recall, precision, label=f"{name}: AUPR = {aupr:.4g}")
     left.plot([0, 1], [0, 1], "k:", linewidth=0.8, label="random score")
     left.set(xlabel="false positive rate", ylabel="true positive rate (recall)", title="ROC")
-    left.legend(loc="lower right")
+    left.legend(loc="lower right", fontsize=8)
     share = float(np.mean(is_anomaly))
-    right.plot(recall, precision, "b-", label=f"AUPR = {average_precision_score(is_anomaly, scores):.4g}")
     right.axhline(share, color="k", linestyle=":", linewidth=0.8, label=f"random score ({share:.2f})")
     right.set(xlabel="recall", ylabel="precision", title="precision-recall", ylim=(0, 1.02))
-    right.legend(loc="lower left")
+    right.legend(loc="lower left", fontsize=8)
     figure.suptitle(title)
     return figure
 
 
-def score_histograms(is_anomaly: np.ndarray, scores: np.ndarray, title: str) -> Figure:
-    """Histograms of the anomaly score for normal and anomalous test samples, on a log scale: the
-    scores span decades, and linear bins put every normal score in the first one."""
-    figure, ax = _axes()
-    positive = scores[scores > 0]
+def score_histograms(is_anomaly: np.ndarray, scores: Mapping[str, np.ndarray], title: str) -> Figure:
+    """Histograms of each model's anomaly score, normal against anomalous test samples, one row per
+    model on one log axis: the scores span decades, and linear bins put every normal score in the
+    first one."""
+    figure = Figure(figsize=(6.4, 1.0 + 2.4 * len(scores)), layout="constrained")
+    axes = figure.subplots(len(scores), 1, sharex=True, squeeze=False)[:, 0]
+    every = np.concatenate(list(scores.values()))
+    positive = every[every > 0]
     low, high = (positive.min(), positive.max()) if len(positive) else (1e-12, 1.0)
     bins = np.geomspace(low, max(high, low * 10), 50)
-    clipped = np.clip(scores, low, None)
-    ax.hist(clipped[~is_anomaly], bins=bins, alpha=0.6, label="normal")
-    if is_anomaly.any():
-        ax.hist(clipped[is_anomaly], bins=bins, alpha=0.6, label="anomalous")
-    ax.set_xscale("log")
-    ax.set_xlabel("anomaly score (squared reconstruction error, log scale)")
-    ax.set_ylabel("test samples")
-    ax.set_title(title)
-    ax.legend()
+    for ax, (name, model_scores) in zip(axes, scores.items(), strict=True):
+        clipped = np.clip(model_scores, low, None)
+        ax.hist(clipped[~is_anomaly], bins=bins, alpha=0.6, label="normal")
+        if is_anomaly.any():
+            ax.hist(clipped[is_anomaly], bins=bins, alpha=0.6, label="anomalous")
+        ax.set_xscale("log")
+        ax.set(ylabel="test samples", title=name)
+        ax.legend(fontsize=8)
+    axes[-1].set_xlabel("anomaly score (squared reconstruction error, log scale)")
+    figure.suptitle(title)
     return figure
 
 
-def error_map(u: np.ndarray, v: np.ndarray, scores: np.ndarray, x_train: np.ndarray, title: str) -> Figure:
-    """The notebook's error map, showing the anomaly score itself (squared reconstruction error) on a
-    log colour scale with a perceptually uniform colour map; training points in white."""
-    figure, ax = _axes()
-    grid = np.clip(scores.reshape(u.shape), 1e-8, None)
-    mesh = ax.pcolormesh(u, v, grid, cmap="viridis", norm=LogNorm(), shading="auto")
-    figure.colorbar(mesh, ax=ax, label="anomaly score (squared reconstruction error)")
-    ax.scatter(x_train[:, 0], x_train[:, 1], c="w", s=2)
-    ax.set_aspect("equal")
-    ax.set_xlabel("x1")
-    ax.set_ylabel("x2")
-    ax.set_title(title)
+def error_maps(
+    u: np.ndarray, v: np.ndarray, scores: Mapping[str, np.ndarray], x_train: np.ndarray, title: str
+) -> Figure:
+    """The notebook's error map, a panel per model on one log colour scale: the anomaly score itself
+    (squared reconstruction error) in a perceptually uniform colour map, training points in white."""
+    grids = {name: np.clip(grid.reshape(u.shape), 1e-8, None) for name, grid in scores.items()}
+    every = np.concatenate([grid.ravel() for grid in grids.values()])
+    # From the 1st percentile: an exact fit along a line (PCA's) would spend most of the scale.
+    norm = LogNorm(np.percentile(every, 1), every.max())
+    figure, axes = _panels(len(grids), (5.0, 4.4))
+    for ax, (name, grid) in zip(axes, grids.items(), strict=True):
+        mesh = ax.pcolormesh(u, v, grid, cmap="viridis", norm=norm, shading="auto")
+        ax.scatter(x_train[:, 0], x_train[:, 1], c="w", s=2)
+        ax.set_aspect("equal")
+        ax.set(xlabel="x1", ylabel="x2", title=name)
+    figure.colorbar(mesh, ax=axes, label="anomaly score (squared reconstruction error)")
+    figure.suptitle(title)
     return figure

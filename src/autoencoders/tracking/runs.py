@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import posixpath
 import re
 import shutil
 import tempfile
@@ -186,6 +187,24 @@ def log_figures(client: MlflowClient, run_id: str, figures: Mapping[str, Figure]
     """Log figures under their artifact paths."""
     for path, figure in figures.items():
         client.log_figure(run_id, figure, path)
+
+
+def log_arrays(client: MlflowClient, run_id: str, arrays: Mapping[str, np.ndarray], path: str) -> None:
+    """Arrays as one compressed ``.npz`` artifact at ``path`` (no pickled objects: plain arrays)."""
+    folder, name = posixpath.split(path)
+    with tempfile.TemporaryDirectory() as tmp:
+        np.savez_compressed(Path(tmp) / name, **arrays)
+        client.log_artifact(run_id, str(Path(tmp) / name), folder or None)
+
+
+def load_arrays(client: MlflowClient, run_id: str, path: str) -> dict[str, np.ndarray] | None:
+    """The arrays :func:`log_arrays` logged at ``path``, or None where the run has no such file
+    (a run logged before the file was)."""
+    folder, name = posixpath.split(path)
+    if name not in {Path(item.path).name for item in client.list_artifacts(run_id, folder or None)}:
+        return None
+    with tempfile.TemporaryDirectory() as tmp, np.load(client.download_artifacts(run_id, path, tmp)) as found:
+        return {key: found[key] for key in found.files}
 
 
 def logged_config(uri: str, run_id: str, setting: str) -> tuple[str, str]:

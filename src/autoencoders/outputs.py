@@ -1,0 +1,81 @@
+"""What a run keeps of its evaluation, so that runs can later be drawn on shared axes (the
+comparison) without reloading their models or their data.
+
+Every train and baseline run logs its :class:`RunOutputs` as ``evaluation/test_outputs.npz``: the
+test labels and anomaly scores, a fixed handful of test samples with their reconstructions, and for
+2-D data the anomaly score over the plane. Runs of one comparison group share their data, so their
+samples and labels are the same arrays.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+import numpy as np
+
+from autoencoders.data.base import Splits
+from autoencoders.evaluation import Codec, Evaluation, squared_errors
+
+OUTPUTS_PATH = "evaluation/test_outputs.npz"
+GRID_SIZE = 200
+Box = tuple[tuple[float, float], tuple[float, float]]
+
+
+@dataclass
+class RunOutputs:
+    """Arrays only (numpy in, numpy out), so that the file holds no pickled objects."""
+
+    is_anomaly: np.ndarray  # per test sample
+    scores: np.ndarray  # per test sample: the anomaly score the metrics rank by
+    shown: np.ndarray  # indices of the test samples shown, normal ones first
+    samples: np.ndarray  # those test samples
+    reconstructions: np.ndarray  # and their reconstructions
+    train: np.ndarray | None = None  # 2-D data: the training points, drawn over the error map
+    grid_u: np.ndarray | None = None  # 2-D data with a box: the grid's coordinates ...
+    grid_v: np.ndarray | None = None
+    grid_scores: np.ndarray | None = None  # ... and the anomaly score at each grid point
+
+    @property
+    def has_grid(self) -> bool:
+        return self.grid_scores is not None
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The fields that hold an array, for ``np.savez``."""
+        return {name: value for name, value in asdict(self).items() if value is not None}
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> RunOutputs:
+        known = {field.name for field in fields(cls)}
+        return cls(**{name: value for name, value in arrays.items() if name in known})
+
+
+def score_grid(codec: Codec, box: Box) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The notebook's 200 x 200 grid over ``box`` and each grid point's anomaly score (the squared
+    reconstruction error the evaluation ranks by)."""
+    (x_lo, x_hi), (y_lo, y_hi) = box
+    u, v = np.meshgrid(np.linspace(x_lo, x_hi, GRID_SIZE), np.linspace(y_lo, y_hi, GRID_SIZE))
+    grid = np.column_stack([u.ravel(), v.ravel()]).astype(np.float32)
+    return u, v, squared_errors(grid, codec.decode(codec.encode(grid))).reshape(u.shape)
+
+
+def run_outputs(
+    codec: Codec, splits: Splits, evaluation: Evaluation, kind: str, box: Box | None = None
+) -> RunOutputs:
+    """The outputs of one evaluated model: for images eight normal and eight anomalous test digits
+    (sixteen normal where there are no anomalies), for points a hundred normal and fifty anomalous."""
+    if kind == "points":
+        shown = splits.showcase(100, 50)
+    else:
+        shown = splits.showcase(8 if splits.has_anomalies else 16, 8)
+    outputs = RunOutputs(
+        is_anomaly=splits.test_is_anomaly,
+        scores=evaluation.test_scores,
+        shown=shown,
+        samples=splits.test[shown],
+        reconstructions=evaluation.test_reconstructions[shown],
+    )
+    if kind == "points":
+        outputs.train = splits.train
+        if box is not None:
+            outputs.grid_u, outputs.grid_v, outputs.grid_scores = score_grid(codec, box)
+    return outputs
