@@ -17,8 +17,12 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from autoencoders.console import quiet_libraries
-from autoencoders.errors import ConfigError
-from pipelines.job import is_multirun
+from autoencoders.errors import ConfigError, TrainingDiverged
+from autoencoders.tracking.store import redact
+from pipelines.job import discard_job_dir, is_multirun
+from pipelines.schema import register
+
+register()
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 CONFIG_DIR = str(PROJECT_ROOT / "conf")
@@ -39,9 +43,11 @@ def compose_config(config_name: str, overrides: list[str] | None = None) -> Dict
 
 def build(node: DictConfig, **kwargs: Any) -> Any:
     """``hydra.utils.instantiate``, with any error the target raises about its arguments reported
-    as a ConfigError: the target's own when it is one, else one naming the config group."""
+    as a ConfigError: the target's own when it is one, else one naming the config group. Targets get
+    plain lists and dicts, never OmegaConf containers: what they save in a checkpoint must load
+    with ``weights_only=True``."""
     try:
-        return instantiate(node, **kwargs)
+        return instantiate(node, _convert_="all", **kwargs)
     except InstantiationException as error:
         cause = error.__cause__
         while cause is not None and not isinstance(cause, ConfigError):
@@ -58,7 +64,9 @@ def _exit_on_sigterm(signum: int, frame: Any) -> None:
 
 @contextmanager
 def one_line_errors() -> Iterator[None]:
-    """Report configuration errors as ``error: <message>`` on stderr and exit 2, no traceback.
+    """Report configuration errors as ``error: <message>`` on stderr and exit 2, no traceback, and
+    remove the output folder Hydra made for the job; a diverged training (its run ended FAILED) the
+    same way, with exit status 1.
 
     The libraries' banners and deprecation notices are silenced (``autoencoders.console``). In a
     multirun the error is raised on, so that Hydra records the job as failed and goes on (the
@@ -70,8 +78,10 @@ def one_line_errors() -> Iterator[None]:
     quiet_libraries()
     try:
         yield
-    except ConfigError as error:
-        print(f"error: {error}", file=sys.stderr)
+    except (ConfigError, TrainingDiverged) as error:
+        print(f"error: {redact(str(error))}", file=sys.stderr)
         if is_multirun():
             raise
-        raise SystemExit(2) from None
+        if isinstance(error, ConfigError):
+            discard_job_dir()  # nothing ran: leave no output folder behind
+        raise SystemExit(2 if isinstance(error, ConfigError) else 1) from None

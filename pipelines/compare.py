@@ -18,10 +18,12 @@ from autoencoders.tracking.runs import log_figures, log_metrics, ui_link
 from autoencoders.tracking.store import prepare_store
 from pipelines.common import CONFIG_DIR, one_line_errors
 from pipelines.job import print_link, stage_run
+from pipelines.schema import check
 
 
 def compare(cfg: DictConfig) -> str:
     """Build the table from the store, print it, and log one compare run per experiment."""
+    check(cfg, "compare")
     metrics = list(cfg.metrics)
     names = list(cfg.experiments) if cfg.experiments else None
     table = comparison.collect(prepare_store(cfg.tracking.uri), names, metrics)

@@ -3,6 +3,9 @@ library's stage run."""
 
 from __future__ import annotations
 
+import contextlib
+import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,10 +15,11 @@ from typing import Any
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from mlflow.tracking import MlflowClient
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
+from autoencoders.errors import ConfigError
 from autoencoders.tracking import runs, sweeps
-from autoencoders.tracking.store import Target, is_local_store
+from autoencoders.tracking.store import Target, is_local_store, prepare_store
 
 
 def is_multirun() -> bool:
@@ -57,6 +61,25 @@ def job_dir() -> Iterator[Path]:
         yield Path(folder)
 
 
+def discard_job_dir() -> None:
+    """Remove what Hydra wrote for a job that stopped on bad input (its ``.hydra`` folder and log)
+    and the folders left empty by that, up to the launch directory; anything else stays."""
+    if not HydraConfig.initialized():
+        return
+    job = HydraConfig.get()
+    folder = Path(job.runtime.output_dir)
+    if job.output_subdir:
+        shutil.rmtree(folder / job.output_subdir, ignore_errors=True)
+    (folder / f"{job.job.name}.log").unlink(missing_ok=True)
+    launch = Path(job.runtime.cwd).resolve()
+    with contextlib.suppress(OSError):
+        folder.rmdir()  # only when empty
+        folder = folder.parent.resolve()
+        while launch in folder.parents:  # outputs/<date>, left empty
+            folder.rmdir()
+            folder = folder.parent
+
+
 def tracking_target(tracking: DictConfig) -> Target:
     """Where the ``tracking`` group sends a run."""
     return Target(tracking.uri, tracking.experiment, tracking.get("artifact_root"))
@@ -88,6 +111,62 @@ def stage_run(
     tags = {**path_tags, **tags, **job_tags()}
     with runs.stage_run(target, run_name, tags, params, OmegaConf.to_yaml(cfg), overrides) as opened:
         yield opened
+
+
+#: Overrides a resumed run may take: where the store is, Hydra's own settings.
+RESUME_OVERRIDES = ("resume=", "tracking=", *PLUMBING)
+
+
+def resumed_config(cfg: DictConfig) -> DictConfig:
+    """The config of the run ``cfg.resume`` names, as it logged it, with this command's ``tracking``
+    and ``paths``: a resumed run continues what it ran. Other overrides, a run that is not KILLED or
+    FAILED, or one without a last checkpoint stop here, before anything is built."""
+    run_id = cfg.resume
+    overrides = list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
+    other = [item for item in overrides if not item.startswith(RESUME_OVERRIDES)]
+    if other:
+        raise ConfigError(
+            f"resume={run_id} continues the run with its logged config; drop {' '.join(other)} "
+            "(only tracking.*, paths.* and hydra.* settings go with resume)"
+        )
+    text, experiment = runs.logged_config(cfg.tracking.uri, run_id, "resume")
+    client = MlflowClient(cfg.tracking.uri)
+    status = client.get_run(run_id).info.status
+    if status not in (runs.KILLED, runs.FAILED):
+        raise ConfigError(f"resume={run_id}: the run is {status}; only KILLED or FAILED runs can be resumed")
+    if not has_last_checkpoint(client, run_id):
+        raise ConfigError(
+            f"resume={run_id}: the run kept no checkpoints/last.ckpt (it stopped before its first "
+            "checkpoint); start a new run instead"
+        )
+    logged = OmegaConf.create(text)
+    with open_dict(logged):
+        logged.tracking, logged.paths, logged.resume = cfg.tracking, cfg.paths, run_id
+        logged.tracking.experiment = experiment
+    return logged
+
+
+@contextmanager
+def resumed_run(cfg: DictConfig) -> Iterator[tuple[MlflowClient, str, str]]:
+    """The KILLED or FAILED run ``cfg.resume`` names, RUNNING again: its params and config stay as
+    they were logged. Yields ``(client, experiment_id, run_id)``."""
+    client = prepare_store(cfg.tracking.uri)
+    experiment_id = client.get_run(cfg.resume).info.experiment_id
+    with runs.reopened_run(client, cfg.resume) as run_id:
+        yield client, experiment_id, run_id
+
+
+def has_last_checkpoint(client: MlflowClient, run_id: str) -> bool:
+    return "checkpoints/last.ckpt" in {item.path for item in client.list_artifacts(run_id, "checkpoints")}
+
+
+def print_resume_hint(client: MlflowClient, run_id: str) -> None:
+    """How to continue a run that stopped, when it kept a checkpoint to continue from."""
+    with contextlib.suppress(Exception):  # the run is ending anyway: a hint, not a second error
+        if not has_last_checkpoint(client, run_id):
+            return
+        print(f"run {run_id} stopped; its last checkpoint is kept. Resume it with:", file=sys.stderr)
+        print(f"  python -m pipelines.train resume={run_id}", file=sys.stderr)
 
 
 def print_summary(cfg: DictConfig, experiment_id: str, run_id: str, metrics: dict[str, float]) -> None:

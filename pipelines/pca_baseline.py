@@ -12,11 +12,11 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from autoencoders.errors import ConfigError
 from autoencoders.pca import PCABaseline
-from autoencoders.selection import Selection
 from autoencoders.stages import record_evaluation, run_tags
 from autoencoders.tracking.runs import logged_config
 from pipelines.common import CONFIG_DIR, build, one_line_errors
 from pipelines.job import print_summary, stage_run
+from pipelines.schema import check
 
 
 def follow_run(cfg: DictConfig) -> DictConfig:
@@ -35,9 +35,10 @@ def follow_run(cfg: DictConfig) -> DictConfig:
 
 def pca_baseline(cfg: DictConfig) -> dict[str, float]:
     """Fit PCA on the training split, evaluate it like an autoencoder, record one MLflow run."""
-    Selection(cfg.optimized_metric, cfg.optimized_mode)  # a bad mode fails before the run
+    check(cfg, "pca_baseline")
     if cfg.baseline_for:
         cfg = follow_run(cfg)
+        check(cfg, "pca_baseline")  # the followed run's dataset
     datamodule = build(cfg.dataset)
     datamodule.prepare_data()
     baseline = PCABaseline(int(cfg.n_components)).fit(datamodule.splits.train)

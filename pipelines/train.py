@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import hydra
 from omegaconf import DictConfig
 
 from autoencoders.selection import Selection
 from pipelines.common import CONFIG_DIR, build, one_line_errors
-from pipelines.job import job_dir, print_summary, stage_run
+from pipelines.job import job_dir, print_resume_hint, print_summary, resumed_config, resumed_run, stage_run
+from pipelines.schema import check
 
 
 def train(cfg: DictConfig) -> dict[str, float]:
@@ -22,9 +25,12 @@ def train(cfg: DictConfig) -> dict[str, float]:
     import torch
 
     from autoencoders.devices import check_accelerator
-    from autoencoders.stages import run_tags, train_and_record
+    from autoencoders.stages import prepare_resume, run_tags, train_and_record
     from autoencoders.training import check_selection, training_callbacks
 
+    if cfg.get("resume"):
+        cfg = resumed_config(cfg)
+    check(cfg, "train")
     if cfg.num_threads:
         torch.set_num_threads(int(cfg.num_threads))
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
@@ -43,10 +49,24 @@ def train(cfg: DictConfig) -> dict[str, float]:
             return {}
         tags = run_tags("train", datamodule, module.name, module.code_dim)
         name = f"{module.name} code={module.code_dim} seed={cfg.seed}"
-        with stage_run(cfg, tags, name) as (client, experiment_id, run_id):
-            metrics = train_and_record(
-                module, datamodule, trainer, checkpoint, selection, client, run_id, cfg.tracking.uri
-            )
+        opened = resumed_run(cfg) if cfg.get("resume") else stage_run(cfg, tags, name)
+        with opened as (client, experiment_id, run_id):
+            resume = prepare_resume(client, run_id, Path(checkpoint.dirpath)) if cfg.get("resume") else None
+            try:
+                metrics = train_and_record(
+                    module,
+                    datamodule,
+                    trainer,
+                    checkpoint,
+                    selection,
+                    client,
+                    run_id,
+                    cfg.tracking.uri,
+                    resume,
+                )
+            except BaseException:
+                print_resume_hint(client, run_id)
+                raise
     print_summary(cfg, experiment_id, run_id, metrics)
     return metrics
 

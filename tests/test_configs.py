@@ -13,6 +13,7 @@ from autoencoders.data.base import InMemoryDataModule
 from autoencoders.errors import ConfigError
 from autoencoders.lightning import AutoencoderModule
 from pipelines.common import CONFIG_DIR, build, compose_config
+from pipelines.schema import check
 
 
 def options(group: str) -> list[str]:
@@ -122,10 +123,67 @@ def test_overrides_reach_the_objects() -> None:
     assert cfg.seed == 3
 
 
-def test_bad_values_raise_config_errors_that_name_the_setting() -> None:
-    cfg = compose_config("train", ["model.net.activation=swish"])
-    with pytest.raises(ConfigError, match=r"model\.net\.activation must be one of"):
-        build(cfg.model)
-    cfg = compose_config("train", ["dataset.n_train=0"])
-    with pytest.raises(ConfigError, match=r"dataset\.n_train must be a positive integer"):
-        build(cfg.dataset)
+@pytest.mark.parametrize(
+    ("stage", "overrides", "message"),
+    [
+        ("train", ["model.code_dim=0"], "model.code_dim must be a positive integer, got 0"),
+        ("train", ["model.code_dim=1.5"], "model.code_dim must be an integer, got 1.5"),
+        ("train", ["model.net.hidden_dims=[]"], "model.net.hidden_dims must be a non-empty list of positive"),
+        ("train", ["model.net.hidden_dims=[4,1.5]"], "model.net.hidden_dims[1] must be an integer, got 1.5"),
+        ("train", ["model.net.activation=swish"], "model.net.activation must be one of ['elu', 'gelu'"),
+        ("train", ["model=conv", "model.net.channels=[]"], "model.net.channels must be a non-empty list"),
+        ("train", ["model=conv", "model.net.upsampling=bilinear"], "model.net.upsampling must be one of"),
+        ("train", ["model=conv", "model.net.kernel_size=2"], "model.net.kernel_size must be an odd positive"),
+        ("train", ["model.optimizer.lr=0"], "model.optimizer.lr must be a positive number, got 0.0"),
+        ("train", ["model.optimizer.lr=fast"], "model.optimizer.lr must be a number, got fast"),
+        ("train", ["model.optimizer._target_=torch.optim.Adamm"], "model.optimizer._target_ must be a torch"),
+        ("train", ["model.code_l1=-1"], "model.code_l1 must be 0 or more, got -1.0"),
+        ("train", ["trainer.max_epochs=-1"], "trainer.max_epochs must be a positive integer, got -1"),
+        ("train", ["trainer.devices=0"], "trainer.devices must be a positive integer, a list"),
+        ("train", ["trainer.precision=12"], "trainer.precision must be one of ['64-true'"),
+        ("train", ["dataset.n_train=0"], "dataset.n_train must be a positive integer, got 0"),
+        ("train", ["dataset.batch_size=0"], "dataset.batch_size must be a positive integer, got 0"),
+        ("train", ["dataset.anomaly_margin=-0.1"], "dataset.anomaly_margin must be 0 or more, got -0.1"),
+        ("train", ["dataset=mnist", "dataset.normal_digits=[]"], "dataset.normal_digits must be a non-empty"),
+        (
+            "train",
+            ["dataset=mnist", "dataset.normal_digits=[10]"],
+            "dataset.normal_digits must be a non-empty list of distinct digits 0..9, got [10]",
+        ),
+        (
+            "train",
+            ["dataset=mnist", "dataset.normal_digits=[1,1]"],
+            "dataset.normal_digits must be a non-empty list of distinct digits 0..9, got [1, 1]",
+        ),
+        (
+            "train",
+            ["dataset=mnist", "dataset.val_fraction=1.5"],
+            "dataset.val_fraction must be between 0 and 1",
+        ),
+        ("train", ["dataset=mnist", "dataset.source=web"], "dataset.source must be one of ['auto', 'full'"),
+        ("train", ["seed=-1"], "seed must be 0 or more, got -1"),
+        ("train", ["num_threads=0"], "num_threads must be a positive integer, got 0"),
+        ("train", ["optimized_mode=up"], "optimized_mode must be one of ['min', 'max'], got 'up'"),
+        ("pca_baseline", ["n_components=0"], "n_components must be a positive integer, got 0"),
+        ("compare", ["metrics=[]"], "metrics must be a non-empty list of metric names, got []"),
+    ],
+)
+def test_the_schema_names_every_bad_value_in_one_line(stage: str, overrides: list[str], message: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        check(compose_config(stage, overrides), stage)
+    assert str(raised.value).startswith(message)
+    assert "\n" not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        [],
+        ["model=conv"],
+        ["trainer=ddp"],
+        ["+model.optimizer.weight_decay=0.01"],
+        ["+trainer.gradient_clip_val=1"],
+    ],
+)
+def test_the_defaults_and_library_passthroughs_pass_the_schema(overrides: list[str]) -> None:
+    check(compose_config("train", overrides), "train")

@@ -109,6 +109,23 @@ def test_one_class_split(bundled_root) -> None:
     assert len(np.unique(train_and_test, axis=0)) == len(train_and_test)  # disjoint splits
 
 
-def test_bad_normal_digits_are_rejected() -> None:
-    with pytest.raises(ConfigError, match=r"dataset.normal_digits must be a non-empty list of digits 0..9"):
-        MNISTDataModule(normal_digits=[10])
+def test_a_truncated_bundled_cache_is_rebuilt_not_used(tmp_path, bundled_root, caplog) -> None:
+    cache = tmp_path / mnist.BUNDLED_CACHE
+    cache.write_bytes((bundled_root / mnist.BUNDLED_CACHE).read_bytes()[:4000])  # an interrupted copy
+    with caplog.at_level(logging.WARNING, logger=mnist.__name__):
+        loaded = load_bundled(tmp_path)
+    assert loaded.images.shape == (5000, 28, 28)
+    assert f"the bundled cache {cache} is unreadable" in caplog.text
+    assert mnist.read_bundled_cache(cache).labels.shape == (5000,)  # rebuilt in place, whole
+
+
+def test_unreadable_full_mnist_files_are_fetched_again_never_used(
+    fake_full_mnist, bundled_root, no_download
+) -> None:
+    raw = fake_full_mnist / "MNIST" / "raw"
+    (raw / "train-images-idx3-ubyte").write_bytes(b"half a download")
+    (fake_full_mnist / mnist.BUNDLED_CACHE).write_bytes((bundled_root / mnist.BUNDLED_CACHE).read_bytes())
+    source, why, _ = mnist.load_source("auto", fake_full_mnist)
+    assert source == "bundled" and "could not be downloaded" in why  # offline: the fallback
+    assert not raw.exists()  # the bad files are gone, not left for the next run
+    assert not list(fake_full_mnist.glob(".mnist-download-*"))  # no half-written download either

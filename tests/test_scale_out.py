@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from mlflow.tracking import MlflowClient
@@ -16,9 +17,11 @@ from pipelines.train import train
 pytestmark = pytest.mark.slow
 
 
-def test_training_against_a_tracking_server(mlflow_server) -> None:
+def test_training_against_a_tracking_server(mlflow_server, capsys) -> None:
     url = mlflow_server.url
-    metrics = train(compose_config("train", ["tracking=server", f"tracking.uri={url}", *QUICK_SPIRAL]))
+    with_credentials = url.replace("://", "://alice:s3cret@")  # the server ignores them; we must hide them
+    cfg = compose_config("train", ["tracking=server", f"tracking.uri={with_credentials}", *QUICK_SPIRAL])
+    metrics = train(cfg)
     client = MlflowClient(url)  # everything below is read back over HTTP
     (run,) = client.search_runs([client.get_experiment_by_name("spiral").experiment_id])
     assert run.info.status == "FINISHED"
@@ -28,6 +31,11 @@ def test_training_against_a_tracking_server(mlflow_server) -> None:
     paths = artifact_paths(client, run.info.run_id)
     assert {"roc.png", "config/config.yaml", "checkpoints/best.ckpt"} <= paths
     assert any(mlflow_server.artifacts.rglob("roc.png"))  # stored where the server keeps them
+    printed = capsys.readouterr()
+    logged = [*run.data.params.values(), *run.data.tags.values(), printed.out, printed.err]
+    logged.append(Path(client.download_artifacts(run.info.run_id, "config/config.yaml")).read_text())
+    assert not [text for text in logged if "s3cret" in text]
+    assert run.data.tags["tracking.uri"] == url.replace("://", "://***@")
     import mlflow.pytorch
 
     mlflow.set_tracking_uri(url)

@@ -9,6 +9,7 @@ from mlflow.tracking import MlflowClient
 from omegaconf import OmegaConf
 
 from helpers.entry import run_command, run_main, store_overrides
+from helpers.runs import artifact_paths
 
 pytestmark = pytest.mark.slow
 
@@ -60,6 +61,12 @@ def test_parallel_jobs_nest_record_a_failure_and_go_on(store, client, tmp_path) 
     # fast each worker imported torch: on a cold start one may begin a job later than the other).
     spans = sorted((run.info.start_time, run.info.end_time) for run in finished)
     assert any(later[0] < earlier[1] for earlier, later in zip(spans, spans[1:], strict=False))
+    for run in finished:  # ... and each wrote all of its run into the shared SQLite store
+        assert run.data.params["model.code_dim"] in {"1", "2", "3"}
+        assert len(client.get_metric_history(run.info.run_id, "val/loss")) == 4
+        assert {"roc.png", "config/config.yaml", "checkpoints/best.ckpt"} <= artifact_paths(
+            client, run.info.run_id
+        )
 
     # The best job is chosen by the value of the model each job evaluated (its best checkpoint's).
     best = min(finished, key=lambda run: run.data.metrics["best/val/loss"])

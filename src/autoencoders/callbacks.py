@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import numpy as np
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import Callback
 from torchvision.utils import make_grid
+
+from autoencoders.errors import TrainingDiverged
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +38,31 @@ class EpochSummary(Callback):
         log.info("epoch %d/%s  %s", epoch, trainer.max_epochs, losses)
 
 
+class DivergenceGuard(Callback):
+    """Stops training at the first step whose loss is not finite (NaN or infinite), rather than
+    training every remaining epoch on NaN and failing later in the evaluation; the message suggests
+    the usual fixes with the run's own numbers."""
+
+    def on_train_batch_end(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
+        loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
+        if loss is not None and not torch.isfinite(loss).all():
+            raise TrainingDiverged(
+                f"training diverged: the training loss became {float(loss)} at epoch "
+                f"{trainer.current_epoch + 1}, step {trainer.global_step}; {self.hint(trainer)}"
+            )
+
+    @staticmethod
+    def hint(trainer: pl.Trainer) -> str:
+        group = trainer.optimizers[0].param_groups[0]
+        hint = f"lower model.optimizer.lr (now {group.get('initial_lr', group['lr']):g})"
+        splits = getattr(trainer.datamodule, "splits", None)
+        if splits is not None:
+            hint += f" or scale the inputs (largest |x| in training: {float(np.abs(splits.train).max()):g})"
+        return hint
+
+
 class ReconstructionSnapshots(Callback):
     """Logs a grid of fixed images over their reconstructions after every validation epoch, as an
     MLflow image with the epoch (from 1, the curves' step) as its step, so the UI shows how
@@ -48,6 +76,8 @@ class ReconstructionSnapshots(Callback):
     def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.sanity_checking or not trainer.is_global_zero or trainer.logger is None:
             return
+        if trainer.current_epoch + 1 <= getattr(trainer.logger, "logged_steps", {}).get("val/loss", 0):
+            return  # a resumed run holds this epoch's image already (logged with its val/loss)
         with torch.no_grad():
             reconstructions = pl_module(self.images.to(pl_module.device)).float().cpu()
         # Rows of eight: originals, then their reconstructions below; normal first, then anomalous.

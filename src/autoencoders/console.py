@@ -30,6 +30,8 @@ def quiet_libraries() -> None:
         if not any(isinstance(existing, _DropLines) for existing in logger.filters):
             logger.addFilter(_DropLines(LIGHTNING_NOISE))
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
+    # A resumed run puts its best checkpoint back in the folder before fit: expected, not a problem.
+    warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
     for module in ("pytorch_lightning", "lightning_fabric", "torch", "mlflow", "starlette", "hydra"):
         warnings.filterwarnings("ignore", category=DeprecationWarning, module=module)
         warnings.filterwarnings("ignore", category=FutureWarning, module=module)

@@ -1,5 +1,11 @@
-"""Errors that mean "the configuration is wrong", reported as one line before any run starts."""
+"""The errors a command reports in one line, without a traceback."""
 
 
 class ConfigError(ValueError):
-    """A setting has a value the project cannot work with; the message names the setting and the fix."""
+    """A setting has a value the project cannot work with; the message names the setting and the fix.
+    Raised before any run starts; the command exits with status 2."""
+
+
+class TrainingDiverged(RuntimeError):
+    """The training loss stopped being finite; the run ends FAILED and the command exits with
+    status 1, its message saying what to change."""

@@ -38,8 +38,6 @@ class AutoencoderModule(pl.LightningModule):
         super().__init__()
         if code_dim is not None and code_dim != net.code_dim:
             raise ConfigError(f"model.code_dim is {code_dim} but the network's code has {net.code_dim}")
-        if code_l1 < 0:
-            raise ConfigError(f"model.code_l1 must be 0 or more, got {code_l1}")
         self.net = net
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler

@@ -17,8 +17,6 @@ class PCABaseline:
     name = "pca"
 
     def __init__(self, n_components: int) -> None:
-        if n_components < 1:
-            raise ConfigError(f"n_components must be a positive integer, got {n_components}")
         self.n_components = n_components
         self.pca: PCA | None = None
         self.sample_shape: tuple[int, ...] = ()

@@ -7,7 +7,12 @@ names and figures, computed by the same code.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytorch_lightning as pl
 from mlflow.tracking import MlflowClient
@@ -21,7 +26,7 @@ from autoencoders.outputs import OUTPUTS_PATH, run_outputs
 from autoencoders.selection import Selection
 from autoencoders.tracking import runs
 from autoencoders.tracking.logger import BufferedMLFlowLogger
-from autoencoders.training import fit_best
+from autoencoders.training import fit_best, relocate_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +63,44 @@ def record_evaluation(
     return evaluation
 
 
+@dataclass(frozen=True)
+class Resume:
+    """Where an interrupted run continues: its last checkpoint, fetched from the run, and per metric
+    the last epoch the run already holds."""
+
+    checkpoint: Path
+    logged_steps: dict[str, int]
+
+
+def prepare_resume(client: MlflowClient, run_id: str, checkpoint_dir: Path) -> Resume:
+    """Fetch the run's ``checkpoints/last.ckpt`` (and ``best.ckpt``, into ``checkpoint_dir``, where
+    the training keeps its checkpoints) and point the saved checkpoint state at that folder."""
+    kept = {Path(item.path).name for item in client.list_artifacts(run_id, "checkpoints")}
+    checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    resume_dir = checkpoint_dir.parent / "resume"
+    for name, folder in (("last.ckpt", resume_dir), ("best.ckpt", checkpoint_dir)):
+        if name in kept:
+            with tempfile.TemporaryDirectory() as tmp:
+                folder.mkdir(parents=True, exist_ok=True)
+                shutil.move(client.download_artifacts(run_id, f"checkpoints/{name}", tmp), folder / name)
+    relocate_checkpoint(resume_dir / "last.ckpt", checkpoint_dir)
+    metrics = client.get_run(run_id).data.metrics
+    logged = {key: max(point.step for point in client.get_metric_history(run_id, key)) for key in metrics}
+    return Resume(resume_dir / "last.ckpt", logged)
+
+
+def keep_checkpoints(client: MlflowClient, run_id: str, checkpoint: ModelCheckpoint) -> bool:
+    """Log the last and best checkpoints of an interrupted fit into its run (``checkpoints/``), so
+    that it can be resumed here or on another machine. Whether a last checkpoint was kept."""
+    kept = False
+    for path in (checkpoint.last_model_path, checkpoint.best_model_path):
+        if path and Path(path).exists():
+            with contextlib.suppress(Exception):
+                client.log_artifact(run_id, path, "checkpoints")
+                kept = kept or Path(path).name == "last.ckpt"
+    return kept
+
+
 def train_and_record(
     module: AutoencoderModule,
     datamodule: InMemoryDataModule,
@@ -67,14 +110,24 @@ def train_and_record(
     client: MlflowClient,
     run_id: str,
     tracking_uri: str,
+    resume: Resume | None = None,
 ) -> dict[str, float]:
-    """Fit logging into ``run_id``, restore the checkpoint ``selection`` chose, then evaluate and
-    log it with its checkpoint and model. Returns the final metrics, the selection metric's value
-    for that model among them (``{}`` on ranks other than zero)."""
+    """Fit logging into ``run_id`` (from ``resume`` when given), restore the checkpoint
+    ``selection`` chose, then evaluate and log it with its checkpoint and model. Returns the final
+    metrics, the selection metric's value for that model among them (``{}`` on ranks other than
+    zero). A fit that stops early (Ctrl-C, SIGTERM, an error) leaves its checkpoints in the run."""
     trainer.logger = BufferedMLFlowLogger(
-        tracking_uri=tracking_uri, run_id=run_id, epoch=lambda: trainer.current_epoch + 1
+        tracking_uri=tracking_uri,
+        run_id=run_id,
+        epoch=lambda: trainer.current_epoch + 1,
+        logged_steps=resume.logged_steps if resume else None,
     )
-    chosen = fit_best(module, datamodule, trainer, checkpoint)
+    try:
+        chosen = fit_best(module, datamodule, trainer, checkpoint, resume.checkpoint if resume else None)
+    except BaseException:
+        if trainer.is_global_zero:
+            keep_checkpoints(client, run_id, checkpoint)
+        raise
     if not trainer.is_global_zero:
         return {}
     client.set_tag(run_id, "world_size", str(trainer.world_size))  # processes that trained

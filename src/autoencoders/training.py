@@ -9,7 +9,7 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import Callback, LearningRateMonitor, ModelCheckpoint
 
-from autoencoders.callbacks import EpochSummary, ReconstructionSnapshots
+from autoencoders.callbacks import DivergenceGuard, EpochSummary, ReconstructionSnapshots
 from autoencoders.data.base import InMemoryDataModule
 from autoencoders.errors import ConfigError
 from autoencoders.lightning import AutoencoderModule
@@ -41,7 +41,8 @@ def training_callbacks(
 
     First, because under ``ddp_fork``/``ddp_spawn`` Lightning copies ``best_model_path`` back to the
     main process for the first checkpoint callback only. At most ~20 checkpoint writes per run: a
-    200-epoch spiral run would otherwise spend more time saving checkpoints than training.
+    200-epoch spiral run would otherwise spend more time saving checkpoints than training. Each
+    write also saves ``last.ckpt``, the state an interrupted run resumes from.
     """
     checkpoint = ModelCheckpoint(
         dirpath=workdir / "checkpoints",
@@ -49,12 +50,36 @@ def training_callbacks(
         monitor=selection.metric,
         mode=selection.mode,
         every_n_epochs=max(1, max_epochs // 20),
+        save_last=True,
     )
-    callbacks: list[Callback] = [checkpoint, EpochSummary(), LearningRateMonitor(logging_interval="epoch")]
+    callbacks: list[Callback] = [
+        checkpoint,
+        DivergenceGuard(),
+        EpochSummary(),
+        LearningRateMonitor(logging_interval="epoch"),
+    ]
     if datamodule.kind == "images":
         splits = datamodule.splits
         callbacks.append(ReconstructionSnapshots(splits.test[splits.showcase(8, 8)]))
     return checkpoint, callbacks
+
+
+def relocate_checkpoint(path: Path, dirpath: Path) -> None:
+    """Point the checkpoint callbacks' state saved in ``path`` at ``dirpath``, where a resumed
+    training keeps its checkpoints: Lightning restores the best score so far only when the folder
+    is the one it was saved from, and a resumed run trains in a new folder (or on another machine)."""
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    for key, saved in state.get("callbacks", {}).items():
+        if not key.startswith("ModelCheckpoint"):
+            continue
+        saved["dirpath"] = str(dirpath)
+        for name in ("best_model_path", "last_model_path", "kth_best_model_path"):
+            if saved.get(name):
+                saved[name] = str(dirpath / Path(saved[name]).name)
+        saved["best_k_models"] = {
+            str(dirpath / Path(p).name): v for p, v in saved.get("best_k_models", {}).items()
+        }
+    torch.save(state, path)
 
 
 @dataclass(frozen=True)
@@ -70,11 +95,14 @@ def fit_best(
     datamodule: InMemoryDataModule,
     trainer: pl.Trainer,
     checkpoint: ModelCheckpoint,
+    resume_from: Path | None = None,
 ) -> ChosenCheckpoint:
-    """Fit, then load the weights of the checkpoint chosen by its monitor into ``module``."""
-    trainer.fit(module, datamodule=datamodule)
+    """Fit (from ``resume_from``, a last checkpoint, when given), then load the weights of the
+    checkpoint chosen by its monitor into ``module``. Checkpoints load as weights only: no pickled
+    objects run."""
+    trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from, weights_only=True)
     if not checkpoint.best_model_path:
         return ChosenCheckpoint()
-    state = torch.load(checkpoint.best_model_path, map_location="cpu", weights_only=False)
+    state = torch.load(checkpoint.best_model_path, map_location="cpu", weights_only=True)
     module.load_state_dict(state["state_dict"])
     return ChosenCheckpoint(checkpoint.best_model_path, int(state["epoch"]))

@@ -7,7 +7,7 @@ overhead on a 100-point dataset small.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -61,8 +61,11 @@ class TensorBatches:
         rank: int = 0,
         world_size: int = 1,
         passes: int = 1,
+        current_epoch: Callable[[], int] | None = None,
     ) -> None:
+        """``current_epoch``: the trainer's epoch (0-based), read when an iteration starts."""
         self.data = data
+        self.current_epoch = current_epoch
         self.passes = passes
         self.batch_size = batch_size
         self.shuffle = shuffle
@@ -88,6 +91,10 @@ class TensorBatches:
         return self.passes * -(-n // self.batch_size)
 
     def __iter__(self) -> Iterator[torch.Tensor]:
+        if self.current_epoch is not None:
+            # The order depends on the seed and the trainer's epoch only, not on how many epochs
+            # this process ran: a resumed training draws what an uninterrupted one would have.
+            self.epoch = self.current_epoch() * self.passes
         for _ in range(self.passes):
             indices = self._indices()
             self.epoch += 1
@@ -125,9 +132,6 @@ class InMemoryDataModule(pl.LightningDataModule):
         pays Lightning's per-epoch costs (validation, logging, checkpoints) per thousands of
         samples rather than per handful of steps, whatever the source's size."""
         super().__init__()
-        for setting, value in {"batch_size": batch_size, "epochs": epochs, "epoch_size": epoch_size}.items():
-            if not isinstance(value, int) or value < 1:
-                raise ConfigError(f"dataset.{setting} must be a positive integer, got {value!r}")
         self.name = name
         self.input_shape = tuple(input_shape)
         self.batch_size = batch_size
@@ -171,7 +175,8 @@ class InMemoryDataModule(pl.LightningDataModule):
         trainer = getattr(self, "trainer", None)
         rank, world = (trainer.global_rank, trainer.world_size) if trainer else (0, 1)
         data = self._tensor(split)
-        return TensorBatches(data, self.batch_size, shuffle, self.seed, rank, world, passes)
+        epoch = (lambda: trainer.current_epoch) if trainer else None
+        return TensorBatches(data, self.batch_size, shuffle, self.seed, rank, world, passes, epoch)
 
     def train_dataloader(self) -> TensorBatches:
         return self._loader("train", shuffle=True, passes=self.repeat)

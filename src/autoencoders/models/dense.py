@@ -7,8 +7,7 @@ from collections.abc import Sequence
 
 from torch import nn
 
-from autoencoders.errors import ConfigError
-from autoencoders.models.base import Autoencoder, check_code_dim
+from autoencoders.models.base import Autoencoder
 from autoencoders.models.base import activation as make_activation
 
 
@@ -39,9 +38,6 @@ class DenseAutoencoder(Autoencoder):
         activation: str = "relu",
         output_activation: str | None = None,
     ) -> None:
-        check_code_dim(code_dim)
-        if any(width < 1 for width in hidden_dims):
-            raise ConfigError(f"model.net.hidden_dims must be positive integers, got {list(hidden_dims)}")
         input_shape = tuple(int(size) for size in input_shape)
         n_features = math.prod(input_shape)
         widths = [n_features, *hidden_dims, code_dim]

@@ -26,10 +26,18 @@ class BufferedMLFlowLogger(MLFlowLogger):
     """
 
     def __init__(
-        self, *args: Any, epoch: Callable[[], int], flush_seconds: float = 10.0, **kwargs: Any
+        self,
+        *args: Any,
+        epoch: Callable[[], int],
+        flush_seconds: float = 10.0,
+        logged_steps: Mapping[str, int] | None = None,
+        **kwargs: Any,
     ) -> None:
+        """``logged_steps``: per metric, the last step a resumed run already holds; the epochs up
+        to it, trained again from the last checkpoint, are not logged a second time."""
         super().__init__(*args, **kwargs)
         self.epoch = epoch
+        self.logged_steps = dict(logged_steps or {})
         self.flush_seconds = flush_seconds
         self._buffer: list[Metric] = []
         self._last_flush = time.monotonic()
@@ -41,6 +49,8 @@ class BufferedMLFlowLogger(MLFlowLogger):
             if isinstance(value, str) or key == "epoch":
                 continue
             name = re.sub("[^a-zA-Z0-9_/. -]+", "", self._prefix + key)
+            if epoch <= self.logged_steps.get(name, 0):
+                continue
             self._buffer.append(Metric(key=name, value=float(value), timestamp=stamp, step=epoch))
         if len(self._buffer) >= 1000 or time.monotonic() - self._last_flush > self.flush_seconds:
             self.flush()

@@ -25,7 +25,7 @@ from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
 
 from autoencoders.data.base import Splits
 from autoencoders.errors import ConfigError
-from autoencoders.tracking.store import Target, open_experiment, retry_locked
+from autoencoders.tracking.store import Target, open_experiment, redact, retry_locked
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ def end_run(client: MlflowClient, run_id: str, status: str) -> None:
 
 def error_text(error: BaseException) -> str:
     """How a run's ``error`` tag states its error."""
-    return f"{type(error).__name__}: {error}"[:5000]
+    return redact(f"{type(error).__name__}: {error}")[:5000]
 
 
 @contextlib.contextmanager
@@ -64,10 +64,29 @@ def tracked_run(
     if run_name is None:  # MLflow's own random names come from `random`, seeded by the pipeline
         run_name = f"{(tags or {}).get('model', 'run')}-{uuid.uuid4().hex[:8]}"
     run = retry_locked(client.create_run, experiment_id, run_name=run_name, tags=dict(tags or {}))
-    run_id = run.info.run_id
+    with ended(client, run.info.run_id):
+        yield run.info.run_id
+
+
+@contextlib.contextmanager
+def reopened_run(client: MlflowClient, run_id: str) -> Iterator[str]:
+    """An ended (KILLED or FAILED) run made RUNNING again, to continue it; it ends as
+    :func:`tracked_run`'s runs do. The tags of its earlier end go."""
+    for tag in ("error", "killed_by"):
+        with contextlib.suppress(MlflowException):
+            client.delete_tag(run_id, tag)
+    retry_locked(client.update_run, run_id, status="RUNNING")
+    with ended(client, run_id):
+        yield run_id
+
+
+@contextlib.contextmanager
+def ended(client: MlflowClient, run_id: str) -> Iterator[None]:
+    """Always end ``run_id`` when the block exits: FINISHED, FAILED (with the error as the tag
+    ``error``), or KILLED on Ctrl-C or SIGTERM."""
     status = FAILED
     try:
-        yield run_id
+        yield
         status = FINISHED
     except (KeyboardInterrupt, SystemExit) as stop:
         status = KILLED
@@ -133,14 +152,17 @@ def split_paths(params: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, st
     so that the params of two runs compare what they ran, not where."""
     is_path = re.compile(r"^(/|[a-z][a-z0-9+.-]*:/)")
     paths = {
-        key: str(value) for key, value in params.items() if isinstance(value, str) and is_path.match(value)
+        key: redact(str(value))
+        for key, value in params.items()
+        if isinstance(value, str) and is_path.match(value)
     }
     return {key: value for key, value in params.items() if key not in paths}, paths
 
 
 def ui_link(ui_url: str, experiment_id: str, run_id: str) -> str:
     """A run's page in the MLflow UI, in its training (machine learning) view."""
-    return f"{ui_url.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}?workflowType=machine_learning"
+    page = f"/#/experiments/{experiment_id}/runs/{run_id}?workflowType=machine_learning"
+    return redact(ui_url.rstrip("/")) + page
 
 
 def log_splits(client: MlflowClient, run_id: str, name: str, splits: Splits, source: str | None) -> None:
@@ -178,9 +200,10 @@ def log_metrics(client: MlflowClient, run_id: str, metrics: Mapping[str, float],
 
 
 def log_config(client: MlflowClient, run_id: str, config_yaml: str, overrides: Sequence[str]) -> None:
-    """The composed config and the command line's overrides, as ``config/*.yaml``."""
-    client.log_text(run_id, config_yaml, CONFIG_FILE)
-    client.log_dict(run_id, list(overrides), OVERRIDES_FILE)
+    """The composed config and the command line's overrides, as ``config/*.yaml``, without the
+    credentials a tracking URI may carry."""
+    client.log_text(run_id, redact(config_yaml), CONFIG_FILE)
+    client.log_dict(run_id, [redact(item) for item in overrides], OVERRIDES_FILE)
 
 
 def log_figures(client: MlflowClient, run_id: str, figures: Mapping[str, Figure]) -> None:

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+import os
+import re
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,6 +16,8 @@ from typing import Any, TypeVar
 
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
+
+from autoencoders.errors import ConfigError
 
 T = TypeVar("T")
 
@@ -43,10 +51,48 @@ def is_local_store(uri: str) -> bool:
 
 
 def prepare_store(uri: str) -> MlflowClient:
-    """A client for ``uri``; a local SQLite store gets its folder created first."""
+    """A client for ``uri``; a local SQLite store gets its folder created first, a tracking server
+    must answer first."""
     if is_local_store(uri):
         Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    check_reachable(uri)
     return MlflowClient(uri)
+
+
+def check_reachable(uri: str, timeout: float = 5.0) -> None:
+    """A ConfigError within ``timeout`` seconds when an ``http(s)`` tracking URI has no MLflow server
+    answering: MLflow's client would retry a dead one for minutes without a word."""
+    if not uri.startswith(("http://", "https://")):
+        return
+    # MLflow prints its own link to every run it ends on a server: to the GenAI view, with the URI's
+    # credentials in it. The commands print their own (``tracking.ui_url``, credentials hidden).
+    os.environ["MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"] = "true"
+    parts = urllib.parse.urlsplit(uri)
+    plain = parts._replace(netloc=parts.hostname + (f":{parts.port}" if parts.port else "")).geturl()
+    request = urllib.request.Request(f"{plain.rstrip('/')}/health")
+    if parts.username:
+        token = base64.b64encode(f"{parts.username}:{parts.password or ''}".encode()).decode()
+        request.add_header("Authorization", f"Basic {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout):
+            return
+    except urllib.error.HTTPError:
+        return  # something answers: MLflow itself reports what it thinks of the request
+    except (urllib.error.URLError, OSError) as error:
+        reason = getattr(error, "reason", error)
+        raise ConfigError(
+            f"tracking.uri={redact(uri)}: no MLflow server answers there ({reason}); start one "
+            "(make server) or use tracking=local"
+        ) from None
+
+
+def redact(text: str) -> str:
+    """``text`` with the credentials of any URI in it (``http://user:secret@host``) replaced by
+    ``***``: a tracking URI may carry them, and runs, files and terminals must not."""
+    return CREDENTIALS.sub(r"\1***@", text)
+
+
+CREDENTIALS = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)[^/\s@]+@")
 
 
 def open_experiment(target: Target) -> tuple[MlflowClient, str]:

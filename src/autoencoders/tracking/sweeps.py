@@ -18,7 +18,7 @@ from omegaconf import OmegaConf
 
 from autoencoders.selection import BEST_PREFIX, Selection, selected_value
 from autoencoders.tracking.runs import FAILED, FINISHED, end_run, log_metrics, record_failed_run
-from autoencoders.tracking.store import Target, open_experiment, retry_locked
+from autoencoders.tracking.store import Target, open_experiment, redact, retry_locked
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ def start_sweep(target: Target, sweep_dir: Path, overrides: Sequence[str]) -> tu
     and write its id into the sweep folder, atomically."""
     sweep_dir.mkdir(parents=True, exist_ok=True)
     client, experiment_id = open_experiment(target)
-    tags = {"stage": "sweep", "sweep.dir": str(sweep_dir), OVERRIDES_TAG: " ".join(overrides)}
+    tags = {"stage": "sweep", "sweep.dir": str(sweep_dir), OVERRIDES_TAG: redact(" ".join(overrides))}
     run = retry_locked(client.create_run, experiment_id, run_name=f"sweep {sweep_dir.name}", tags=tags)
     temporary = sweep_dir / f".{PARENT_FILE}.tmp"
     temporary.write_text(run.info.run_id)
@@ -51,7 +51,7 @@ def job_tags(sweep_dir: Path, job_number: int, overrides: Sequence[str]) -> dict
     return {
         PARENT_TAG: parent_file.read_text().strip(),
         JOB_TAG: str(job_number),
-        OVERRIDES_TAG: " ".join(overrides),
+        OVERRIDES_TAG: redact(" ".join(overrides)),
     }
 
 

@@ -1,0 +1,145 @@
+"""Reliability: bad input stops before anything exists, faults end a run FAILED or KILLED with the
+reason, a killed training resumes in its own run to the uninterrupted result."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from autoencoders.lightning import AutoencoderModule
+from helpers.entry import run_main, store_overrides
+from helpers.runs import QUICK_SPIRAL, artifact_paths
+from pipelines.common import PROJECT_ROOT
+from pipelines.train import train
+
+
+@pytest.mark.parametrize(
+    ("overrides", "line"),
+    [
+        (["model.code_dim=0"], "error: model.code_dim must be a positive integer, got 0"),
+        (["model.code_dim=1.5"], "error: model.code_dim must be an integer, got 1.5"),
+        (["trainer.max_epochs=-1"], "error: trainer.max_epochs must be a positive integer, got -1"),
+        (
+            ["dataset=mnist", "dataset.normal_digits=[1,1]"],
+            "error: dataset.normal_digits must be a non-empty list of distinct digits 0..9, got [1, 1]",
+        ),
+        (["model=conv", "dataset=spiral"], "error: model=conv needs image data (C x H x W)"),
+        (["trainer=gpu"], "error: trainer.accelerator=gpu needs a CUDA GPU"),
+        (["optimized_metric=test/auroc"], "error: optimized_metric must be one of ['val/loss', 'val/auroc']"),
+        (
+            ["tracking=server", "tracking.uri=http://127.0.0.1:9"],
+            "error: tracking.uri=http://127.0.0.1:9: no MLflow server answers there",
+        ),
+        (["resume=0123abcd"], "error: resume=0123abcd: no such run"),
+    ],
+)
+def test_bad_input_is_one_line_and_leaves_no_run_and_no_output_folder(
+    store, client, tmp_path, capsys, monkeypatch, overrides, line
+) -> None:
+    import torch
+
+    if "trainer=gpu" in overrides and torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    status = run_main("train", tmp_path, *store_overrides(store), *overrides, monkeypatch=monkeypatch)
+    stderr = capsys.readouterr().err
+    assert status == 2
+    assert stderr.strip().splitlines()[-1].startswith(line)
+    assert "Traceback" not in stderr
+    assert client.search_experiments(filter_string="name != 'Default'") == []  # no run, no experiment
+    assert not (tmp_path / "run").exists()  # Hydra's output folder is gone again
+
+
+def test_a_mistyped_key_is_named(store, tmp_path, capsys, monkeypatch) -> None:
+    status = run_main(
+        "train", tmp_path, *store_overrides(store), "model.code_dimm=3", monkeypatch=monkeypatch
+    )
+    stderr = capsys.readouterr().err
+    assert status != 0 and "Traceback" not in stderr
+    assert "Could not override 'model.code_dimm'" in stderr  # Hydra's own message names the key
+
+
+def test_a_diverging_loss_stops_at_once_and_fails_the_run_with_the_fix(
+    store, client, tmp_path, capsys, monkeypatch
+) -> None:
+    overrides = [*store_overrides(store), *QUICK_SPIRAL, "model.optimizer.lr=1e8"]
+    status = run_main("train", tmp_path, *overrides, monkeypatch=monkeypatch)
+    stderr = capsys.readouterr().err
+    assert status == 1
+    (line,) = [text for text in stderr.splitlines() if text.startswith("error:")]
+    assert line.startswith("error: training diverged: the training loss became nan at epoch 1")
+    assert "lower model.optimizer.lr (now 1e+08) or scale the inputs" in line
+    assert "Traceback" not in stderr
+    (run,) = client.search_runs([client.get_experiment_by_name("spiral").experiment_id])
+    assert run.info.status == "FAILED"
+    assert run.data.tags["error"].startswith("TrainingDiverged: training diverged")
+    assert "test/auroc" not in run.data.metrics  # stopped in the first epoch, never evaluated
+
+
+def test_an_error_inside_training_fails_the_run_and_writes_no_results(make_cfg, client, monkeypatch) -> None:
+    fit_step = AutoencoderModule.training_step
+
+    def failing_in_epoch_3(module, batch, batch_idx):
+        if module.current_epoch == 2:
+            raise RuntimeError("disk on fire")
+        return fit_step(module, batch, batch_idx)
+
+    monkeypatch.setattr(AutoencoderModule, "training_step", failing_in_epoch_3)
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        train(make_cfg(*QUICK_SPIRAL))
+    (run,) = client.search_runs([client.get_experiment_by_name("spiral").experiment_id])
+    assert run.info.status == "FAILED" and run.data.tags["error"] == "RuntimeError: disk on fire"
+    files = artifact_paths(client, run.info.run_id)
+    assert {"checkpoints/last.ckpt", "config/config.yaml"} <= files  # resumable
+    assert not [path for path in files if path.endswith(".png") or path.startswith("evaluation/")]
+    assert "train/rmse" not in run.data.metrics
+
+
+def test_a_killed_training_resumes_in_its_run_to_the_uninterrupted_result(
+    store, client, tmp_path, capsys, monkeypatch, spiral_run
+) -> None:
+    """SIGTERM to a real training process, then ``resume=``: the same config as the shared
+    ``spiral_run``, which trained without interruption."""
+    killed_dir = tmp_path / "killed"
+    command = [
+        sys.executable,
+        "-m",
+        "pipelines.train",
+        f"hydra.run.dir={killed_dir}",
+        *store_overrides(store),
+    ]
+    process = subprocess.Popen(
+        [*command, *QUICK_SPIRAL], cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.monotonic() + 120
+    while not (killed_dir / "checkpoints" / "last.ckpt").exists():  # the first epoch's checkpoint
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+        time.sleep(0.02)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 128 + signal.SIGTERM, stderr[-2000:]
+    (run,) = client.search_runs([client.get_experiment_by_name("spiral").experiment_id])
+    run_id = run.info.run_id
+    assert run.info.status == "KILLED" and run.data.tags["killed_by"] == "SystemExit"
+    assert "checkpoints/last.ckpt" in artifact_paths(client, run_id)  # another machine could resume
+    assert f"python -m pipelines.train resume={run_id}" in stderr
+
+    tracking = store_overrides(store)
+    assert run_main("train", tmp_path, *tracking, f"resume={run_id}", "seed=3", monkeypatch=monkeypatch) == 2
+    assert "drop seed=3" in capsys.readouterr().err  # the run's logged config is what resumes
+
+    assert run_main("train", tmp_path, *tracking, f"resume={run_id}", monkeypatch=monkeypatch) == 0
+    (resumed,) = client.search_runs([run.info.experiment_id])
+    assert resumed.info.run_id == run_id and resumed.info.status == "FINISHED"
+    assert "error" not in resumed.data.tags and "killed_by" not in resumed.data.tags
+    for name, value in spiral_run["metrics"].items():
+        assert resumed.data.metrics[name] == pytest.approx(value, rel=1e-5), name
+    for name in ("train/loss", "val/loss", "train/lr"):  # every epoch once: no step twice
+        steps = [point.step for point in client.get_metric_history(run_id, name)]
+        assert sorted(steps) == list(range(1, 21)), name
+
+    assert run_main("train", tmp_path, *tracking, f"resume={run_id}", monkeypatch=monkeypatch) == 2
+    assert f"resume={run_id}: the run is FINISHED" in capsys.readouterr().err
