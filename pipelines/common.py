@@ -14,7 +14,7 @@ from typing import Any
 from hydra import compose, initialize_config_dir
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from autoencoders.console import quiet_libraries
 from autoencoders.errors import ConfigError, TrainingDiverged
@@ -29,6 +29,8 @@ CONFIG_DIR = str(PROJECT_ROOT / "conf")
 
 if not OmegaConf.has_resolver("project_root"):
     OmegaConf.register_new_resolver("project_root", lambda: str(PROJECT_ROOT))
+if not OmegaConf.has_resolver("path_stem"):  # a file's or folder's name: the experiment of your own data
+    OmegaConf.register_new_resolver("path_stem", lambda path: Path(str(path)).stem or "data")
 if not OmegaConf.has_resolver("optuna_direction"):  # optimized_mode in Optuna's words
     OmegaConf.register_new_resolver(
         "optuna_direction", lambda mode: {"min": "minimize", "max": "maximize"}.get(mode, mode)
@@ -39,6 +41,20 @@ def compose_config(config_name: str, overrides: list[str] | None = None) -> Dict
     """The config an entry point would see, composed without running it (tests, notebooks, benchmarks)."""
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
         return compose(config_name, overrides=overrides or [])
+
+
+def settle_data_settings(cfg: DictConfig, datamodule: Any) -> DictConfig:
+    """``cfg`` with the dataset settings the data decides (a table's width, the dense model's sizes
+    for it) filled in where the config left them null: what the model is built from, and what
+    the run records as its params."""
+    found = {key: value for key, value in datamodule.settings().items() if cfg.dataset.get(key) is None}
+    if not found:
+        return cfg
+    cfg = cfg.copy()
+    with open_dict(cfg):
+        for key, value in found.items():
+            cfg.dataset[key] = value
+    return cfg
 
 
 def build(node: DictConfig, **kwargs: Any) -> Any:

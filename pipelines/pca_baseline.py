@@ -14,7 +14,7 @@ from autoencoders.errors import ConfigError
 from autoencoders.pca import PCABaseline
 from autoencoders.stages import record_evaluation, run_tags
 from autoencoders.tracking.runs import logged_config
-from pipelines.common import CONFIG_DIR, build, one_line_errors
+from pipelines.common import CONFIG_DIR, build, one_line_errors, settle_data_settings
 from pipelines.job import print_summary, stage_run
 from pipelines.schema import check
 
@@ -35,12 +35,15 @@ def follow_run(cfg: DictConfig) -> DictConfig:
 
 def pca_baseline(cfg: DictConfig) -> dict[str, float]:
     """Fit PCA on the training split, evaluate it like an autoencoder, record one MLflow run."""
-    check(cfg, "pca_baseline")
+    checked = check(cfg, "pca_baseline")
     if cfg.baseline_for:
         cfg = follow_run(cfg)
-        check(cfg, "pca_baseline")  # the followed run's dataset
+        checked = check(cfg, "pca_baseline")  # the followed run's dataset
     datamodule = build(cfg.dataset)
     datamodule.prepare_data()
+    cfg = settle_data_settings(cfg, datamodule)  # n_components follows a table's width
+    if not checked:
+        check(cfg, "pca_baseline")
     baseline = PCABaseline(int(cfg.n_components)).fit(datamodule.splits.train)
     tags = run_tags("pca_baseline", datamodule, baseline.name, baseline.code_dim)
     if cfg.baseline_for:

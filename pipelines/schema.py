@@ -145,6 +145,91 @@ class MNISTSchema(DatasetSchema):
         at_least_zero("dataset.split_seed", self.split_seed)
 
 
+@dataclass
+class OwnDataSchema(DatasetSchema):
+    """What a user's own data shares: one-class split fractions and their seed."""
+
+    val_fraction: float = MISSING
+    test_fraction: float = MISSING
+    anomaly_val_fraction: float = MISSING
+    split_seed: int = MISSING
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        fraction("dataset.val_fraction", self.val_fraction)
+        fraction("dataset.test_fraction", self.test_fraction)
+        require(
+            0 <= self.anomaly_val_fraction <= 1,
+            "dataset.anomaly_val_fraction",
+            "between 0 and 1",
+            self.anomaly_val_fraction,
+        )
+        require(
+            self.val_fraction + self.test_fraction < 1,
+            "dataset.val_fraction + dataset.test_fraction",
+            "below 1 (the rest trains)",
+            self.val_fraction + self.test_fraction,
+        )
+        at_least_zero("dataset.split_seed", self.split_seed)
+
+
+@dataclass
+class TableSchema(OwnDataSchema):
+    """Settings that follow from the table may be null until it is read."""
+
+    path: str = MISSING
+    features: list[str] | None = None
+    label: str | None = None
+    anomaly_values: list[Any] = MISSING
+    scaler: str = MISSING
+    missing: str = MISSING
+    input_shape: list[int] | None = None  # type: ignore[assignment]
+    epoch_size: int | None = None  # type: ignore[assignment]
+    model_code_dim: int | None = None
+    model_hidden_dims: list[int] | None = None
+
+    def __post_init__(self) -> None:
+        from autoencoders.data.table import MISSING_POLICIES, SCALERS
+
+        if self.input_shape is not None and self.epoch_size is not None:
+            super().__post_init__()
+        one_of("dataset.scaler", self.scaler, SCALERS)
+        one_of("dataset.missing", self.missing, MISSING_POLICIES)
+        if self.features is not None:
+            require(
+                len(self.features) > 0,
+                "dataset.features",
+                "null (every numeric column) or a non-empty list",
+                self.features,
+            )
+        require(
+            len(self.anomaly_values) > 0,
+            "dataset.anomaly_values",
+            "a non-empty list",
+            list(self.anomaly_values),
+        )
+        if self.model_code_dim is not None:
+            positive("dataset.model_code_dim", self.model_code_dim)
+        if self.model_hidden_dims is not None:
+            positive_list("dataset.model_hidden_dims", self.model_hidden_dims)
+
+
+@dataclass
+class ImageFolderSchema(OwnDataSchema):
+    root: str = MISSING
+    normal_dir: str = MISSING
+    abnormal_dir: str = MISSING
+    channels: int = MISSING
+    image_size: list[int] = MISSING
+    skip_unreadable: bool = False
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        require(self.channels in (1, 3), "dataset.channels", "1 (grey) or 3 (RGB)", self.channels)
+        require(len(self.image_size) == 2, "dataset.image_size", "[height, width]", list(self.image_size))
+        positive_list("dataset.image_size", self.image_size)
+
+
 # --- model -----------------------------------------------------------------------------------
 
 
@@ -355,6 +440,8 @@ class CompareKeys:
 BY_TARGET: dict[str, type] = {
     "autoencoders.data.spiral.SpiralDataModule": SpiralSchema,
     "autoencoders.data.mnist.MNISTDataModule": MNISTSchema,
+    "autoencoders.data.table.TableDataModule": TableSchema,
+    "autoencoders.data.image_folder.ImageFolderDataModule": ImageFolderSchema,
     "autoencoders.models.dense.DenseAutoencoder": DenseNetSchema,
     "autoencoders.models.conv.ConvAutoencoder": ConvNetSchema,
 }
@@ -377,9 +464,27 @@ STAGE_GROUPS = {
 }
 
 
-def check(cfg: DictConfig, stage: str) -> None:
+#: Dataset settings that may follow from the data (a table's width): null until it is read.
+DATA_SETTINGS = ("input_shape", "epoch_size", "model_code_dim", "model_hidden_dims")
+
+
+def data_pending(cfg: DictConfig) -> bool:
+    """Whether some dataset setting waits for the data to be read (and what depends on it)."""
+    return "dataset" in cfg and any(cfg.dataset.get(key, 0) is None for key in DATA_SETTINGS)
+
+
+def check(cfg: DictConfig, stage: str) -> bool:
     """Check the groups a stage builds from and the stage's own keys against their schemas; the
-    first bad value raises a ConfigError naming it. Nothing is built."""
+    first bad value raises a ConfigError naming it. Nothing is built. While settings wait for the
+    data (:func:`data_pending`), only what does not depend on them is checked: returns False, and
+    the stage checks again once the data has filled them in."""
+    if data_pending(cfg):
+        for key in ("paths", "tracking"):
+            validate(typed(GROUPS[key], resolved(cfg, key), key), key)
+        values = resolved(cfg, "dataset")
+        if schema := BY_TARGET.get(values.get("_target_")):
+            validate(typed(schema, values, "dataset"), "dataset")
+        return False
     for key in STAGE_GROUPS[stage]:
         values = resolved(cfg, key)
         if key in GROUPS:
@@ -390,6 +495,7 @@ def check(cfg: DictConfig, stage: str) -> None:
             validate(typed_model(values), "model")
     own = {f.name for f in fields(STAGE_KEYS[stage])}
     validate(typed(STAGE_KEYS[stage], {k: resolved(cfg, k) for k in cfg if k in own}, ""))
+    return True
 
 
 def resolved(cfg: DictConfig, key: str) -> Any:
@@ -451,6 +557,8 @@ def one_line(error: OmegaConfBaseException, where: str) -> str:
     """OmegaConf's report in one line that names the full setting."""
     setting = ".".join(part for part in (where, str(error.full_key or "")) if part)
     message = str(error.msg or error).splitlines()[0]
+    if "Missing mandatory value: " in message:  # ``???`` met while resolving another setting
+        return f"{message.split('Missing mandatory value: ')[1].strip()} must be set"
     if isinstance(error, MissingMandatoryValue):
         return f"{setting} must be set"
     if isinstance(error, ConfigKeyError):

@@ -8,7 +8,7 @@ import hydra
 from omegaconf import DictConfig
 
 from autoencoders.selection import Selection
-from pipelines.common import CONFIG_DIR, build, one_line_errors
+from pipelines.common import CONFIG_DIR, build, one_line_errors, settle_data_settings
 from pipelines.job import job_dir, print_resume_hint, print_summary, resumed_config, resumed_run, stage_run
 from pipelines.schema import check
 
@@ -30,16 +30,19 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
     if cfg.get("resume"):
         cfg = resumed_config(cfg)
-    check(cfg, "train")
+    checked = check(cfg, "train")
     if cfg.num_threads:
         torch.set_num_threads(int(cfg.num_threads))
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
-    selection = Selection(cfg.optimized_metric, cfg.optimized_mode)
     datamodule = build(cfg.dataset)
+    datamodule.prepare_data()  # loads (downloads, caches) the data: a missing source fails here
+    cfg = settle_data_settings(cfg, datamodule)
+    if not checked:  # the settings that waited for the data (a table's width)
+        check(cfg, "train")
+    selection = Selection(cfg.optimized_metric, cfg.optimized_mode)
     module = build(cfg.model)
     module.check_optimizer()
     check_accelerator(cfg.trainer.accelerator)
-    datamodule.prepare_data()  # loads (downloads, caches) the data: a missing source fails here
     check_selection(selection, datamodule)
     with job_dir() as workdir:
         checkpoint, callbacks = training_callbacks(datamodule, workdir, cfg.trainer.max_epochs, selection)

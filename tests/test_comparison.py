@@ -161,6 +161,7 @@ def outputs(scores: np.ndarray, grid_scale: float = 1.0) -> RunOutputs:
     u, v = np.meshgrid(np.arange(3.0), np.arange(3.0))
     samples = np.arange(8.0).reshape(4, 2)
     return RunOutputs(
+        kind="points",
         is_anomaly=np.array([False, False, True, True]),
         scores=scores,
         shown=np.arange(4),

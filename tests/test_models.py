@@ -10,13 +10,16 @@ from autoencoders.models.conv import ConvAutoencoder
 
 
 @pytest.mark.parametrize("upsampling", ["transposed", "upsample"])
-@pytest.mark.parametrize("code_dim", [1, 2, 16])
-def test_conv_outputs_images_of_the_input_shape(upsampling: str, code_dim: int) -> None:
-    net = ConvAutoencoder((1, 28, 28), code_dim=code_dim, channels=[8, 16], upsampling=upsampling)
-    x = torch.rand(3, 1, 28, 28)
+@pytest.mark.parametrize(
+    ("shape", "code_dim"),
+    [((1, 28, 28), 1), ((1, 28, 28), 16), ((3, 32, 32), 8), ((1, 64, 64), 2), ((3, 20, 28), 4)],
+)
+def test_conv_outputs_images_of_the_input_shape(upsampling: str, shape: tuple, code_dim: int) -> None:
+    net = ConvAutoencoder(shape, code_dim=code_dim, channels=[8, 16], upsampling=upsampling)
+    x = torch.rand(3, *shape)
     assert net.encode(x).shape == (3, code_dim)
     out = net(x)
-    assert out.shape == (3, 1, 28, 28)
+    assert out.shape == (3, *shape)
     assert out.min() >= 0 and out.max() <= 1  # sigmoid output
 
 

@@ -35,6 +35,8 @@ from pipelines.train import train
             "error: tracking.uri=http://127.0.0.1:9: no MLflow server answers there",
         ),
         (["resume=0123abcd"], "error: resume=0123abcd: no such run"),
+        (["dataset=table", "dataset.path=/no/such.csv"], "error: dataset.path=/no/such.csv: no such file"),
+        (["dataset=table"], "error: dataset.path must be set"),
     ],
 )
 def test_bad_input_is_one_line_and_leaves_no_run_and_no_output_folder(

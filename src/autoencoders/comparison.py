@@ -111,6 +111,11 @@ def group_key(run: Run, experiment: str) -> GroupKey | None:
     ignored = IGNORED_DATA_PARAMS | {"dataset.normal_digits"}
     data = {k: v for k, v in params.items() if k.startswith("dataset.") and k not in ignored}
     data["source"] = tags.get("dataset.source", "")
+    # The splits' digests (MLflow dataset inputs): a user's file or folder is in the group by its
+    # content, wherever it lies (its path is a tag, not a param).
+    data["digests"] = ",".join(
+        sorted(f"{i.dataset.name}:{i.dataset.digest}" for i in run.inputs.dataset_inputs)
+    )
     return GroupKey(experiment, tags["dataset"], int(code_dim), digits, short_hash(data))
 
 

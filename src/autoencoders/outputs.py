@@ -25,6 +25,7 @@ Box = tuple[tuple[float, float], tuple[float, float]]
 class RunOutputs:
     """Arrays only (numpy in, numpy out), so that the file holds no pickled objects."""
 
+    kind: str  # points (2-D vectors), images (C x H x W) or table (rows of named features)
     is_anomaly: np.ndarray  # per test sample
     scores: np.ndarray  # per test sample: the anomaly score the metrics rank by
     shown: np.ndarray  # indices of the test samples shown, normal ones first
@@ -34,19 +35,23 @@ class RunOutputs:
     grid_u: np.ndarray | None = None  # 2-D data with a box: the grid's coordinates ...
     grid_v: np.ndarray | None = None
     grid_scores: np.ndarray | None = None  # ... and the anomaly score at each grid point
+    features: np.ndarray | None = None  # tables: the feature names (a string array)
 
     @property
     def has_grid(self) -> bool:
         return self.grid_scores is not None
 
     def arrays(self) -> dict[str, np.ndarray]:
-        """The fields that hold an array, for ``np.savez``."""
-        return {name: value for name, value in asdict(self).items() if value is not None}
+        """The fields that hold an array, for ``np.savez`` (the kind as a 0-d string array)."""
+        found = {name: value for name, value in asdict(self).items() if value is not None}
+        return {**found, "kind": np.asarray(self.kind)}
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray]) -> RunOutputs:
         known = {field.name for field in fields(cls)}
-        return cls(**{name: value for name, value in arrays.items() if name in known})
+        found = {name: value for name, value in arrays.items() if name in known}
+        kind = str(found.pop("kind", "points" if "train" in found else "images"))
+        return cls(kind=kind, **found)
 
 
 def score_grid(codec: Codec, box: Box) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -59,7 +64,12 @@ def score_grid(codec: Codec, box: Box) -> tuple[np.ndarray, np.ndarray, np.ndarr
 
 
 def run_outputs(
-    codec: Codec, splits: Splits, evaluation: Evaluation, kind: str, box: Box | None = None
+    codec: Codec,
+    splits: Splits,
+    evaluation: Evaluation,
+    kind: str,
+    box: Box | None = None,
+    features: list[str] | None = None,
 ) -> RunOutputs:
     """The outputs of one evaluated model: for images eight normal and eight anomalous test digits
     (sixteen normal where there are no anomalies), for points a hundred normal and fifty anomalous."""
@@ -68,12 +78,15 @@ def run_outputs(
     else:
         shown = splits.showcase(8 if splits.has_anomalies else 16, 8)
     outputs = RunOutputs(
+        kind=kind,
         is_anomaly=splits.test_is_anomaly,
         scores=evaluation.test_scores,
         shown=shown,
         samples=splits.test[shown],
         reconstructions=evaluation.test_reconstructions[shown],
     )
+    if features:
+        outputs.features = np.asarray(features)
     if kind == "points":
         outputs.train = splits.train
         if box is not None:

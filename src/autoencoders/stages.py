@@ -56,8 +56,11 @@ def record_evaluation(
     for key, note in evaluation.notes.items():
         client.set_tag(run_id, key, note)
         log.warning("%s %s", key, note)
+    for path, content in datamodule.records().items():
+        client.log_dict(run_id, content, path)
     box = getattr(datamodule, "error_map_box", None)
-    outputs = run_outputs(codec, splits, evaluation, datamodule.kind, box)
+    features = getattr(datamodule, "feature_names", None)
+    outputs = run_outputs(codec, splits, evaluation, datamodule.kind, box, features)
     runs.log_arrays(client, run_id, outputs.arrays(), OUTPUTS_PATH)
     runs.log_figures(client, run_id, draw(codec, splits, evaluation, outputs, label))
     return evaluation

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pytorch_lightning as pl
@@ -29,6 +30,8 @@ class Splits:
     test_labels: np.ndarray | None = None
     #: Held-out anomalies for model selection (``val/auroc``), kept apart from the test set.
     val_anomalies: np.ndarray | None = None
+    #: Where each test sample came from in the user's data (a table's row numbers), if known.
+    test_ids: np.ndarray | None = None
 
     @property
     def has_anomalies(self) -> bool:
@@ -153,6 +156,15 @@ class InMemoryDataModule(pl.LightningDataModule):
     @property
     def tags(self) -> dict[str, str]:
         """MLflow tags that describe the data actually used (known once the splits are built)."""
+        return {}
+
+    def settings(self) -> dict[str, Any]:
+        """Settings that follow from the data once it is read (a table's width), by their
+        ``dataset.*`` names; the pipeline fills in those the config left null."""
+        return {}
+
+    def records(self) -> dict[str, Any]:
+        """Artifact path -> JSON content a run logs about its data (a table's fitted scaler)."""
         return {}
 
     @property

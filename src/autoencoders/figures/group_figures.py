@@ -41,9 +41,19 @@ def draw_group(outputs: Mapping[str, RunOutputs], label: str) -> dict[str, Figur
     )
     reconstructions = {name: found.reconstructions for name, found in outputs.items()}
     shown_anomalous = is_anomaly[first.shown]
-    if first.train is not None:
+    if first.kind == "points":
         figures["reconstructions.png"] = plots.points_reconstructions(
             first.samples, reconstructions, f"{label}: the same test points", shown_anomalous
+        )
+    elif first.kind == "table":
+        errors = {name: (first.samples - found) ** 2 for name, found in reconstructions.items()}
+        rows = [
+            f"test row {i}{' (anomalous)' if flag else ''}"
+            for i, flag in zip(first.shown, shown_anomalous, strict=True)
+        ]
+        features = [str(name) for name in first.features] if first.features is not None else []
+        figures["feature_errors.png"] = plots.feature_errors(
+            errors, rows, features, f"{label}: per-feature error of the same test rows"
         )
     else:
         figures["reconstructions.png"] = plots.image_grid(

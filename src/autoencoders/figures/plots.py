@@ -79,13 +79,21 @@ def points_codes(x: np.ndarray, codes: np.ndarray, title: str) -> Figure:
     return figure
 
 
-def image_codes(codes: np.ndarray, labels: np.ndarray | None, title: str) -> Figure:
-    """Test codes in a plane (PCA beyond 2-D), coloured by class."""
+def image_codes(
+    codes: np.ndarray, labels: np.ndarray | None, title: str, label_name: str = "digit"
+) -> Figure:
+    """Test codes in a plane (PCA beyond 2-D), coloured by class (``label_name`` says what the
+    colours are: a digit, or anomalous against normal)."""
     plane = _code_plane(codes)
     figure, ax = _axes((6, 5))
-    scatter = ax.scatter(plane[:, 0], plane[:, 1], c=labels, cmap="tab10", s=4)
-    if labels is not None:
-        figure.colorbar(scatter, ax=ax, label="digit")
+    if labels is not None and set(np.unique(labels)) <= {0, 1}:  # anomalous against normal: a legend
+        ax.scatter(*plane[labels == 0].T, s=4, c="tab:blue", label="normal")
+        ax.scatter(*plane[labels == 1].T, s=12, c="tab:red", label="anomalous", zorder=3)
+        ax.legend()
+    else:
+        scatter = ax.scatter(plane[:, 0], plane[:, 1], c=labels, cmap="tab10", s=4)
+        if labels is not None:
+            figure.colorbar(scatter, ax=ax, label=label_name)
     projected = codes.reshape(len(codes), -1).shape[1] > 2
     ax.set_xlabel("code PC 1" if projected else "code 1")
     ax.set_ylabel("code PC 2" if projected else "code 2")
@@ -120,15 +128,36 @@ def image_grid(
     grid = make_grid(images, nrow=n_cols, padding=2, pad_value=1.0)
     figure, ax = _axes((n_cols * 0.9, len(rows) * 0.9 + 0.6))
     ax.imshow(grid.permute(1, 2, 0).numpy())
-    cell = images.shape[-2] + 2
-    ax.set_yticks([2 + cell * (r + 0.5) for r in range(len(rows))], row_titles, fontsize=8)
-    columns = [2 + cell * (c + 0.5) for c in range(n_cols)] if column_labels else []
+    cell_height, cell_width = images.shape[-2] + 2, images.shape[-1] + 2
+    ax.set_yticks([2 + cell_height * (r + 0.5) for r in range(len(rows))], row_titles, fontsize=8)
+    columns = [2 + cell_width * (c + 0.5) for c in range(n_cols)] if column_labels else []
     ax.set_xticks(columns, column_labels or [], fontsize=7)
     ax.set_xlabel(column_axis, fontsize=8)
     ax.tick_params(length=0)
     for spine in ax.spines.values():
         spine.set_visible(False)
     ax.set_title(title)
+    return figure
+
+
+def feature_errors(
+    errors: Mapping[str, np.ndarray], row_labels: list[str], feature_names: list[str], title: str
+) -> Figure:
+    """Per-feature squared reconstruction error of some rows (rows x features), a panel per model
+    on one log colour scale: which features made a row anomalous."""
+    every = np.concatenate([np.ravel(found) for found in errors.values()])
+    positive = every[every > 0]
+    norm = LogNorm(*(np.percentile(positive, [1, 100]) if len(positive) else (1e-8, 1.0)))
+    n_rows, n_features = next(iter(errors.values())).shape
+    size = (max(4.0, 0.35 * n_features + 2.5), max(3.0, 0.28 * n_rows + 1.8))
+    figure, axes = _panels(len(errors), size)
+    for ax, (name, found) in zip(axes, errors.items(), strict=True):
+        image = ax.imshow(np.clip(found, norm.vmin, None), cmap="viridis", norm=norm, aspect="auto")
+        ax.set_xticks(range(n_features), feature_names, rotation=90, fontsize=7)
+        ax.set_yticks(range(n_rows), row_labels, fontsize=7)
+        ax.set_title(name)
+    figure.colorbar(image, ax=axes, label="squared reconstruction error of the feature")
+    figure.suptitle(title)
     return figure
 
 

@@ -29,8 +29,10 @@ def draw(
 ) -> dict[str, Figure]:
     """Artifact path -> figure, for ``points`` (2-D vectors) or ``images`` (1 x H x W) data. The
     paths sit at the top of the artifact tree, where MLflow's compare-runs page offers them."""
-    if outputs.train is not None:
+    if outputs.kind == "points":
         figures = point_figures(codec, splits, evaluation, outputs, label)
+    elif outputs.kind == "table":
+        figures = table_figures(splits, evaluation, outputs, label)
     else:
         figures = image_figures(codec, splits, evaluation, outputs, label)
     scores = {label: outputs.scores}
@@ -66,21 +68,52 @@ def point_figures(
     return figures
 
 
+def class_name(splits: Splits) -> str:
+    """What the codes' colours are: MNIST's digits, or anomalous against normal."""
+    labels = splits.test_labels
+    return "digit" if labels is not None and labels.max() > 1 else "anomalous (1) or normal (0)"
+
+
+def table_figures(
+    splits: Splits, evaluation: Evaluation, outputs: RunOutputs, label: str
+) -> dict[str, Figure]:
+    """Which features made the most anomalous test rows anomalous, and the codes by label."""
+    top = np.argsort(evaluation.test_scores)[::-1][:20]
+    errors = (splits.test[top] - evaluation.test_reconstructions[top]) ** 2
+    ids = splits.test_ids if splits.test_ids is not None else np.arange(len(splits.test))
+    rows = [
+        f"row {ids[i]}{' (anomalous)' if splits.test_is_anomaly[i] else ''}: {evaluation.test_scores[i]:.3g}"
+        for i in top
+    ]
+    features = [str(name) for name in outputs.features] if outputs.features is not None else []
+    return {
+        "feature_errors.png": plots.feature_errors(
+            {label: errors}, rows, features, f"{label}: the 20 most anomalous test rows (row: score)"
+        ),
+        "codes.png": plots.image_codes(
+            evaluation.test_codes, splits.test_labels, f"{label}: test codes", class_name(splits)
+        ),
+    }
+
+
 def image_figures(
     codec: Codec, splits: Splits, evaluation: Evaluation, outputs: RunOutputs, label: str
 ) -> dict[str, Figure]:
     """Test images over their reconstructions, the codes, and decoded samples."""
     generated, how = generation_codes(evaluation.train_codes, 32)
     samples = codec.decode(generated)
+    what = "digits" if class_name(splits) == "digit" else "images"
     return {
         "reconstructions.png": plots.image_grid(
             [outputs.samples, outputs.reconstructions],
             ["original", "reconstructed"],
-            f"{label}: test digits (normal first, then anomalous)",
+            f"{label}: test {what} (normal first, then anomalous)",
             [f"{score:.3g}" for score in outputs.scores[outputs.shown]],
-            "anomaly score of each digit (squared reconstruction error)",
+            "anomaly score of each (squared reconstruction error)",
         ),
-        "codes.png": plots.image_codes(evaluation.test_codes, splits.test_labels, f"{label}: test codes"),
+        "codes.png": plots.image_codes(
+            evaluation.test_codes, splits.test_labels, f"{label}: test codes", class_name(splits)
+        ),
         "samples.png": plots.image_grid(
             [samples[i : i + 8] for i in range(0, len(samples), 8)],
             [""] * (len(samples) // 8),

@@ -1,0 +1,121 @@
+"""A folder of images as a one-class dataset, in anomalib's layout: ``root/normal/`` and optionally
+``root/abnormal/`` (the faulty parts). Any format Pillow reads, converted to one size and channel count."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from autoencoders.data.base import InMemoryDataModule, Splits
+from autoencoders.data.one_class import one_class_split, one_class_splits
+from autoencoders.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+def read_image(path: Path, channels: int, size: tuple[int, int]) -> np.ndarray:
+    """One image as float32 C x H x W in [0, 1], converted and resized (bilinear)."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        converted = image.convert("L" if channels == 1 else "RGB").resize((size[1], size[0]), Image.BILINEAR)
+        pixels = np.asarray(converted, dtype=np.float32) / 255.0
+    return pixels[None] if channels == 1 else pixels.transpose(2, 0, 1)
+
+
+class ImageFolderDataModule(InMemoryDataModule):
+    """Normal images for training and validation; abnormal ones for validation and test only."""
+
+    kind = "images"
+
+    def __init__(
+        self,
+        root: str,
+        name: str = "images",
+        normal_dir: str = "normal",
+        abnormal_dir: str = "abnormal",
+        channels: int = 3,
+        image_size: Sequence[int] = (32, 32),
+        input_shape: Sequence[int] | None = None,
+        skip_unreadable: bool = False,
+        val_fraction: float = 0.15,
+        test_fraction: float = 0.2,
+        anomaly_val_fraction: float = 0.5,
+        split_seed: int = 0,
+        batch_size: int = 64,
+        epochs: int = 30,
+        epoch_size: int = 4000,
+    ) -> None:
+        shape = (channels, *image_size)
+        if input_shape is not None and tuple(input_shape) != shape:
+            raise ConfigError(
+                f"dataset.input_shape must be {list(shape)} (channels, image_size), got {list(input_shape)}"
+            )
+        super().__init__(name, shape, batch_size, split_seed, epochs, epoch_size)
+        self.root = Path(root)
+        self.folders = (normal_dir, abnormal_dir)
+        self.channels = channels
+        self.image_size = (int(image_size[0]), int(image_size[1]))
+        self.skip_unreadable = skip_unreadable
+        self.fractions = (val_fraction, test_fraction, anomaly_val_fraction)
+        self.skipped = 0
+
+    @property
+    def data_source(self) -> str:
+        return str(self.root.resolve())
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return {"dataset.skipped_files": str(self.skipped)} if self.skipped else {}
+
+    def build_splits(self) -> Splits:
+        if not self.root.is_dir():
+            raise ConfigError(f"dataset.root={self.root}: no such folder")
+        normal_dir, abnormal_dir = (self.root / name for name in self.folders)
+        normal = self.read_folder(normal_dir)
+        if not len(normal):
+            raise ConfigError(
+                f"dataset.root={self.root}: no images in {normal_dir}/ (the normal images go there; "
+                "dataset.normal_dir names another folder)"
+            )
+        abnormal = (
+            self.read_folder(abnormal_dir) if abnormal_dir.is_dir() else np.empty((0, *self.input_shape))
+        )
+        samples = np.concatenate([normal, abnormal]).astype(np.float32)
+        is_anomaly = np.r_[np.zeros(len(normal), bool), np.ones(len(abnormal), bool)]
+        indices = one_class_split(is_anomaly, *self.fractions, self.seed, f"dataset.root={self.root}")
+        log.info(
+            "images %s: %d normal, %d abnormal, %s x %d x %d; %d train, %d val, %d test",
+            self.root,
+            len(normal),
+            len(abnormal),
+            self.channels,
+            *self.image_size,
+            len(indices.train),
+            len(indices.val),
+            len(indices.test_normal) + len(indices.test_anomalies),
+        )
+        return one_class_splits(samples, is_anomaly, indices)
+
+    def read_folder(self, folder: Path) -> np.ndarray:
+        """Every image directly in ``folder`` (sorted by name), skipping hidden files; an unreadable
+        one is an error naming it, or is skipped and counted with ``dataset.skip_unreadable``."""
+        from PIL import UnidentifiedImageError
+
+        images = []
+        for path in sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")):
+            try:
+                images.append(read_image(path, self.channels, self.image_size))
+            except (UnidentifiedImageError, OSError, ValueError) as error:
+                if not self.skip_unreadable:
+                    raise ConfigError(
+                        f"dataset.root: {path} is not a readable image ({type(error).__name__}); remove it "
+                        "or set dataset.skip_unreadable=true"
+                    ) from None
+                self.skipped += 1
+        if self.skipped:
+            log.warning("images %s: skipped %d unreadable files", folder, self.skipped)
+        return np.stack(images) if images else np.empty((0, *self.input_shape), np.float32)

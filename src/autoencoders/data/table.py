@@ -1,0 +1,232 @@
+"""A user's table (CSV or Parquet) as a one-class dataset: card transactions, sensor logs, machine
+readings. Rows whose label is an anomaly value are the anomalies; without a label every row is normal.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from autoencoders.data.base import InMemoryDataModule, Splits
+from autoencoders.data.one_class import one_class_split, one_class_splits
+from autoencoders.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+READERS = {".csv": pd.read_csv, ".parquet": pd.read_parquet, ".pq": pd.read_parquet}
+SCALERS = ("standard", "minmax", "none")
+MISSING_POLICIES = ("error", "drop")
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """The file as a DataFrame, or a one-line error naming the file."""
+    setting = f"dataset.path={path}"
+    if not path.is_file():
+        raise ConfigError(f"{setting}: no such file")
+    reader = READERS.get(path.suffix.lower())
+    if reader is None:
+        raise ConfigError(f"{setting}: unreadable format {path.suffix!r}; use a .csv or .parquet file")
+    try:
+        return reader(path)
+    except Exception as error:  # pandas and pyarrow raise many kinds: all mean "not this format"
+        first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        raise ConfigError(f"{setting}: could not be read ({type(error).__name__}: {first})") from None
+
+
+def anomaly_mask(column: pd.Series, values: Sequence[Any]) -> np.ndarray:
+    """Rows whose label is one of ``values``, compared as text (``yes``, ``True``) or as numbers
+    (``1`` matches ``1.0``)."""
+    texts = {str(value).strip().lower() for value in values}
+    numbers = set()
+    for value in values:
+        try:
+            numbers.add(float(value))
+        except (TypeError, ValueError):
+            continue
+    as_text = column.astype(str).str.strip().str.lower().isin(texts)
+    as_number = pd.to_numeric(column, errors="coerce").isin(numbers)
+    return (as_text | as_number).to_numpy()
+
+
+def feature_columns(
+    frame: pd.DataFrame, features: Sequence[str] | None, label: str | None, path: Path
+) -> list[str]:
+    """The named feature columns, checked to exist and be numeric; by default every numeric column
+    except the label."""
+    if features is None:
+        chosen = [c for c in frame.select_dtypes(include=["number", "bool"]).columns if c != label]
+        left_out = [str(c) for c in frame.columns if c not in chosen and c != label]
+        if left_out:
+            log.info("table: non-numeric columns left out of the features: %s", ", ".join(left_out))
+        if not chosen:
+            raise ConfigError(f"dataset.path={path}: no numeric column to use as a feature")
+        return [str(c) for c in chosen]
+    for name in features:
+        if name not in frame.columns:
+            raise ConfigError(f"dataset.features: no column {name!r} in {path.name} ({columns_of(frame)})")
+        numeric = pd.to_numeric(frame[name], errors="coerce")
+        bad = frame[name][numeric.isna() & frame[name].notna()]
+        if len(bad):
+            raise ConfigError(
+                f"dataset.features: column {name!r} of {path.name} is not numeric "
+                f"(first bad value {bad.iloc[0]!r} in row {bad.index[0]})"
+            )
+    return list(features)
+
+
+def columns_of(frame: pd.DataFrame) -> str:
+    return "columns: " + ", ".join(map(str, frame.columns))
+
+
+def suggested_sizes(n_features: int) -> tuple[int, list[int]]:
+    """A dense autoencoder's code size and hidden widths for ``n_features`` inputs: a code of about
+    the square root of the width (small, so anomalies do not reconstruct well too), hidden layers
+    of twice and once the width."""
+    code = max(1, min(n_features - 1, round(math.sqrt(n_features))))
+    return code, [min(256, max(8, 2 * n_features)), min(128, max(4, n_features))]
+
+
+class TableDataModule(InMemoryDataModule):
+    """Rows of numeric features, scaled with statistics of the training rows only."""
+
+    kind = "table"
+
+    def __init__(
+        self,
+        path: str,
+        name: str = "table",
+        features: Sequence[str] | None = None,
+        label: str | None = None,
+        anomaly_values: Sequence[Any] = (1, True, "yes"),
+        scaler: str = "standard",
+        missing: str = "error",
+        val_fraction: float = 0.15,
+        test_fraction: float = 0.2,
+        anomaly_val_fraction: float = 0.5,
+        split_seed: int = 0,
+        batch_size: int = 256,
+        epochs: int = 50,
+        epoch_size: int | None = None,
+        input_shape: Sequence[int] | None = None,
+        model_code_dim: int | None = None,
+        model_hidden_dims: Sequence[int] | None = None,
+    ) -> None:
+        """``input_shape``, ``epoch_size`` and the ``model_*`` sizes follow from the table when
+        None (:meth:`settings`); the pipeline fills them in once the table is read."""
+        super().__init__(name, tuple(input_shape or (0,)), batch_size, split_seed, epochs, epoch_size or 1)
+        self.path = Path(path)
+        self.features = list(features) if features is not None else None
+        self.label = label
+        self.anomaly_values = list(anomaly_values)
+        self.scaler_name = scaler
+        self.missing = missing
+        self.fractions = (val_fraction, test_fraction, anomaly_val_fraction)
+        self.chosen_epoch_size = epoch_size
+        self.feature_names: list[str] = []
+        self.preprocessing: dict[str, Any] = {}
+        self.dropped_rows = 0
+
+    @property
+    def data_source(self) -> str:
+        return str(self.path.resolve())
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return {"dataset.dropped_rows": str(self.dropped_rows)} if self.dropped_rows else {}
+
+    def settings(self) -> dict[str, Any]:
+        """The settings that follow from the table: its width, an epoch of at least 4,096 rows,
+        and the dense model's sizes for that width."""
+        code, hidden = suggested_sizes(len(self.feature_names))
+        return {
+            "input_shape": [len(self.feature_names)],
+            "epoch_size": self.epoch_size,
+            "model_code_dim": code,
+            "model_hidden_dims": hidden,
+        }
+
+    def records(self) -> dict[str, Any]:
+        """What a run logs beside its metrics: the features and the fitted preprocessing, which
+        a deployed detector must apply to raw rows."""
+        return {"preprocessing/scaler.json": self.preprocessing}
+
+    def build_splits(self) -> Splits:
+        frame = read_table(self.path)
+        if self.label is not None and self.label not in frame.columns:
+            raise ConfigError(
+                f"dataset.label: no column {self.label!r} in {self.path.name} ({columns_of(frame)})"
+            )
+        self.feature_names = feature_columns(frame, self.features, self.label, self.path)
+        frame = self.without_missing(frame)
+        values = frame[self.feature_names].apply(pd.to_numeric).to_numpy(dtype=np.float64)
+        is_anomaly = np.zeros(len(frame), bool)
+        if self.label is not None:
+            is_anomaly = anomaly_mask(frame[self.label], self.anomaly_values)
+            if not is_anomaly.any():
+                seen = ", ".join(map(repr, frame[self.label].drop_duplicates().head(5).tolist()))
+                raise ConfigError(
+                    f"dataset.label={self.label}: no row of {self.path.name} has an anomaly value "
+                    f"{self.anomaly_values} (values seen: {seen}); set dataset.anomaly_values"
+                )
+        indices = one_class_split(is_anomaly, *self.fractions, self.seed, f"dataset.path={self.path}")
+        scaled = self.fit_scaler(values, indices.train)
+        self.input_shape = (len(self.feature_names),)
+        self.epoch_size = self.chosen_epoch_size or max(len(indices.train), 4096)
+        log.info(
+            "table %s: %d rows, %d features; %d train, %d val (+%d anomalous), %d test (%d anomalous)",
+            self.path.name,
+            len(frame),
+            len(self.feature_names),
+            len(indices.train),
+            len(indices.val),
+            len(indices.val_anomalies),
+            len(indices.test_normal) + len(indices.test_anomalies),
+            len(indices.test_anomalies),
+        )
+        return one_class_splits(scaled, is_anomaly, indices, frame.index.to_numpy())
+
+    def without_missing(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The rows with every feature (and the label) present; a missing value is an error
+        naming its row unless ``dataset.missing=drop``."""
+        columns = [*self.feature_names, *([self.label] if self.label else [])]
+        incomplete = frame[columns].isna().any(axis=1)
+        if not incomplete.any():
+            return frame
+        if self.missing == "drop":
+            self.dropped_rows = int(incomplete.sum())
+            log.warning("table %s: dropped %d rows with missing values", self.path.name, self.dropped_rows)
+            return frame[~incomplete]
+        row = incomplete.idxmax()
+        column = next(c for c in columns if pd.isna(frame.at[row, c]))
+        raise ConfigError(
+            f"dataset.path={self.path}: row {row} has no value in column {column!r}; fill it, or set "
+            "dataset.missing=drop to leave such rows out"
+        )
+
+    def fit_scaler(self, values: np.ndarray, train: np.ndarray) -> np.ndarray:
+        """``values`` scaled with statistics of the training rows (scikit-learn's scalers), the
+        fitted statistics kept in :attr:`preprocessing`."""
+        from sklearn.preprocessing import MinMaxScaler, StandardScaler
+
+        record: dict[str, Any] = {"scaler": self.scaler_name, "features": self.feature_names}
+        if self.scaler_name == "none":
+            self.preprocessing = record
+            return values
+        scaler = StandardScaler() if self.scaler_name == "standard" else MinMaxScaler()
+        scaler.fit(values[train])
+        fitted = (
+            ("mean_", "scale_")
+            if self.scaler_name == "standard"
+            else ("min_", "scale_", "data_min_", "data_max_")
+        )
+        self.preprocessing = {
+            **record,
+            **{name.rstrip("_"): getattr(scaler, name).tolist() for name in fitted},
+        }
+        return scaler.transform(values)

@@ -1,0 +1,171 @@
+"""A user's table (CSV, Parquet) as a dataset: splits, preprocessing, bad input, and a whole run."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from autoencoders.data import table
+from autoencoders.data.table import TableDataModule
+from autoencoders.errors import ConfigError
+from helpers.runs import artifact_paths
+from pipelines.compare import compare
+from pipelines.pca_baseline import pca_baseline
+from pipelines.train import train
+
+
+def planted_table(n_normal: int = 600, n_anomalies: int = 30, seed: int = 0) -> pd.DataFrame:
+    """Eight features driven by two hidden factors (structure an autoencoder can learn), and rows
+    that break that structure with the same scale per feature: the planted anomalies."""
+    rng = np.random.default_rng(seed)
+    mixing = rng.normal(size=(2, 8))
+    normal = np.tanh(rng.normal(size=(n_normal, 2)) @ mixing) + 0.05 * rng.normal(size=(n_normal, 8))
+    anomalies = rng.normal(size=(n_anomalies, 8)) * normal.std(0) + normal.mean(0)
+    frame = pd.DataFrame(np.vstack([normal, anomalies]), columns=[f"f{i}" for i in range(8)])
+    frame["merchant"] = rng.choice(["shop", "web"], len(frame))  # text: not a feature by default
+    frame["is_fraud"] = np.r_[np.zeros(n_normal, int), np.ones(n_anomalies, int)]
+    return frame.sample(frac=1.0, random_state=seed).reset_index(drop=True)
+
+
+@pytest.fixture
+def transactions(tmp_path: Path) -> Path:
+    path = tmp_path / "transactions.csv"
+    planted_table().to_csv(path, index=False)
+    return path
+
+
+def module(path: Path, **settings) -> TableDataModule:
+    datamodule = TableDataModule(path=str(path), label=settings.pop("label", "is_fraud"), **settings)
+    datamodule.prepare_data()
+    return datamodule
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_anomalies_go_to_validation_and_test_only_and_scaling_uses_training_rows(tmp_path, suffix) -> None:
+    frame = planted_table()
+    path = tmp_path / f"transactions{suffix}"
+    frame.to_csv(path, index=False) if suffix == ".csv" else frame.to_parquet(path)
+    datamodule = module(path)
+    splits = datamodule.splits
+    assert datamodule.feature_names == [f"f{i}" for i in range(8)]  # numeric columns, not the label
+    assert len(splits.train) + len(splits.val) + int((~splits.test_is_anomaly).sum()) == 600
+    assert int(splits.test_is_anomaly.sum()) == 15 and len(splits.val_anomalies) == 15  # half each
+    assert len(splits.test) == 120 + 15 and len(splits.val) == 90  # 20 % and 15 % of the normal rows
+    np.testing.assert_allclose(splits.train.mean(axis=0), 0, atol=1e-5)  # standardised on train rows
+    record = datamodule.records()["preprocessing/scaler.json"]
+    normal = frame[frame.is_fraud == 0]
+    assert record["scaler"] == "standard" and record["features"] == datamodule.feature_names
+    rows = frame.loc[splits.test_ids[~splits.test_is_anomaly]]
+    assert (rows.is_fraud == 0).all() and set(rows.index) <= set(normal.index)  # ids are file rows
+    assert datamodule.settings() == {
+        "input_shape": [8],
+        "epoch_size": 4096,
+        "model_code_dim": 3,
+        "model_hidden_dims": [16, 8],
+    }
+    again = module(path).splits
+    np.testing.assert_array_equal(again.test, splits.test)  # reproducible from split_seed
+
+
+def test_without_a_label_every_row_is_normal(transactions) -> None:
+    splits = module(transactions, label=None, features=[f"f{i}" for i in range(8)]).splits
+    assert not splits.test_is_anomaly.any() and splits.val_anomalies is None
+    assert not splits.has_anomalies
+
+
+def test_minmax_scaling_and_dropped_missing_rows(tmp_path, caplog) -> None:
+    frame = planted_table()
+    frame.loc[[3, 7], "f2"] = np.nan
+    path = tmp_path / "gaps.csv"
+    frame.to_csv(path, index=False)
+    with caplog.at_level(logging.WARNING, logger=table.__name__):
+        datamodule = module(path, scaler="minmax", missing="drop")
+    assert "dropped 2 rows with missing values" in caplog.text
+    assert datamodule.tags == {"dataset.dropped_rows": "2"}
+    assert datamodule.splits.train.min() == pytest.approx(
+        0
+    ) and datamodule.splits.train.max() == pytest.approx(1)
+
+
+@pytest.mark.parametrize(
+    ("name", "change", "settings", "message"),
+    [
+        ("absent.csv", None, {}, "dataset.path={path}: no such file"),
+        (
+            "sheet.xlsx",
+            "text",
+            {},
+            "dataset.path={path}: unreadable format '.xlsx'; use a .csv or .parquet file",
+        ),
+        ("broken.parquet", "text", {}, "dataset.path={path}: could not be read ("),
+        ("t.csv", None, {"label": "is_frud"}, "dataset.label: no column 'is_frud' in t.csv (columns: f0, f1"),
+        ("t.csv", None, {"features": ["f0", "amount"]}, "dataset.features: no column 'amount' in t.csv"),
+        (
+            "t.csv",
+            None,
+            {"features": ["f0", "merchant"]},
+            "dataset.features: column 'merchant' of t.csv is not numeric (first bad value ",
+        ),
+        ("t.csv", "gap", {}, "dataset.path={path}: row 5 has no value in column 'f1'; fill it, or set"),
+        (
+            "t.csv",
+            "no fraud",
+            {},
+            "dataset.label=is_fraud: no row of t.csv has an anomaly value [1, True, 'yes']",
+        ),
+        ("t.csv", "tiny", {}, "dataset.path={path}: 2 normal samples are too few for the splits"),
+    ],
+)
+def test_bad_tables_are_one_line_naming_file_column_or_row(tmp_path, name, change, settings, message) -> None:
+    frame = planted_table()
+    if change == "gap":
+        frame.loc[5, "f1"] = np.nan
+    if change == "no fraud":
+        frame["is_fraud"] = 0
+    if change == "tiny":
+        frame = frame[frame.is_fraud == 1].head(3).assign(is_fraud=[0, 0, 1])
+    path = tmp_path / name
+    if change == "text":
+        path.write_text("this is not a table\x00\x01")
+    elif name != "absent.csv":
+        frame.to_csv(path, index=False)
+    with pytest.raises(ConfigError) as raised:
+        module(path, **settings)
+    assert str(raised.value).startswith(message.format(path=path))
+    assert "\n" not in str(raised.value)
+
+
+def test_a_table_trains_finds_the_planted_anomalies_and_compares_with_pca(
+    make_cfg, client, transactions
+) -> None:
+    data = ["dataset=table", f"dataset.path={transactions}", "dataset.label=is_fraud"]
+    metrics = train(make_cfg(*data, "trainer.max_epochs=20"))
+    assert metrics["test/auroc"] > 0.95  # chance is 0.5
+    experiment = client.get_experiment_by_name("transactions")  # named after the file
+    (run,) = client.search_runs([experiment.experiment_id])
+    assert run.data.params["model.code_dim"] == "3" and run.data.params["model.net.hidden_dims"] == "[16, 8]"
+    assert run.data.params["model.net.input_shape"] == "[8]"
+    files = artifact_paths(client, run.info.run_id)
+    assert {"feature_errors.png", "codes.png", "roc.png", "scores.png", "preprocessing/scaler.json"} <= files
+    assert "reconstructions.png" not in files and "samples.png" not in files  # no spiral-only figure
+    scaler = json.loads(
+        Path(client.download_artifacts(run.info.run_id, "preprocessing/scaler.json")).read_text()
+    )
+    assert len(scaler["mean"]) == 8
+
+    pca_metrics = pca_baseline(make_cfg(*data, config_name="pca_baseline"))
+    assert pca_metrics.keys() == metrics.keys() - {"val/loss"}
+    compare(make_cfg("experiments=[transactions]", config_name="compare"))
+    (compared,) = client.search_runs([experiment.experiment_id], "tags.stage = 'compare'")
+    assert compared.data.tags["compared_runs"] == "2"  # one group: the same table, the same code size
+    assert "transactions-code-3/feature_errors.png" in artifact_paths(client, compared.info.run_id)
+
+
+def test_conv_on_a_table_is_the_one_line_error(make_cfg, transactions) -> None:
+    with pytest.raises(ConfigError, match=r"model=conv needs image data \(C x H x W\)"):
+        train(make_cfg("model=conv", "dataset=table", f"dataset.path={transactions}"))
