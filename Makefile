@@ -6,7 +6,7 @@ STORE := $(CURDIR)/mlruns
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: install train pca compare test lint format ui server clean
+.PHONY: install train pca compare test lint format ui server serve clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,12 @@ server: install
 		--artifacts-destination $(STORE)/artifacts --host $(HOST) --port $(PORT)
 
 ui: server
+
+# Serve a detector over REST: make serve MODEL=runs:/<run id>/anomaly_detector [SERVE_PORT=5001]
+SERVE_PORT ?= 5001
+serve: install
+	PATH=$(CURDIR)/$(BIN):$$PATH MLFLOW_TRACKING_URI=$${MLFLOW_TRACKING_URI:-sqlite:///$(STORE)/mlflow.db} \
+		$(BIN)/mlflow models serve -m $(MODEL) --env-manager local --host $(HOST) --port $(SERVE_PORT)
 
 clean:
 	rm -rf outputs multirun lightning_logs .pytest_cache .ruff_cache

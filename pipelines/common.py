@@ -17,7 +17,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from autoencoders.console import quiet_libraries
-from autoencoders.errors import ConfigError, TrainingDiverged
+from autoencoders.errors import ConfigError, InputError, TrainingDiverged
 from autoencoders.tracking.store import redact
 from pipelines.job import discard_job_dir, is_multirun
 from pipelines.schema import register
@@ -94,10 +94,10 @@ def one_line_errors() -> Iterator[None]:
     quiet_libraries()
     try:
         yield
-    except (ConfigError, TrainingDiverged) as error:
+    except (ConfigError, InputError, TrainingDiverged) as error:
         print(f"error: {redact(str(error))}", file=sys.stderr)
         if is_multirun():
             raise
-        if isinstance(error, ConfigError):
+        if isinstance(error, ConfigError | InputError):
             discard_job_dir()  # nothing ran: leave no output folder behind
-        raise SystemExit(2 if isinstance(error, ConfigError) else 1) from None
+        raise SystemExit(1 if isinstance(error, TrainingDiverged) else 2) from None

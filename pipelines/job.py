@@ -171,7 +171,8 @@ def print_resume_hint(client: MlflowClient, run_id: str) -> None:
 
 def print_summary(cfg: DictConfig, experiment_id: str, run_id: str, metrics: dict[str, float]) -> None:
     """Print what the run measured and where to look at it."""
-    lines = [f"{name:>12}  {value:.6g}" for name, value in metrics.items()]
+    width = max(map(len, metrics), default=0)
+    lines = [f"{name:>{width}}  {value:.6g}" for name, value in metrics.items()]
     print("\n".join(["", f"run {run_id} FINISHED ({cfg.tracking.experiment})", *lines]))
     print_link(cfg.tracking, experiment_id, run_id)
 

@@ -12,7 +12,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from autoencoders.errors import ConfigError
 from autoencoders.pca import PCABaseline
-from autoencoders.stages import record_evaluation, run_tags
+from autoencoders.stages import DetectorSettings, record_detector, record_evaluation, run_tags
 from autoencoders.tracking.runs import logged_config
 from pipelines.common import CONFIG_DIR, build, one_line_errors, settle_data_settings
 from pipelines.job import print_summary, stage_run
@@ -52,8 +52,10 @@ def pca_baseline(cfg: DictConfig) -> dict[str, float]:
     # The model group is there for its code_dim only; the code size is logged under the name every
     # model's runs use, model.code_dim.
     opened = stage_run(cfg, tags, f"pca k={k}", skip_params=("model",), extra_params={"model.code_dim": k})
+    settings = DetectorSettings(cfg.anomaly.threshold_quantile, cfg.get("register_as"))
     with opened as (client, experiment_id, run_id):
-        evaluation = record_evaluation(client, run_id, baseline, datamodule, f"PCA ({k})")
+        evaluation = record_evaluation(client, run_id, baseline, datamodule, f"PCA ({k})", settings)
+        record_detector(cfg.tracking.uri, run_id, baseline, datamodule, evaluation.threshold, settings)
     print_summary(cfg, experiment_id, run_id, evaluation.metrics)
     return evaluation.metrics
 

@@ -384,6 +384,14 @@ class TrackingSchema:
 
 
 @dataclass
+class AnomalySchema:
+    threshold_quantile: float = MISSING
+
+    def __post_init__(self) -> None:
+        fraction("anomaly.threshold_quantile", self.threshold_quantile)
+
+
+@dataclass
 class PathsSchema:
     root: str = MISSING
     mlruns: str = MISSING
@@ -398,6 +406,7 @@ class SelectionKeys:
     optimized_metric: str = MISSING
     optimized_mode: str = MISSING
     run_name: str | None = None
+    register_as: str | None = None
 
     def __post_init__(self) -> None:
         one_of("optimized_mode", self.optimized_mode, MODES)
@@ -436,6 +445,18 @@ class CompareKeys:
         require(len(self.metrics) > 0, "metrics", "a non-empty list of metric names", list(self.metrics))
 
 
+@dataclass
+class ScoreKeys:
+    model: str = MISSING
+    input: str = MISSING
+    output: str = MISSING
+    keep: list[str] = field(default_factory=list)
+    batch_size: int = MISSING
+
+    def __post_init__(self) -> None:
+        positive("batch_size", self.batch_size)
+
+
 #: The schema of a group's option, by the ``_target_`` it builds.
 BY_TARGET: dict[str, type] = {
     "autoencoders.data.spiral.SpiralDataModule": SpiralSchema,
@@ -445,8 +466,18 @@ BY_TARGET: dict[str, type] = {
     "autoencoders.models.dense.DenseAutoencoder": DenseNetSchema,
     "autoencoders.models.conv.ConvAutoencoder": ConvNetSchema,
 }
-GROUPS: dict[str, type] = {"trainer": TrainerSchema, "tracking": TrackingSchema, "paths": PathsSchema}
-STAGE_KEYS: dict[str, type] = {"train": TrainKeys, "pca_baseline": PCAKeys, "compare": CompareKeys}
+GROUPS: dict[str, type] = {
+    "trainer": TrainerSchema,
+    "tracking": TrackingSchema,
+    "paths": PathsSchema,
+    "anomaly": AnomalySchema,
+}
+STAGE_KEYS: dict[str, type] = {
+    "train": TrainKeys,
+    "pca_baseline": PCAKeys,
+    "compare": CompareKeys,
+    "score": ScoreKeys,
+}
 
 
 def register() -> None:
@@ -458,9 +489,10 @@ def register() -> None:
 
 #: The groups each stage builds from (the PCA stage reads only the model's code size).
 STAGE_GROUPS = {
-    "train": ("paths", "tracking", "dataset", "model", "trainer"),
-    "pca_baseline": ("paths", "tracking", "dataset"),
+    "train": ("paths", "tracking", "anomaly", "dataset", "model", "trainer"),
+    "pca_baseline": ("paths", "tracking", "anomaly", "dataset"),
     "compare": ("paths", "tracking"),
+    "score": (),
 }
 
 

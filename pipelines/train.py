@@ -25,7 +25,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     import torch
 
     from autoencoders.devices import check_accelerator
-    from autoencoders.stages import prepare_resume, run_tags, train_and_record
+    from autoencoders.stages import DetectorSettings, prepare_resume, run_tags, train_and_record
     from autoencoders.training import check_selection, training_callbacks
 
     if cfg.get("resume"):
@@ -66,6 +66,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
                     run_id,
                     cfg.tracking.uri,
                     resume,
+                    DetectorSettings(cfg.anomaly.threshold_quantile, cfg.get("register_as")),
                 )
             except BaseException:
                 print_resume_hint(client, run_id)

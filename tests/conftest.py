@@ -4,6 +4,7 @@ Helpers the tests import live in ``tests/helpers``."""
 from __future__ import annotations
 
 import shutil
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from omegaconf import DictConfig
 from autoencoders.data.mnist import load_bundled
 from helpers.entry import store_overrides
 from helpers.runs import QUICK_SPIRAL
-from helpers.server import TrackingServer
+from helpers.server import ModelServer, TrackingServer
 from pipelines.common import compose_config
 
 
@@ -78,16 +79,48 @@ def bundled_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 _servers: list[TrackingServer] = []
 
 
+_model_servers: list[tuple[ModelServer, dict[str, str]]] = []
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """Start the tracking server now if a collected test needs one: it boots in the background."""
-    if any("mlflow_server" in getattr(item, "fixturenames", ()) for item in session.items):
+    """Start the servers now that collected tests need: they boot in the background."""
+    wanted = {name for item in session.items for name in getattr(item, "fixturenames", ())}
+    if "mlflow_server" in wanted:
         _servers.append(TrackingServer.start())
+    if "served_detector" in wanted:
+        _model_servers.append(serve_a_detector())
+
+
+def serve_a_detector() -> tuple[ModelServer, dict[str, str]]:
+    """A PCA baseline run on the spiral in a store of its own (seconds: nothing trains), and
+    ``mlflow models serve`` of its ``anomaly_detector``."""
+    from pipelines.pca_baseline import pca_baseline
+
+    folder = Path(tempfile.mkdtemp(prefix="served-detector-"))
+    store = {"uri": f"sqlite:///{folder / 'mlflow.db'}", "artifact_root": str(folder / "artifacts")}
+    pca_baseline(compose_config("pca_baseline", store_overrides(store)))
+    client = MlflowClient(store["uri"])
+    (run,) = client.search_runs([client.get_experiment_by_name("spiral").experiment_id])
+    model_uri = f"runs:/{run.info.run_id}/anomaly_detector"
+    return ModelServer.start(model_uri, store["uri"], folder), {**store, "model_uri": model_uri}
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """Stop the server whether or not a test got to use it (``-x``, Ctrl-C)."""
+    """Stop the servers whether or not a test got to use them (``-x``, Ctrl-C)."""
     while _servers:
         _servers.pop().stop()
+    while _model_servers:
+        _model_servers.pop()[0].stop()
+
+
+@pytest.fixture(scope="session")
+def served_detector() -> tuple[ModelServer, dict[str, str]]:
+    """A detector served over REST since collection: the server, and its store and model URI."""
+    if not _model_servers:
+        _model_servers.append(serve_a_detector())
+    server, logged = _model_servers[0]
+    server.wait_until_up()
+    return server, logged
 
 
 @pytest.fixture(scope="session")

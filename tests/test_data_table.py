@@ -13,7 +13,9 @@ import pytest
 from autoencoders.data import table
 from autoencoders.data.table import TableDataModule
 from autoencoders.errors import ConfigError
-from helpers.runs import artifact_paths
+from autoencoders.outputs import OUTPUTS_PATH
+from autoencoders.tracking import runs
+from helpers.runs import artifact_paths, load_detector
 from pipelines.compare import compare
 from pipelines.pca_baseline import pca_baseline
 from pipelines.train import train
@@ -157,6 +159,15 @@ def test_a_table_trains_finds_the_planted_anomalies_and_compares_with_pca(
         Path(client.download_artifacts(run.info.run_id, "preprocessing/scaler.json")).read_text()
     )
     assert len(scaler["mean"]) == 8
+
+    # The detector takes the file's raw rows and applies the run's scaler itself.
+    detector = load_detector(client.tracking_uri, f"runs:/{run.info.run_id}/anomaly_detector")
+    outputs = runs.load_arrays(client, run.info.run_id, OUTPUTS_PATH)
+    test_rows = TableDataModule(path=str(transactions), label="is_fraud").splits.test_ids[outputs["shown"]]
+    scored = detector.predict(pd.read_csv(transactions).loc[test_rows, [f"f{i}" for i in range(8)]])
+    np.testing.assert_allclose(scored["score"], outputs["scores"][outputs["shown"]], rtol=1e-4)
+    errors = scored[[f"error_f{i}" for i in range(8)]].sum(axis=1)
+    np.testing.assert_allclose(errors, scored["score"], rtol=1e-6)  # which features made the score
 
     pca_metrics = pca_baseline(make_cfg(*data, config_name="pca_baseline"))
     assert pca_metrics.keys() == metrics.keys() - {"val/loss"}

@@ -40,7 +40,9 @@ def test_the_pca_stage_on_the_default_spiral_logs_what_the_autoencoder_logs(spir
     assert pca_run.data.params["model.code_dim"] == "1"  # the code size under every model's name
     assert not any(key.startswith("model.optimizer") for key in pca_run.data.params)
     assert pca_run.data.metrics["train/rmse"] == pytest.approx(NOTEBOOK_PCA_RMSE, abs=1e-9)
-    final = {"train/rmse", "test/rmse", "test/mse", "test/auroc", "test/aupr"}
+    final = {"train/rmse", "test/rmse", "test/mse", "test/auroc", "test/aupr", "threshold"}
+    final |= {f"test/{name}" for name in ("precision", "recall", "f1")}
+    final |= {f"test/{kind}_{sign}" for kind in ("true", "false") for sign in ("positives", "negatives")}
     assert set(pca_metrics) == final
     assert final <= set(ae_run.data.metrics)
     pca_files, ae_files = (artifact_paths(client, run.info.run_id) for run in (pca_run, ae_run))

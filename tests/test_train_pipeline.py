@@ -6,16 +6,17 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import mlflow.pyfunc
-import mlflow.pytorch
+import mlflow.artifacts
 import numpy as np
+import pandas as pd
 import pytest
-import torch
 from PIL import Image
 
-from autoencoders.data.spiral import spiral_points
+from autoencoders.data.spiral import SpiralDataModule
 from autoencoders.errors import ConfigError
-from helpers.runs import QUICK_SPIRAL, artifact_paths
+from autoencoders.outputs import OUTPUTS_PATH
+from autoencoders.tracking import runs
+from helpers.runs import QUICK_SPIRAL, artifact_paths, load_detector
 from pipelines.train import train
 
 METRICS = ["train/loss", "val/loss", "train/rmse", "test/rmse", "test/mse", "test/auroc", "test/aupr"]
@@ -55,13 +56,15 @@ def test_losses_and_learning_rate_are_logged_per_epoch_with_the_epoch_as_step(sp
 
 def test_final_metrics_are_logged_once_at_step_0_and_linked_to_the_model(spiral_run) -> None:
     client, run = spiral_run["client"], spiral_run["run"]
-    final = ["train/rmse", "test/rmse", "test/mse", "test/auroc", "test/aupr", "best/val/loss"]
+    final = ["train/rmse", "test/rmse", "test/mse", "test/auroc", "test/aupr", "best/val/loss", "threshold"]
+    final += [f"test/{name}" for name in ("precision", "recall", "f1", "true_positives", "false_negatives")]
     for name in final:
         (point,) = client.get_metric_history(run.info.run_id, name)
         assert point.step == 0 and point.value == pytest.approx(run.data.metrics[name]), name
     (output,) = run.outputs.model_outputs
     linked = {metric.key for metric in client.get_logged_model(output.model_id).metrics}
-    assert linked == set(final)  # the Models tab compares exactly these
+    assert set(final) <= linked  # the Models tab compares these
+    assert not [name for name in linked if name.endswith(("loss", "/lr")) and not name.startswith("best/")]
 
 
 def test_every_artifact_is_logged(spiral_run) -> None:
@@ -71,29 +74,36 @@ def test_every_artifact_is_logged(spiral_run) -> None:
     assert {"config/config.yaml", "config/overrides.yaml", "checkpoints/best.ckpt"} <= paths
 
 
-def test_logged_model_reconstructs_to_the_logged_rmse(spiral_run) -> None:
-    mlflow.set_tracking_uri(spiral_run["uri"])
-    run = spiral_run["run"]
+def test_the_logged_detector_scores_as_the_evaluation_did_and_loads_without_pickle(
+    spiral_run, monkeypatch
+) -> None:
+    monkeypatch.setenv("MLFLOW_ALLOW_PICKLE_DESERIALIZATION", "false")  # how a careful deployment runs
+    client, run = spiral_run["client"], spiral_run["run"]
     # MLflow 3 keeps models as LoggedModels, linked to the run as outputs, not as run artifacts.
     (output,) = run.outputs.model_outputs
-    logged = spiral_run["client"].get_logged_model(output.model_id)
-    assert logged.source_run_id == run.info.run_id
-    assert logged.name == "model"
+    logged = client.get_logged_model(output.model_id)
+    assert logged.source_run_id == run.info.run_id and logged.name == "anomaly_detector"
     assert logged.experiment_id == run.info.experiment_id and str(logged.status) == "READY"
     assert logged.params["model.code_dim"] == "1"  # the run's params, as MLflow copies them
-    model = mlflow.pytorch.load_model(f"runs:/{run.info.run_id}/model")
-    x = spiral_points(100, 0)
-    with torch.no_grad():
-        x_hat = model(torch.as_tensor(x, dtype=torch.float32)).numpy()
-        codes = model.encode(torch.as_tensor(x, dtype=torch.float32))
-    assert codes.shape == (100, 1)
-    rmse = np.sqrt(((x - x_hat) ** 2).sum() / len(x))
-    assert rmse == pytest.approx(run.data.metrics["train/rmse"], rel=1e-5)
-    served = mlflow.pyfunc.load_model(f"runs:/{run.info.run_id}/model")  # what REST serving loads
-    np.testing.assert_allclose(served.predict(x.astype(np.float32)), x_hat, rtol=1e-6)
-    files = Path(mlflow.artifacts.download_artifacts(f"runs:/{run.info.run_id}/model"))
+    detector = load_detector(spiral_run["uri"], f"runs:/{run.info.run_id}/anomaly_detector")
+    assert detector.metadata.signature.inputs.input_names() == ["x0", "x1"]
+    splits = SpiralDataModule().splits
+    scored = detector.predict(pd.DataFrame(splits.test, columns=["x0", "x1"]))
+    assert list(scored.columns) == ["score", "is_anomaly", "code_0"]
+    outputs = runs.load_arrays(client, run.info.run_id, OUTPUTS_PATH)
+    np.testing.assert_allclose(scored["score"], outputs["scores"], rtol=1e-4)  # the evaluation's scores
+    # The threshold: the 0.99 quantile of the normal validation samples' scores, and what flags.
+    normal = detector.predict(pd.DataFrame(splits.val, columns=["x0", "x1"]))["score"]
+    assert run.data.metrics["threshold"] == pytest.approx(np.quantile(normal, 0.99), rel=1e-4)
+    assert (scored["is_anomaly"] == (scored["score"] > run.data.metrics["threshold"])).all()
+    hits = scored["is_anomaly"].to_numpy() & splits.test_is_anomaly
+    assert run.data.metrics["test/true_positives"] == hits.sum()
+    assert run.data.metrics["test/recall"] == pytest.approx(hits.sum() / splits.test_is_anomaly.sum())
+    with runs.fluent_store(spiral_run["uri"]):
+        files = Path(mlflow.artifacts.download_artifacts(f"runs:/{run.info.run_id}/anomaly_detector"))
     assert (files / "code" / "autoencoders" / "stages.py").exists()  # the package's source travels
     assert not list(files.rglob("__pycache__"))  # without its bytecode caches
+    assert not list(files.rglob("*.pkl"))  # weights, spec and threshold are plain files
 
 
 def test_same_seed_gives_the_same_metrics(spiral_run, make_cfg) -> None:

@@ -36,4 +36,6 @@ def quiet_libraries() -> None:
         warnings.filterwarnings("ignore", category=DeprecationWarning, module=module)
         warnings.filterwarnings("ignore", category=FutureWarning, module=module)
     logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)
+    logging.getLogger("mlflow.pyfunc").setLevel(logging.WARNING)  # "Validating input example ..."
+    logging.getLogger("mlflow.models.model").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)

@@ -9,3 +9,8 @@ class ConfigError(ValueError):
 class TrainingDiverged(RuntimeError):
     """The training loss stopped being finite; the run ends FAILED and the command exits with
     status 1, its message saying what to change."""
+
+
+class InputError(ValueError):
+    """Data given to a trained detector does not fit it (columns, values); the message names the
+    row or column. The scoring command reports it in one line and exits with status 2."""

@@ -11,7 +11,12 @@ from typing import Protocol
 
 import numpy as np
 import torch
-from sklearn.metrics import average_precision_score, roc_auc_score
+from sklearn.metrics import (
+    average_precision_score,
+    confusion_matrix,
+    precision_recall_fscore_support,
+    roc_auc_score,
+)
 
 from autoencoders.data.base import Splits
 
@@ -67,6 +72,7 @@ class Evaluation:
     """Metrics and the arrays the figures are drawn from."""
 
     metrics: dict[str, float]
+    threshold: float  # the detector's: a quantile of the normal validation samples' scores
     train_codes: np.ndarray
     train_reconstructions: np.ndarray
     test_codes: np.ndarray
@@ -75,12 +81,15 @@ class Evaluation:
     notes: dict[str, str] = field(default_factory=dict)
 
 
-def evaluate(codec: Codec, splits: Splits) -> Evaluation:
+def evaluate(codec: Codec, splits: Splits, threshold_quantile: float = 0.99) -> Evaluation:
     """Reconstruction metrics on the training and normal test samples, anomaly metrics on the test set.
 
     ``test/rmse`` and ``test/mse`` use the normal test samples only: anomalies are meant to
     reconstruct badly. ``test/auroc`` and ``test/aupr`` rank the anomaly score (squared error) of
-    normal against anomalous test samples, anomalies being the positive class.
+    normal against anomalous test samples, anomalies being the positive class. The detector's
+    ``threshold`` is the ``threshold_quantile`` of the normal validation samples' scores (the test
+    set is never looked at); ``test/precision``, ``test/recall``, ``test/f1`` and the confusion
+    counts are measured at it.
     """
     train_codes = codec.encode(splits.train)
     train_reconstructions = codec.decode(train_codes)
@@ -106,8 +115,15 @@ def evaluate(codec: Codec, splits: Splits) -> Evaluation:
         )
     if splits.val_anomalies is not None and len(splits.val):
         metrics["val/auroc"] = validation_auroc(codec, splits.val, splits.val_anomalies)
+    threshold = float(
+        np.quantile(squared_errors(splits.val, codec.decode(codec.encode(splits.val))), threshold_quantile)
+    )
+    metrics["threshold"] = threshold
+    if splits.has_anomalies:
+        metrics |= detection_counts(splits.test_is_anomaly, scores > threshold)
     return Evaluation(
         metrics=metrics,
+        threshold=threshold,
         train_codes=train_codes,
         train_reconstructions=train_reconstructions,
         test_codes=test_codes,
@@ -115,6 +131,23 @@ def evaluate(codec: Codec, splits: Splits) -> Evaluation:
         test_scores=scores,
         notes=notes,
     )
+
+
+def detection_counts(is_anomaly: np.ndarray, flagged: np.ndarray) -> dict[str, float]:
+    """Precision, recall, F1 and the confusion counts of flagging at the threshold, anomalies positive."""
+    precision, recall, f1, _ = precision_recall_fscore_support(
+        is_anomaly, flagged, average="binary", zero_division=0
+    )
+    tn, fp, fn, tp = confusion_matrix(is_anomaly, flagged, labels=[False, True]).ravel()
+    return {
+        "test/precision": float(precision),
+        "test/recall": float(recall),
+        "test/f1": float(f1),
+        "test/true_positives": float(tp),
+        "test/false_positives": float(fp),
+        "test/true_negatives": float(tn),
+        "test/false_negatives": float(fn),
+    }
 
 
 def validation_auroc(codec: Codec, normal: np.ndarray, anomalies: np.ndarray) -> float:

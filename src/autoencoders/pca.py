@@ -45,3 +45,26 @@ class PCABaseline:
         if self.pca is None:
             raise RuntimeError("PCABaseline.decode before fit")
         return self.pca.inverse_transform(code).reshape(len(code), *self.sample_shape)
+
+
+class LinearCodec:
+    """A fitted PCA as plain arrays: ``encode`` projects onto the components, ``decode`` maps back.
+    What the deployed detector of a PCA run holds (no scikit-learn object to unpickle)."""
+
+    def __init__(self, mean: np.ndarray, components: np.ndarray, sample_shape: tuple[int, ...]) -> None:
+        self.mean, self.components, self.sample_shape = mean, components, tuple(sample_shape)
+
+    @classmethod
+    def of(cls, baseline: PCABaseline) -> LinearCodec:
+        if baseline.pca is None:
+            raise RuntimeError("LinearCodec.of an unfitted PCABaseline")
+        return cls(baseline.pca.mean_, baseline.pca.components_, baseline.sample_shape)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {"mean": self.mean, "components": self.components}
+
+    def encode(self, x: np.ndarray) -> np.ndarray:
+        return (x.reshape(len(x), -1).astype(np.float64) - self.mean) @ self.components.T
+
+    def decode(self, code: np.ndarray) -> np.ndarray:
+        return (code @ self.components + self.mean).reshape(len(code), *self.sample_shape)

@@ -19,10 +19,12 @@ from mlflow.tracking import MlflowClient
 from pytorch_lightning.callbacks import ModelCheckpoint
 
 from autoencoders.data.base import InMemoryDataModule
+from autoencoders.detector import Detector, DetectorSpec, input_columns, save_detector
 from autoencoders.evaluation import Codec, Evaluation, TorchCodec, evaluate
 from autoencoders.figures.run_figures import draw
 from autoencoders.lightning import AutoencoderModule
 from autoencoders.outputs import OUTPUTS_PATH, run_outputs
+from autoencoders.pca import LinearCodec, PCABaseline
 from autoencoders.selection import Selection
 from autoencoders.tracking import runs
 from autoencoders.tracking.logger import BufferedMLFlowLogger
@@ -42,8 +44,22 @@ def run_tags(stage: str, datamodule: InMemoryDataModule, model: str, code_dim: i
     }
 
 
+@dataclass(frozen=True)
+class DetectorSettings:
+    """How a run's detector decides (``anomaly.threshold_quantile``) and where it is registered
+    (``register_as``, a Model Registry name; None: not registered)."""
+
+    threshold_quantile: float = 0.99
+    register_as: str | None = None
+
+
 def record_evaluation(
-    client: MlflowClient, run_id: str, codec: Codec, datamodule: InMemoryDataModule, label: str
+    client: MlflowClient,
+    run_id: str,
+    codec: Codec,
+    datamodule: InMemoryDataModule,
+    label: str,
+    settings: DetectorSettings = DetectorSettings(),
 ) -> Evaluation:
     """Evaluate ``codec`` on the datamodule's splits, draw the figures, log both into the run with
     the outputs a comparison draws from (:mod:`autoencoders.outputs`).
@@ -51,7 +67,7 @@ def record_evaluation(
     Final metrics go in at step 0, where the MLflow chart view draws them as one bar per run."""
     splits = datamodule.splits
     runs.log_splits(client, run_id, datamodule.name, splits, datamodule.data_source)
-    evaluation = evaluate(codec, splits)
+    evaluation = evaluate(codec, splits, settings.threshold_quantile)
     runs.log_metrics(client, run_id, evaluation.metrics, step=0)
     for key, note in evaluation.notes.items():
         client.set_tag(run_id, key, note)
@@ -104,6 +120,43 @@ def keep_checkpoints(client: MlflowClient, run_id: str, checkpoint: ModelCheckpo
     return kept
 
 
+def record_detector(
+    tracking_uri: str,
+    run_id: str,
+    model: AutoencoderModule | PCABaseline,
+    datamodule: InMemoryDataModule,
+    threshold: float,
+    settings: DetectorSettings,
+) -> str:
+    """Log the run's ``anomaly_detector`` (and register it under ``settings.register_as``): the
+    network's weights or the PCA's arrays, the preprocessing and the threshold as plain files."""
+    features = getattr(datamodule, "feature_names", None) or None
+    if isinstance(model, PCABaseline):
+        network: dict = {"class": "PCA", "n_components": model.code_dim}
+        codec: Codec = LinearCodec.of(model)
+    else:
+        network = {"class": type(model.net).__name__, "settings": model.net.settings}
+        codec = TorchCodec(model.net.cpu().eval())
+    spec = DetectorSpec(
+        kind=datamodule.kind,
+        columns=input_columns(datamodule.kind, datamodule.input_shape, features),
+        input_shape=list(datamodule.input_shape),
+        threshold=threshold,
+        network=network,
+        preprocessing=getattr(datamodule, "preprocessing", None) or {"scaler": "none"},
+        features=features,
+    )
+    detector = Detector(spec, codec)
+    example = detector.to_raw(datamodule.splits.train[:5])
+    with tempfile.TemporaryDirectory() as folder:
+        artifacts = save_detector(Path(folder), spec, codec)
+        uri = runs.log_detector(tracking_uri, run_id, artifacts, example, detector.score(example))
+    if settings.register_as:
+        version = runs.register(tracking_uri, run_id, uri, settings.register_as)
+        log.info("registered the detector as models:/%s/%s", settings.register_as, version)
+    return uri
+
+
 def train_and_record(
     module: AutoencoderModule,
     datamodule: InMemoryDataModule,
@@ -114,6 +167,7 @@ def train_and_record(
     run_id: str,
     tracking_uri: str,
     resume: Resume | None = None,
+    settings: DetectorSettings = DetectorSettings(),
 ) -> dict[str, float]:
     """Fit logging into ``run_id`` (from ``resume`` when given), restore the checkpoint
     ``selection`` chose, then evaluate and log it with its checkpoint and model. Returns the final
@@ -139,10 +193,10 @@ def train_and_record(
         client.set_tag(run_id, "best_epoch", str(chosen.epoch + 1))  # counted from 1, as the curves
     net = module.net.cpu().eval()
     label = f"{module.name} autoencoder"
-    evaluation = record_evaluation(client, run_id, TorchCodec(net), datamodule, label)
+    evaluation = record_evaluation(client, run_id, TorchCodec(net), datamodule, label, settings)
     metrics = dict(evaluation.metrics)
     if selection.metric not in metrics:  # a per-epoch metric (val/loss): the chosen model's value
         metrics[selection.metric] = module.validation_loss(datamodule.splits.val)
     runs.log_metrics(client, run_id, {selection.best_key: metrics[selection.metric]})
-    runs.log_model(tracking_uri, run_id, net, datamodule.splits.train[:5].astype("float32"))
+    record_detector(tracking_uri, run_id, module, datamodule, evaluation.threshold, settings)
     return metrics

@@ -40,3 +40,13 @@ def write_run(
     )
     client.set_terminated(run_id, status)
     return client.get_run(run_id)
+
+
+def load_detector(tracking_uri: str, model_uri: str):  # noqa: ANN201 - an MLflow PyFuncModel
+    """``mlflow.pyfunc.load_model`` against one store, leaving the process's tracking URI as it was."""
+    import mlflow.pyfunc
+
+    from autoencoders.tracking.runs import fluent_store
+
+    with fluent_store(tracking_uri):
+        return mlflow.pyfunc.load_model(model_uri)

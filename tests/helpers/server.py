@@ -74,3 +74,60 @@ class TrackingServer:
             os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(timeout=30)
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+@dataclass
+class ModelServer:
+    """``mlflow models serve`` of one model URI on 127.0.0.1, in its own process group."""
+
+    process: subprocess.Popen
+    url: str
+    log: Path
+
+    @classmethod
+    def start(cls, model_uri: str, tracking_uri: str, folder: Path) -> ModelServer:
+        port = free_port()
+        command = [
+            str(Path(sys.executable).with_name("mlflow")),
+            "models",
+            "serve",
+            "-m",
+            model_uri,
+            "--env-manager",
+            "local",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ]
+        log = folder / "model-server.log"
+        env = {
+            **os.environ,
+            "MLFLOW_TRACKING_URI": tracking_uri,
+            "MLFLOW_ALLOW_PICKLE_DESERIALIZATION": "false",
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",  # uvicorn
+        }
+        with log.open("w") as stream:
+            process = subprocess.Popen(
+                command, stdout=stream, stderr=subprocess.STDOUT, env=env, start_new_session=True
+            )
+        return cls(process, f"http://127.0.0.1:{port}", log)
+
+    def wait_until_up(self, seconds: float = 120) -> None:
+        deadline = time.monotonic() + seconds
+        while True:
+            try:
+                with urllib.request.urlopen(f"{self.url}/ping", timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(self.log.read_text()[-3000:]) from None
+                time.sleep(0.5)
+
+    def stop(self) -> None:
+        """The server's process group, and its folder (the log, and the store it was given)."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=30)
+        shutil.rmtree(self.log.parent, ignore_errors=True)

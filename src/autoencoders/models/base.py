@@ -28,7 +28,11 @@ def activation(name: str, setting: str = "model.net.activation") -> nn.Module:
 
 
 class Autoencoder(nn.Module):
-    """An encoder and a decoder; ``forward`` reconstructs its input."""
+    """An encoder and a decoder; ``forward`` reconstructs its input. Subclasses keep their
+    constructor's arguments in ``settings`` (plain values): with the weights, what rebuilds the
+    network without unpickling it."""
+
+    settings: dict
 
     def __init__(
         self, encoder: nn.Module, decoder: nn.Module, input_shape: Sequence[int], code_dim: int

@@ -85,3 +85,11 @@ class ConvAutoencoder(Autoencoder):
             )
             decoder.append(nn.Sigmoid() if last else make_activation(activation))
         super().__init__(nn.Sequential(*encoder), nn.Sequential(*decoder), input_shape, code_dim)
+        self.settings = {
+            "input_shape": list(input_shape),
+            "code_dim": code_dim,
+            "channels": list(channels),
+            "kernel_size": kernel_size,
+            "upsampling": upsampling,
+            "activation": activation,
+        }

@@ -50,3 +50,10 @@ class DenseAutoencoder(Autoencoder):
             encoder = nn.Sequential(nn.Flatten(), encoder)
             decoder = nn.Sequential(decoder, nn.Unflatten(1, input_shape))
         super().__init__(encoder, decoder, input_shape, code_dim)
+        self.settings = {
+            "input_shape": list(input_shape),
+            "code_dim": code_dim,
+            "hidden_dims": list(hidden_dims),
+            "activation": activation,
+            "output_activation": output_activation,
+        }

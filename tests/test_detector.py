@@ -1,0 +1,134 @@
+"""The deployable detector: scoring files from the command line, the Model Registry, REST serving."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow.tracking import MlflowClient
+
+from autoencoders.data.spiral import SpiralDataModule
+from helpers.entry import run_main
+from helpers.runs import load_detector
+from pipelines.pca_baseline import pca_baseline
+
+
+@pytest.fixture
+def points(tmp_path: Path) -> Path:
+    """New data for the spiral's detector: its test points, with an id column to carry along."""
+    splits = SpiralDataModule().splits
+    frame = pd.DataFrame(splits.test, columns=["x0", "x1"]).assign(id=np.arange(len(splits.test)) * 7)
+    path = tmp_path / "points.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def score_command(uri: str, model: str, source: Path, output: Path, *extra: str) -> list[str]:
+    return [f"tracking.uri={uri}", f"model={model}", f"input={source}", f"output={output}", *extra]
+
+
+def test_a_file_is_scored_whole_in_its_row_order(spiral_run, points, tmp_path, capsys, monkeypatch) -> None:
+    model = f"runs:/{spiral_run['run'].info.run_id}/anomaly_detector"
+    output = tmp_path / "scored.parquet"
+    args = score_command(spiral_run["uri"], model, points, output, "keep=[id]", "batch_size=300")
+    assert run_main("score", tmp_path, *args, monkeypatch=monkeypatch) == 0
+    assert "scored 1000 rows in" in capsys.readouterr().out
+    scored, given = pd.read_parquet(output), pd.read_csv(points)
+    assert list(scored.columns) == ["x0", "x1", "id", "score", "is_anomaly", "code_0"]
+    pd.testing.assert_frame_equal(scored[["x0", "x1", "id"]], given)  # the input's rows, in order
+    expected = load_detector(spiral_run["uri"], model).predict(given[["x0", "x1"]])
+    np.testing.assert_allclose(scored["score"], expected["score"], rtol=1e-6)  # batches change nothing
+    assert [path.name for path in tmp_path.iterdir() if path.name.startswith(".scored")] == []
+
+
+@pytest.mark.parametrize(
+    ("change", "line"),
+    [
+        ("drop x1", "error: input has missing columns x1; the detector takes x0, x1"),
+        ("extra", "error: input has columns the detector does not take: id; list them in keep=[id]"),
+        ("gap", "error: input row 3 has no value in column 'x0'"),
+        ("text", "error: input column 'x1' is not numeric: 'about 3' in row 5"),
+        ("empty", "error: input="),
+        ("no model", "error: model=runs:/0123456789abcdef/anomaly_detector: no such model"),
+    ],
+)
+def test_bad_input_to_the_scorer_is_one_line_and_writes_nothing(
+    spiral_run, points, tmp_path, capsys, monkeypatch, change, line
+) -> None:
+    frame = pd.read_csv(points)
+    model = f"runs:/{spiral_run['run'].info.run_id}/anomaly_detector"
+    keep = ["keep=[id]"] if change not in ("extra", "drop x1") else []
+    if change == "drop x1":
+        frame = frame.drop(columns=["x1", "id"])
+    if change == "gap":
+        frame.loc[3, "x0"] = np.nan
+    if change == "text":
+        frame["x1"] = frame["x1"].astype(object)
+        frame.loc[5, "x1"] = "about 3"
+    if change == "empty":
+        frame = frame.head(0)
+    if change == "no model":
+        model = "runs:/0123456789abcdef/anomaly_detector"
+    frame.to_csv(points, index=False)
+    output = tmp_path / "scored.csv"
+    status = run_main(
+        "score",
+        tmp_path,
+        *score_command(spiral_run["uri"], model, points, output, *keep),
+        monkeypatch=monkeypatch,
+    )
+    stderr = capsys.readouterr().err
+    assert status == 2 and stderr.strip().splitlines()[-1].startswith(line)
+    assert "Traceback" not in stderr
+    assert not output.exists() and not list(tmp_path.glob(".scored*"))
+
+
+def test_an_interrupted_write_leaves_no_output(spiral_run, points, tmp_path, monkeypatch) -> None:
+    def fail_halfway(frame: pd.DataFrame, path: str, **kwargs) -> None:
+        Path(path).write_text("x0,x1\n0.1,")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", fail_halfway)
+    model = f"runs:/{spiral_run['run'].info.run_id}/anomaly_detector"
+    output = tmp_path / "scored.csv"
+    args = score_command(spiral_run["uri"], model, points, output, "keep=[id]")
+    assert run_main("score", tmp_path, *args, monkeypatch=monkeypatch) == 1  # Hydra reports the error
+    assert not output.exists() and not list(tmp_path.glob(".scored*"))
+
+
+def test_a_registered_detector_scores_by_version_and_alias(
+    make_cfg, store, client, points, tmp_path, monkeypatch
+) -> None:
+    pca_baseline(make_cfg("register_as=spiral-detector", config_name="pca_baseline"))
+    (run,) = client.search_runs([client.get_experiment_by_name("spiral").experiment_id])
+    assert run.data.tags["registered_model"] == "spiral-detector/1"
+    client.set_registered_model_alias("spiral-detector", "champion", "1")
+    results = []
+    for model in ("models:/spiral-detector/1", "models:/spiral-detector@champion"):
+        output = tmp_path / f"{model.rsplit('/', 1)[-1].replace('@', '-')}.csv"
+        args = score_command(store["uri"], model, points, output, "keep=[id]")
+        assert run_main("score", tmp_path, *args, monkeypatch=monkeypatch) == 0
+        results.append(pd.read_csv(output))
+    pd.testing.assert_frame_equal(*results)
+    assert results[0]["score"].notna().all()
+
+
+def test_the_detector_answers_over_rest_as_it_does_in_process(served_detector) -> None:
+    server, logged = served_detector
+    samples = SpiralDataModule().splits.test[::50]
+    body = {"dataframe_split": {"columns": ["x0", "x1"], "data": samples.tolist()}}
+    request = urllib.request.Request(
+        f"{server.url}/invocations", json.dumps(body).encode(), {"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        served = pd.DataFrame(json.loads(response.read())["predictions"])
+    local = load_detector(logged["uri"], logged["model_uri"]).predict(
+        pd.DataFrame(samples, columns=["x0", "x1"])
+    )
+    np.testing.assert_allclose(served["score"], local["score"], rtol=1e-9)
+    assert served["is_anomaly"].tolist() == local["is_anomaly"].tolist()
+    assert MlflowClient(logged["uri"]).get_run(logged["model_uri"].split("/")[1]).info.status == "FINISHED"
