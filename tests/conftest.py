@@ -3,7 +3,13 @@ Helpers the tests import live in ``tests/helpers``."""
 
 from __future__ import annotations
 
-import shutil
+import os
+
+# One torch thread per process: the suite runs several processes at once on two cores (servers
+# booting, sweep workers, DDP ranks), and these networks are too small to gain from a second thread.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import shutil  # noqa: E402 - after the thread setting, which torch reads when first imported
 import tempfile
 from collections.abc import Callable
 from pathlib import Path

@@ -195,7 +195,7 @@ def test_group_figures_put_the_models_on_shared_axes() -> None:
     roc_ax = figures["roc.png"].axes[0]
     legend = [text.get_text() for text in roc_ax.get_legend().get_texts()]
     assert legend[:2] == ["dense: AUROC = 1", "pca: AUROC = 0.75"]
-    dense_map, pca_map = (ax.collections[0] for ax in figures["error_maps.png"].axes[:2])
+    dense_map, pca_map = (ax.get_images()[0] for ax in figures["error_maps.png"].axes[:2])
     assert dense_map.norm is pca_map.norm  # one colour scale
     assert pca_map.norm.vmax == pytest.approx(500.0)
     assert [ax.get_title() for ax in figures["reconstructions.png"].axes] == ["dense", "pca"]

@@ -106,13 +106,12 @@ def test_the_logged_detector_scores_as_the_evaluation_did_and_loads_without_pick
     assert not list(files.rglob("*.pkl"))  # weights, spec and threshold are plain files
 
 
-def test_same_seed_gives_the_same_metrics(spiral_run, make_cfg) -> None:
-    again = train(make_cfg(*QUICK_SPIRAL))
+def test_another_seed_gives_other_metrics(spiral_run, make_cfg) -> None:
+    """The seed is used. That the same seed gives the same metrics, across processes even, is what
+    ``test_reliability``'s killed-and-resumed run asserts against ``spiral_run``."""
     first = spiral_run["metrics"]
-    assert again.keys() == first.keys()
-    for name, value in first.items():
-        assert again[name] == pytest.approx(value, abs=1e-6), name
     other_seed = train(make_cfg(*QUICK_SPIRAL, "seed=1"))
+    assert other_seed.keys() == first.keys()
     assert other_seed["train/rmse"] != pytest.approx(first["train/rmse"], abs=1e-6)
 
 

@@ -22,6 +22,20 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def wait_for(url: str, process: subprocess.Popen, log: Path, seconds: float) -> None:
+    """Until ``url`` answers 200; the server's log as the error if it dies or takes too long."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(log.read_text()[-3000:]) from None
+            time.sleep(0.5)
+
+
 @dataclass
 class TrackingServer:
     """An ``mlflow server`` on 127.0.0.1: a free port, its own SQLite store, artifact serving on."""
@@ -57,16 +71,7 @@ class TrackingServer:
         return cls(process, f"http://127.0.0.1:{port}", folder)
 
     def wait_until_up(self, seconds: float = 120) -> None:
-        deadline = time.monotonic() + seconds
-        while True:
-            try:
-                with urllib.request.urlopen(f"{self.url}/health", timeout=2) as response:
-                    if response.status == 200:
-                        return
-            except OSError:
-                if self.process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError((self.folder / "server.log").read_text()[-3000:]) from None
-                time.sleep(0.5)
+        wait_for(f"{self.url}/health", self.process, self.folder / "server.log", seconds)
 
     def stop(self) -> None:
         """The server and its workers: a throwaway store, nothing to shut down gracefully."""
@@ -114,16 +119,7 @@ class ModelServer:
         return cls(process, f"http://127.0.0.1:{port}", log)
 
     def wait_until_up(self, seconds: float = 120) -> None:
-        deadline = time.monotonic() + seconds
-        while True:
-            try:
-                with urllib.request.urlopen(f"{self.url}/ping", timeout=2) as response:
-                    if response.status == 200:
-                        return
-            except OSError:
-                if self.process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(self.log.read_text()[-3000:]) from None
-                time.sleep(0.5)
+        wait_for(f"{self.url}/ping", self.process, self.log, seconds)
 
     def stop(self) -> None:
         """The server's process group, and its folder (the log, and the store it was given)."""

@@ -216,8 +216,10 @@ def error_maps(
     # From the 1st percentile: an exact fit along a line (PCA's) would spend most of the scale.
     norm = LogNorm(np.percentile(every, 1), every.max())
     figure, axes = _panels(len(grids), (5.0, 4.4))
+    extent = (u.min(), u.max(), v.min(), v.max())
     for ax, (name, grid) in zip(axes, grids.items(), strict=True):
-        mesh = ax.pcolormesh(u, v, grid, cmap="viridis", norm=norm, shading="auto")
+        # A regular grid: imshow draws it as one image, several times faster than a 40,000-cell mesh.
+        mesh = ax.imshow(grid, cmap="viridis", norm=norm, origin="lower", extent=extent, aspect="equal")
         ax.scatter(x_train[:, 0], x_train[:, 1], c="w", s=2)
         ax.set_aspect("equal")
         ax.set(xlabel="x1", ylabel="x2", title=name)
