@@ -25,8 +25,10 @@ pca: install
 compare: install
 	$(BIN)/python -m pipelines.compare $(ARGS)
 
+# Two pytest workers (pytest-xdist): each test process uses one torch thread, so one worker leaves
+# the second core idle.
 test: install lint
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

@@ -1,69 +1,21 @@
-"""Fit the PCA baseline and log it beside the autoencoders: ``python -m pipelines.pca_baseline``.
-
-Same dataset group, same splits, same evaluation and figures as ``pipelines.train``; tags
-``stage=pca_baseline``, ``model=pca``. ``baseline_for=<run id>`` copies that autoencoder run's
-dataset settings and code size from its logged config.
-"""
+"""The PCA baseline under its own entry point: ``python -m pipelines.pca_baseline``, which is
+``pipelines.baseline method=pca`` (config ``conf/pca_baseline.yaml``)."""
 
 from __future__ import annotations
 
 import hydra
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig
 
-from autoencoders.errors import ConfigError
-from autoencoders.pca import PCABaseline
-from autoencoders.stages import DetectorSettings, record_detector, record_evaluation, run_tags
-from autoencoders.tracking.runs import logged_config
-from pipelines.common import CONFIG_DIR, build, one_line_errors, settle_data_settings
-from pipelines.job import print_summary, stage_run
-from pipelines.schema import check
+from pipelines.baseline import baseline
+from pipelines.common import CONFIG_DIR, one_line_errors
 
-
-def follow_run(cfg: DictConfig) -> DictConfig:
-    """``cfg`` with the dataset, code size and experiment of the run named by ``baseline_for``."""
-    text, experiment = logged_config(cfg.tracking.uri, cfg.baseline_for, "baseline_for")
-    run_cfg = OmegaConf.create(text)
-    if "dataset" not in run_cfg or "model" not in run_cfg:
-        raise ConfigError(f"baseline_for={cfg.baseline_for}: that run's config has no dataset or model")
-    cfg = cfg.copy()
-    with open_dict(cfg):
-        cfg.dataset = run_cfg.dataset
-        cfg.n_components = run_cfg.model.code_dim
-        cfg.tracking.experiment = experiment
-    return cfg
-
-
-def pca_baseline(cfg: DictConfig) -> dict[str, float]:
-    """Fit PCA on the training split, evaluate it like an autoencoder, record one MLflow run."""
-    checked = check(cfg, "pca_baseline")
-    if cfg.baseline_for:
-        cfg = follow_run(cfg)
-        checked = check(cfg, "pca_baseline")  # the followed run's dataset
-    datamodule = build(cfg.dataset)
-    datamodule.prepare_data()
-    cfg = settle_data_settings(cfg, datamodule)  # n_components follows a table's width
-    if not checked:
-        check(cfg, "pca_baseline")
-    baseline = PCABaseline(int(cfg.n_components)).fit(datamodule.splits.train)
-    tags = run_tags("pca_baseline", datamodule, baseline.name, baseline.code_dim)
-    if cfg.baseline_for:
-        tags["baseline_for"] = cfg.baseline_for
-    k = baseline.code_dim
-    # The model group is there for its code_dim only; the code size is logged under the name every
-    # model's runs use, model.code_dim.
-    opened = stage_run(cfg, tags, f"pca k={k}", skip_params=("model",), extra_params={"model.code_dim": k})
-    settings = DetectorSettings(cfg.anomaly.threshold_quantile, cfg.get("register_as"))
-    with opened as (client, experiment_id, run_id):
-        evaluation = record_evaluation(client, run_id, baseline, datamodule, f"PCA ({k})", settings)
-        record_detector(cfg.tracking.uri, run_id, baseline, datamodule, evaluation.threshold, settings)
-    print_summary(cfg, experiment_id, run_id, evaluation.metrics)
-    return evaluation.metrics
+pca_baseline = baseline  # the stage; the config chooses the method
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="pca_baseline")
 def main(cfg: DictConfig) -> float | None:
     with one_line_errors():
-        return pca_baseline(cfg).get(cfg.optimized_metric)
+        return baseline(cfg).get(cfg.optimized_metric)
 
 
 if __name__ == "__main__":

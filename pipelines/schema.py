@@ -426,13 +426,34 @@ class TrainKeys(SelectionKeys):
 
 
 @dataclass
-class PCAKeys(SelectionKeys):
+class KNNKeys:
+    k: int = MISSING
+    pca_components: int | None = None
+
+
+@dataclass
+class IsolationForestKeys:
+    n_estimators: int = MISSING
+    seed: int = MISSING
+
+
+@dataclass
+class BaselineKeys(SelectionKeys):
+    method: str = MISSING
     n_components: int = MISSING
     baseline_for: str | None = None
+    knn: KNNKeys = field(default_factory=KNNKeys)
+    iforest: IsolationForestKeys = field(default_factory=IsolationForestKeys)
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        one_of("method", self.method, ("pca", "knn", "iforest"))
         positive("n_components", self.n_components)
+        positive("knn.k", self.knn.k)
+        if self.knn.pca_components is not None:
+            positive("knn.pca_components", self.knn.pca_components)
+        positive("iforest.n_estimators", self.iforest.n_estimators)
+        at_least_zero("iforest.seed", self.iforest.seed)
 
 
 @dataclass
@@ -474,7 +495,7 @@ GROUPS: dict[str, type] = {
 }
 STAGE_KEYS: dict[str, type] = {
     "train": TrainKeys,
-    "pca_baseline": PCAKeys,
+    "baseline": BaselineKeys,
     "compare": CompareKeys,
     "score": ScoreKeys,
 }
@@ -490,7 +511,7 @@ def register() -> None:
 #: The groups each stage builds from (the PCA stage reads only the model's code size).
 STAGE_GROUPS = {
     "train": ("paths", "tracking", "anomaly", "dataset", "model", "trainer"),
-    "pca_baseline": ("paths", "tracking", "anomaly", "dataset"),
+    "baseline": ("paths", "tracking", "anomaly", "dataset"),
     "compare": ("paths", "tracking"),
     "score": (),
 }

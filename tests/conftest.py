@@ -89,7 +89,10 @@ _model_servers: list[tuple[ModelServer, dict[str, str]]] = []
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """Start the servers now that collected tests need: they boot in the background."""
+    """Start the servers now that collected tests need: they boot in the background. Under xdist
+    every worker collects every test, so there the fixtures start them when first asked."""
+    if hasattr(session.config, "workerinput"):
+        return
     wanted = {name for item in session.items for name in getattr(item, "fixturenames", ())}
     if "mlflow_server" in wanted:
         _servers.append(TrackingServer.start())

@@ -169,7 +169,9 @@ def test_overrides_reach_the_objects() -> None:
         ("train", ["seed=-1"], "seed must be 0 or more, got -1"),
         ("train", ["num_threads=0"], "num_threads must be a positive integer, got 0"),
         ("train", ["optimized_mode=up"], "optimized_mode must be one of ['min', 'max'], got 'up'"),
-        ("pca_baseline", ["n_components=0"], "n_components must be a positive integer, got 0"),
+        ("baseline", ["n_components=0"], "n_components must be a positive integer, got 0"),
+        ("baseline", ["method=svm"], "method must be one of ['pca', 'knn', 'iforest'], got 'svm'"),
+        ("baseline", ["knn.k=0"], "knn.k must be a positive integer, got 0"),
         ("compare", ["metrics=[]"], "metrics must be a non-empty list of metric names, got []"),
     ],
 )

@@ -33,7 +33,7 @@ def test_the_pca_stage_on_the_default_spiral_logs_what_the_autoencoder_logs(spir
     assert pca_metrics["train/rmse"] == pytest.approx(NOTEBOOK_PCA_RMSE, abs=1e-9)
     client: MlflowClient = spiral_run["client"]
     ae_run = spiral_run["run"]
-    (pca_run,) = client.search_runs([ae_run.info.experiment_id], "tags.stage = 'pca_baseline'")
+    (pca_run,) = client.search_runs([ae_run.info.experiment_id], "tags.stage = 'baseline'")
     assert pca_run.info.status == "FINISHED" and pca_run.info.run_name == "pca k=1"
     assert pca_run.data.tags["model"] == "pca"
     assert pca_run.data.params["n_components"] == "1"
@@ -83,7 +83,7 @@ def test_baseline_for_follows_the_runs_data_and_code_size(make_cfg, client) -> N
     # The PCA side is composed with other (default) dataset settings: baseline_for must override them.
     metrics = pca_baseline(make_cfg(f"baseline_for={ae_run_id}", config_name="pca_baseline"))
     experiment_id = client.get_experiment_by_name("spiral").experiment_id
-    (pca_run,) = client.search_runs([experiment_id], "tags.stage = 'pca_baseline'")
+    (pca_run,) = client.search_runs([experiment_id], "tags.stage = 'baseline'")
     ae_run = client.get_run(ae_run_id)
     assert pca_run.data.tags["baseline_for"] == ae_run_id
     assert pca_run.data.tags["code_dim"] == "2"

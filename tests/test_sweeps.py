@@ -87,7 +87,7 @@ def test_a_pca_sweep_is_grouped_too(store, client, tmp_path, monkeypatch) -> Non
     parent, children = sweep_runs(client, "spiral")
     assert parent.info.status == "FINISHED"
     assert [run.data.params["n_components"] for run in children] == ["1", "2"]
-    assert all(run.data.tags["stage"] == "pca_baseline" for run in children)
+    assert all(run.data.tags["stage"] == "baseline" for run in children)
     assert parent.data.tags["best_job"] == "1"  # two components reconstruct 2-D points exactly
 
 

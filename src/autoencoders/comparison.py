@@ -20,7 +20,7 @@ from mlflow.tracking import MlflowClient
 from autoencoders.outputs import OUTPUTS_PATH, RunOutputs
 from autoencoders.tracking.runs import load_arrays
 
-COMPARED_STAGES = ("train", "pca_baseline")
+COMPARED_STAGES = ("train", "baseline", "pca_baseline")  # pca_baseline: runs logged before baselines
 BASELINE = "pca"
 #: Settings that say where or how fast the data is read, not what it is.
 IGNORED_DATA_PARAMS = {

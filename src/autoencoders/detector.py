@@ -23,7 +23,9 @@ from autoencoders.evaluation import Codec
 
 SPEC_FILE = "detector.json"
 WEIGHTS_FILE = "weights.pt"
-PCA_FILE = "pca.npz"
+PCA_FILE = "arrays.npz"
+#: Detectors held as plain arrays (not a torch network).
+ARRAY_MODELS = ("PCA", "kNN")
 
 
 @dataclass
@@ -62,6 +64,10 @@ class Detector:
 
     def score(self, data: pd.DataFrame | np.ndarray) -> pd.DataFrame:
         samples = self.to_model_space(self.matrix(data))
+        index = data.index if isinstance(data, pd.DataFrame) else None
+        if not hasattr(self.codec, "encode"):  # a scorer (kNN): no codes, no reconstruction
+            scores = np.asarray(self.codec.score(samples), dtype=np.float64)
+            return pd.DataFrame({"score": scores, "is_anomaly": scores > self.spec.threshold}, index=index)
         codes = np.asarray(self.codec.encode(samples)).reshape(len(samples), -1)
         errors = ((samples - self.codec.decode(codes)) ** 2).reshape(len(samples), -1).astype(np.float64)
         scores = errors.sum(axis=1)
@@ -69,7 +75,6 @@ class Detector:
         out |= {f"code_{i}": codes[:, i] for i in range(codes.shape[1])}
         if self.spec.kind == "table" and self.spec.features:
             out |= {f"error_{name}": errors[:, i] for i, name in enumerate(self.spec.features)}
-        index = data.index if isinstance(data, pd.DataFrame) else None
         return pd.DataFrame(out, index=index)
 
     def matrix(self, data: pd.DataFrame | np.ndarray) -> np.ndarray:
@@ -144,7 +149,7 @@ def save_detector(folder: Path, spec: DetectorSpec, codec: Any) -> dict[str, str
 
     folder.mkdir(parents=True, exist_ok=True)
     (folder / SPEC_FILE).write_text(json.dumps(asdict(spec), indent=1))
-    if spec.network["class"] == "PCA":
+    if spec.network["class"] in ARRAY_MODELS:
         np.savez(folder / PCA_FILE, **codec.arrays())
         return {"spec": str(folder / SPEC_FILE), "weights": str(folder / PCA_FILE)}
     torch.save(codec.module.state_dict(), folder / WEIGHTS_FILE)
@@ -154,11 +159,15 @@ def save_detector(folder: Path, spec: DetectorSpec, codec: Any) -> dict[str, str
 def load_detector(artifacts: Mapping[str, str]) -> Detector:
     """A detector from its files, nothing unpickled: the network class comes from an allow-list."""
     spec = DetectorSpec(**json.loads(Path(artifacts["spec"]).read_text()))
-    if spec.network["class"] == "PCA":
+    if spec.network["class"] in ARRAY_MODELS:
+        from autoencoders.baselines import KNNScorer
         from autoencoders.pca import LinearCodec
 
-        with np.load(artifacts["weights"], allow_pickle=False) as arrays:
-            return Detector(spec, LinearCodec(arrays["mean"], arrays["components"], tuple(spec.input_shape)))
+        with np.load(artifacts["weights"], allow_pickle=False) as stored:
+            arrays = {key: stored[key] for key in stored.files}
+        if spec.network["class"] == "kNN":
+            return Detector(spec, KNNScorer.from_arrays(int(spec.network["k"]), arrays))
+        return Detector(spec, LinearCodec(arrays["mean"], arrays["components"], tuple(spec.input_shape)))
     import torch
 
     from autoencoders.evaluation import TorchCodec

@@ -73,23 +73,20 @@ class Evaluation:
 
     metrics: dict[str, float]
     threshold: float  # the detector's: a quantile of the normal validation samples' scores
-    train_codes: np.ndarray
-    train_reconstructions: np.ndarray
-    test_codes: np.ndarray
-    test_reconstructions: np.ndarray
     test_scores: np.ndarray
     notes: dict[str, str] = field(default_factory=dict)
+    # Models that reconstruct (autoencoders, PCA); None for scorers such as kNN:
+    train_codes: np.ndarray | None = None
+    train_reconstructions: np.ndarray | None = None
+    test_codes: np.ndarray | None = None
+    test_reconstructions: np.ndarray | None = None
 
 
 def evaluate(codec: Codec, splits: Splits, threshold_quantile: float = 0.99) -> Evaluation:
     """Reconstruction metrics on the training and normal test samples, anomaly metrics on the test set.
 
     ``test/rmse`` and ``test/mse`` use the normal test samples only: anomalies are meant to
-    reconstruct badly. ``test/auroc`` and ``test/aupr`` rank the anomaly score (squared error) of
-    normal against anomalous test samples, anomalies being the positive class. The detector's
-    ``threshold`` is the ``threshold_quantile`` of the normal validation samples' scores (the test
-    set is never looked at); ``test/precision``, ``test/recall``, ``test/f1`` and the confusion
-    counts are measured at it.
+    reconstruct badly. The anomaly score is the squared reconstruction error (:func:`detection`).
     """
     train_codes = codec.encode(splits.train)
     train_reconstructions = codec.decode(train_codes)
@@ -103,7 +100,39 @@ def evaluate(codec: Codec, splits: Splits, threshold_quantile: float = 0.99) -> 
         "test/rmse": notebook_rmse(splits.test[normal], test_reconstructions[normal]),
         "test/mse": float(scores[normal].mean() / n_features),
     }
-    notes = {}
+    evaluation = detection(ReconstructionScorer(codec), splits, threshold_quantile, scores)
+    evaluation.metrics = metrics | evaluation.metrics
+    evaluation.train_codes, evaluation.train_reconstructions = train_codes, train_reconstructions
+    evaluation.test_codes, evaluation.test_reconstructions = test_codes, test_reconstructions
+    return evaluation
+
+
+class Scorer(Protocol):
+    """A detector that scores samples, higher for more anomalous ones."""
+
+    def score(self, x: np.ndarray) -> np.ndarray: ...
+
+
+class ReconstructionScorer:
+    """The autoencoders' and PCA's anomaly score: the squared reconstruction error."""
+
+    def __init__(self, codec: Codec) -> None:
+        self.codec = codec
+
+    def score(self, x: np.ndarray) -> np.ndarray:
+        return squared_errors(x, self.codec.decode(self.codec.encode(x)))
+
+
+def detection(
+    scorer: Scorer, splits: Splits, threshold_quantile: float = 0.99, test_scores: np.ndarray | None = None
+) -> Evaluation:
+    """The anomaly metrics of any scorer: ``test/auroc`` and ``test/aupr`` rank normal against
+    anomalous test samples (anomalies positive); ``val/auroc`` does so on validation data, for
+    model selection; the ``threshold`` is the ``threshold_quantile`` of the normal validation
+    samples' scores (the test set is never looked at), and ``test/precision``, ``test/recall``,
+    ``test/f1`` and the confusion counts are measured at it."""
+    scores = scorer.score(splits.test) if test_scores is None else test_scores
+    metrics, notes = {}, {}
     if splits.has_anomalies:
         metrics["test/auroc"] = float(roc_auc_score(splits.test_is_anomaly, scores))
         metrics["test/aupr"] = float(average_precision_score(splits.test_is_anomaly, scores))
@@ -113,24 +142,14 @@ def evaluate(codec: Codec, splits: Splits, threshold_quantile: float = 0.99) -> 
             if splits.test_is_anomaly.all()
             else "skipped: the test set has no anomalies (every class is normal)"
         )
+    val_scores = scorer.score(splits.val)
     if splits.val_anomalies is not None and len(splits.val):
-        metrics["val/auroc"] = validation_auroc(codec, splits.val, splits.val_anomalies)
-    threshold = float(
-        np.quantile(squared_errors(splits.val, codec.decode(codec.encode(splits.val))), threshold_quantile)
-    )
+        metrics["val/auroc"] = separation_auroc(val_scores, scorer.score(splits.val_anomalies))
+    threshold = float(np.quantile(val_scores, threshold_quantile))
     metrics["threshold"] = threshold
     if splits.has_anomalies:
         metrics |= detection_counts(splits.test_is_anomaly, scores > threshold)
-    return Evaluation(
-        metrics=metrics,
-        threshold=threshold,
-        train_codes=train_codes,
-        train_reconstructions=train_reconstructions,
-        test_codes=test_codes,
-        test_reconstructions=test_reconstructions,
-        test_scores=scores,
-        notes=notes,
-    )
+    return Evaluation(metrics=metrics, threshold=threshold, test_scores=scores, notes=notes)
 
 
 def detection_counts(is_anomaly: np.ndarray, flagged: np.ndarray) -> dict[str, float]:

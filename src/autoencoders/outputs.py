@@ -30,7 +30,7 @@ class RunOutputs:
     scores: np.ndarray  # per test sample: the anomaly score the metrics rank by
     shown: np.ndarray  # indices of the test samples shown, normal ones first
     samples: np.ndarray  # those test samples
-    reconstructions: np.ndarray  # and their reconstructions
+    reconstructions: np.ndarray | None = None  # and their reconstructions (None: a scorer, e.g. kNN)
     train: np.ndarray | None = None  # 2-D data: the training points, drawn over the error map
     grid_u: np.ndarray | None = None  # 2-D data with a box: the grid's coordinates ...
     grid_v: np.ndarray | None = None
@@ -83,12 +83,13 @@ def run_outputs(
         scores=evaluation.test_scores,
         shown=shown,
         samples=splits.test[shown],
-        reconstructions=evaluation.test_reconstructions[shown],
     )
+    if evaluation.test_reconstructions is not None:
+        outputs.reconstructions = evaluation.test_reconstructions[shown]
     if features:
         outputs.features = np.asarray(features)
     if kind == "points":
         outputs.train = splits.train
-        if box is not None:
+        if box is not None and hasattr(codec, "encode"):
             outputs.grid_u, outputs.grid_v, outputs.grid_scores = score_grid(codec, box)
     return outputs

@@ -18,9 +18,10 @@ import pytorch_lightning as pl
 from mlflow.tracking import MlflowClient
 from pytorch_lightning.callbacks import ModelCheckpoint
 
+from autoencoders.baselines import IsolationForestScorer, KNNScorer
 from autoencoders.data.base import InMemoryDataModule
 from autoencoders.detector import Detector, DetectorSpec, input_columns, save_detector
-from autoencoders.evaluation import Codec, Evaluation, TorchCodec, evaluate
+from autoencoders.evaluation import Codec, Evaluation, Scorer, TorchCodec, detection, evaluate
 from autoencoders.figures.run_figures import draw
 from autoencoders.lightning import AutoencoderModule
 from autoencoders.outputs import OUTPUTS_PATH, run_outputs
@@ -56,7 +57,7 @@ class DetectorSettings:
 def record_evaluation(
     client: MlflowClient,
     run_id: str,
-    codec: Codec,
+    codec: Codec | Scorer,
     datamodule: InMemoryDataModule,
     label: str,
     settings: DetectorSettings = DetectorSettings(),
@@ -67,7 +68,10 @@ def record_evaluation(
     Final metrics go in at step 0, where the MLflow chart view draws them as one bar per run."""
     splits = datamodule.splits
     runs.log_splits(client, run_id, datamodule.name, splits, datamodule.data_source)
-    evaluation = evaluate(codec, splits, settings.threshold_quantile)
+    if hasattr(codec, "encode"):
+        evaluation = evaluate(codec, splits, settings.threshold_quantile)
+    else:  # a scorer: anomaly metrics only
+        evaluation = detection(codec, splits, settings.threshold_quantile)
     runs.log_metrics(client, run_id, evaluation.metrics, step=0)
     for key, note in evaluation.notes.items():
         client.set_tag(run_id, key, note)
@@ -123,7 +127,7 @@ def keep_checkpoints(client: MlflowClient, run_id: str, checkpoint: ModelCheckpo
 def record_detector(
     tracking_uri: str,
     run_id: str,
-    model: AutoencoderModule | PCABaseline,
+    model: AutoencoderModule | PCABaseline | KNNScorer | IsolationForestScorer,
     datamodule: InMemoryDataModule,
     threshold: float,
     settings: DetectorSettings,
@@ -131,9 +135,14 @@ def record_detector(
     """Log the run's ``anomaly_detector`` (and register it under ``settings.register_as``): the
     network's weights or the PCA's arrays, the preprocessing and the threshold as plain files."""
     features = getattr(datamodule, "feature_names", None) or None
+    if isinstance(model, IsolationForestScorer):
+        log.warning("anomaly_detector: not logged for IsolationForest (no pickle-free form of it yet)")
+        return ""
     if isinstance(model, PCABaseline):
         network: dict = {"class": "PCA", "n_components": model.code_dim}
         codec: Codec = LinearCodec.of(model)
+    elif isinstance(model, KNNScorer):
+        network, codec = {"class": "kNN", "k": model.k}, model
     else:
         network = {"class": type(model.net).__name__, "settings": model.net.settings}
         codec = TorchCodec(model.net.cpu().eval())

@@ -39,9 +39,13 @@ def draw_group(outputs: Mapping[str, RunOutputs], label: str) -> dict[str, Figur
     figures["scores.png"] = plots.score_histograms(
         is_anomaly, scores, f"{label}: anomaly scores on the test set"
     )
-    reconstructions = {name: found.reconstructions for name, found in outputs.items()}
+    reconstructions = {
+        name: found.reconstructions for name, found in outputs.items() if found.reconstructions is not None
+    }
     shown_anomalous = is_anomaly[first.shown]
-    if first.kind == "points":
+    if not reconstructions:  # only scorers in the group
+        pass
+    elif first.kind == "points":
         figures["reconstructions.png"] = plots.points_reconstructions(
             first.samples, reconstructions, f"{label}: the same test points", shown_anomalous
         )

@@ -29,7 +29,9 @@ def draw(
 ) -> dict[str, Figure]:
     """Artifact path -> figure, for ``points`` (2-D vectors) or ``images`` (1 x H x W) data. The
     paths sit at the top of the artifact tree, where MLflow's compare-runs page offers them."""
-    if outputs.kind == "points":
+    if evaluation.test_reconstructions is None:  # a scorer (kNN, IsolationForest): scores only
+        figures = {}
+    elif outputs.kind == "points":
         figures = point_figures(codec, splits, evaluation, outputs, label)
     elif outputs.kind == "table":
         figures = table_figures(splits, evaluation, outputs, label)
