@@ -73,7 +73,7 @@ def baseline(cfg: DictConfig) -> dict[str, float]:
     opened = stage_run(
         cfg, tags, names[cfg.method], skip_params=("model",), extra_params={"model.code_dim": k}
     )
-    settings = DetectorSettings(cfg.anomaly.threshold_quantile, cfg.get("register_as"))
+    settings = DetectorSettings(cfg.anomaly.threshold_quantile, cfg.get("register_as"), cfg.anomaly.score)
     with opened as (client, experiment_id, run_id):
         evaluation = record_evaluation(client, run_id, detector, datamodule, label, settings)
         record_detector(cfg.tracking.uri, run_id, detector, datamodule, evaluation.threshold, settings)

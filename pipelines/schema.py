@@ -386,9 +386,11 @@ class TrackingSchema:
 @dataclass
 class AnomalySchema:
     threshold_quantile: float = MISSING
+    score: str = "reconstruction"
 
     def __post_init__(self) -> None:
         fraction("anomaly.threshold_quantile", self.threshold_quantile)
+        one_of("anomaly.score", self.score, ("reconstruction", "rapp"))
 
 
 @dataclass

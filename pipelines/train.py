@@ -66,7 +66,9 @@ def train(cfg: DictConfig) -> dict[str, float]:
                     run_id,
                     cfg.tracking.uri,
                     resume,
-                    DetectorSettings(cfg.anomaly.threshold_quantile, cfg.get("register_as")),
+                    DetectorSettings(
+                        cfg.anomaly.threshold_quantile, cfg.get("register_as"), cfg.anomaly.score
+                    ),
                 )
             except BaseException:
                 print_resume_hint(client, run_id)

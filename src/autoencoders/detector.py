@@ -71,6 +71,10 @@ class Detector:
         codes = np.asarray(self.codec.encode(samples)).reshape(len(samples), -1)
         errors = ((samples - self.codec.decode(codes)) ** 2).reshape(len(samples), -1).astype(np.float64)
         scores = errors.sum(axis=1)
+        if self.spec.network.get("score") == "rapp":  # the run's score: RaPP along the encoder
+            from autoencoders.evaluation import rapp_scores
+
+            scores = rapp_scores(self.codec.module, samples)
         out = {"score": scores, "is_anomaly": scores > self.spec.threshold}
         out |= {f"code_{i}": codes[:, i] for i in range(codes.shape[1])}
         if self.spec.kind == "table" and self.spec.features:

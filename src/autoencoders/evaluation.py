@@ -82,11 +82,14 @@ class Evaluation:
     test_reconstructions: np.ndarray | None = None
 
 
-def evaluate(codec: Codec, splits: Splits, threshold_quantile: float = 0.99) -> Evaluation:
+def evaluate(
+    codec: Codec, splits: Splits, threshold_quantile: float = 0.99, score: str = "reconstruction"
+) -> Evaluation:
     """Reconstruction metrics on the training and normal test samples, anomaly metrics on the test set.
 
     ``test/rmse`` and ``test/mse`` use the normal test samples only: anomalies are meant to
-    reconstruct badly. The anomaly score is the squared reconstruction error (:func:`detection`).
+    reconstruct badly. The anomaly score (:func:`detection`) is the squared reconstruction error,
+    or with ``score="rapp"`` (a torch autoencoder) RaPP's differences along the encoder.
     """
     train_codes = codec.encode(splits.train)
     train_reconstructions = codec.decode(train_codes)
@@ -100,7 +103,10 @@ def evaluate(codec: Codec, splits: Splits, threshold_quantile: float = 0.99) -> 
         "test/rmse": notebook_rmse(splits.test[normal], test_reconstructions[normal]),
         "test/mse": float(scores[normal].mean() / n_features),
     }
-    evaluation = detection(ReconstructionScorer(codec), splits, threshold_quantile, scores)
+    if score == "rapp" and isinstance(codec, TorchCodec):
+        evaluation = detection(RaPPScorer(codec.module), splits, threshold_quantile)
+    else:
+        evaluation = detection(ReconstructionScorer(codec), splits, threshold_quantile, scores)
     evaluation.metrics = metrics | evaluation.metrics
     evaluation.train_codes, evaluation.train_reconstructions = train_codes, train_reconstructions
     evaluation.test_codes, evaluation.test_reconstructions = test_codes, test_reconstructions
@@ -111,6 +117,43 @@ class Scorer(Protocol):
     """A detector that scores samples, higher for more anomalous ones."""
 
     def score(self, x: np.ndarray) -> np.ndarray: ...
+
+
+SCORES = ("reconstruction", "rapp")
+
+
+def rapp_scores(module: torch.nn.Module, x: np.ndarray, batch_size: int = 4096) -> np.ndarray:
+    """RaPP's simple aggregation (Kim et al., ICLR 2020): the squared differences between a sample
+    and its reconstruction, both passed through the encoder, summed over the input, every hidden
+    activation and the code. No retraining: a normal sample and its reconstruction agree deep in
+    the network too, an anomaly's reconstruction drifts apart on the way."""
+    layers = [m for m in module.encoder.modules() if not list(m.children())]  # the leaves, in order
+    module.eval()
+    device = next(module.parameters()).device
+    out = []
+    with torch.no_grad():
+        for start in range(0, len(x), batch_size):
+            h = torch.as_tensor(x[start : start + batch_size], dtype=torch.float32, device=device)
+            r = module.decode(module.encode(h))
+            total = ((h - r) ** 2).flatten(1).sum(1)
+            for i, layer in enumerate(layers):
+                h, r = layer(h), layer(r)
+                if i == len(layers) - 1 or not isinstance(
+                    layer, torch.nn.Linear | torch.nn.Conv2d | torch.nn.Flatten
+                ):
+                    total += ((h - r) ** 2).flatten(1).sum(1)  # after each activation, and the code
+            out.append(total.double().cpu().numpy())
+    return np.concatenate(out) if out else np.empty(0)
+
+
+class RaPPScorer:
+    """An autoencoder scored by :func:`rapp_scores` (``anomaly.score=rapp``)."""
+
+    def __init__(self, module: torch.nn.Module) -> None:
+        self.module = module
+
+    def score(self, x: np.ndarray) -> np.ndarray:
+        return rapp_scores(self.module, x)
 
 
 class ReconstructionScorer:

@@ -52,6 +52,7 @@ class DetectorSettings:
 
     threshold_quantile: float = 0.99
     register_as: str | None = None
+    score: str = "reconstruction"  # the autoencoders' anomaly score: reconstruction or rapp
 
 
 def record_evaluation(
@@ -69,7 +70,7 @@ def record_evaluation(
     splits = datamodule.splits
     runs.log_splits(client, run_id, datamodule.name, splits, datamodule.data_source)
     if hasattr(codec, "encode"):
-        evaluation = evaluate(codec, splits, settings.threshold_quantile)
+        evaluation = evaluate(codec, splits, settings.threshold_quantile, settings.score)
     else:  # a scorer: anomaly metrics only
         evaluation = detection(codec, splits, settings.threshold_quantile)
     runs.log_metrics(client, run_id, evaluation.metrics, step=0)
@@ -144,7 +145,7 @@ def record_detector(
     elif isinstance(model, KNNScorer):
         network, codec = {"class": "kNN", "k": model.k}, model
     else:
-        network = {"class": type(model.net).__name__, "settings": model.net.settings}
+        network = {"class": type(model.net).__name__, "settings": model.net.settings, "score": settings.score}
         codec = TorchCodec(model.net.cpu().eval())
     spec = DetectorSpec(
         kind=datamodule.kind,
