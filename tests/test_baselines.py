@@ -42,6 +42,14 @@ def test_isolation_forest_scores_higher_for_what_is_easy_to_isolate() -> None:
     assert outlier > inlier
 
 
+def test_the_forest_as_plain_arrays_scores_exactly_as_scikit_learn() -> None:
+    rng = np.random.default_rng(0)
+    scorer = IsolationForestScorer(n_estimators=50, seed=0).fit(rng.normal(size=(300, 3)))
+    exported = IsolationForestScorer.from_arrays(scorer.arrays())  # what the deployed detector holds
+    queries = 2 * rng.normal(size=(100, 3))
+    np.testing.assert_allclose(exported.score(queries), scorer.score(queries), rtol=1e-12)
+
+
 def test_k_beyond_the_training_set_is_a_one_line_error() -> None:
     with pytest.raises(ConfigError, match="knn.k=30 is more than the 25 training samples"):
         KNNScorer(k=30).fit(GRID)

@@ -25,7 +25,7 @@ SPEC_FILE = "detector.json"
 WEIGHTS_FILE = "weights.pt"
 PCA_FILE = "arrays.npz"
 #: Detectors held as plain arrays (not a torch network).
-ARRAY_MODELS = ("PCA", "kNN")
+ARRAY_MODELS = ("PCA", "kNN", "IsolationForest")
 
 
 @dataclass
@@ -164,13 +164,15 @@ def load_detector(artifacts: Mapping[str, str]) -> Detector:
     """A detector from its files, nothing unpickled: the network class comes from an allow-list."""
     spec = DetectorSpec(**json.loads(Path(artifacts["spec"]).read_text()))
     if spec.network["class"] in ARRAY_MODELS:
-        from autoencoders.baselines import KNNScorer
+        from autoencoders.baselines import IsolationForestScorer, KNNScorer
         from autoencoders.pca import LinearCodec
 
         with np.load(artifacts["weights"], allow_pickle=False) as stored:
             arrays = {key: stored[key] for key in stored.files}
         if spec.network["class"] == "kNN":
             return Detector(spec, KNNScorer.from_arrays(int(spec.network["k"]), arrays))
+        if spec.network["class"] == "IsolationForest":
+            return Detector(spec, IsolationForestScorer.from_arrays(arrays))
         return Detector(spec, LinearCodec(arrays["mean"], arrays["components"], tuple(spec.input_shape)))
     import torch
 

@@ -136,14 +136,13 @@ def record_detector(
     """Log the run's ``anomaly_detector`` (and register it under ``settings.register_as``): the
     network's weights or the PCA's arrays, the preprocessing and the threshold as plain files."""
     features = getattr(datamodule, "feature_names", None) or None
-    if isinstance(model, IsolationForestScorer):
-        log.warning("anomaly_detector: not logged for IsolationForest (no pickle-free form of it yet)")
-        return ""
     if isinstance(model, PCABaseline):
         network: dict = {"class": "PCA", "n_components": model.code_dim}
         codec: Codec = LinearCodec.of(model)
     elif isinstance(model, KNNScorer):
         network, codec = {"class": "kNN", "k": model.k}, model
+    elif isinstance(model, IsolationForestScorer):
+        network, codec = {"class": "IsolationForest"}, model
     else:
         network = {"class": type(model.net).__name__, "settings": model.net.settings, "score": settings.score}
         codec = TorchCodec(model.net.cpu().eval())
