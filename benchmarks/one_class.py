@@ -1,25 +1,33 @@
 """One-class MNIST benchmark: the conv autoencoder trained on each digit in turn (a Hydra multirun),
-against PCA with as many components, on the same bundled split.
+against the classic detectors (PCA with as many components, kNN, IsolationForest) fitted on the very
+same bundled split and ranked by the same evaluation.
 
-Run: ``.venv/bin/python -m benchmarks.one_class [extra train overrides]``; prints a Markdown table.
+Run: ``.venv/bin/python -m benchmarks.one_class [extra train overrides]``; prints a Markdown table with
+the mean and each method's wins against the autoencoder, and writes it as JSON under
+``benchmarks/results/``.
 """
 
 from __future__ import annotations
 
+import json
+import platform
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 from mlflow.tracking import MlflowClient
 from omegaconf import OmegaConf
 
-from autoencoders.evaluation import evaluate
+from autoencoders.baselines import IsolationForestScorer, KNNScorer
+from autoencoders.evaluation import ReconstructionScorer, detection
 from autoencoders.pca import PCABaseline
 from pipelines.common import PROJECT_ROOT, build, compose_config
 
 DIGITS = range(10)
 SWEEP = ["model=conv", "dataset.source=bundled"]
+RESULTS = PROJECT_ROOT / "benchmarks" / "results"
 
 
 def run_sweep(run_name: str, overrides: list[str]) -> None:
@@ -37,11 +45,16 @@ def run_sweep(run_name: str, overrides: list[str]) -> None:
     subprocess.run(command, cwd=PROJECT_ROOT, check=False)  # a failed job shows as a missing row
 
 
-def pca_reference(code_dim: int, digit: int, overrides: list[str]) -> dict[str, float]:
-    """PCA on the very split the sweep's job for ``digit`` trained on (same dataset overrides)."""
+def baselines(code_dim: int, digit: int, overrides: list[str]) -> dict[str, float]:
+    """Each classic detector's test AUROC on the very split the sweep's job for ``digit`` used."""
     cfg = compose_config("train", [*SWEEP, *overrides, f"dataset.normal_digits=[{digit}]"])
     splits = build(cfg.dataset).splits
-    return evaluate(PCABaseline(code_dim).fit(splits.train), splits).metrics
+    scorers = {
+        f"PCA-{code_dim}": ReconstructionScorer(PCABaseline(code_dim).fit(splits.train)),
+        "kNN (k=5)": KNNScorer(5).fit(splits.train),
+        "IsolationForest": IsolationForestScorer().fit(splits.train),
+    }
+    return {name: detection(scorer, splits).metrics["test/auroc"] for name, scorer in scorers.items()}
 
 
 def main() -> None:
@@ -56,25 +69,73 @@ def main() -> None:
     runs = client.search_runs([experiment.experiment_id], f"attributes.run_name = '{run_name}'")
     by_digit = {OmegaConf.create(r.data.params["dataset.normal_digits"])[0]: r for r in runs}
     code_dim = int(cfg.model.code_dim)
-    print(f"\n{len(runs)} runs named {run_name}, {elapsed:.0f} s; overrides: {overrides or 'none'}\n")
-    header = ["normal digit", "AE AUROC", f"PCA-{code_dim} AUROC", "AE test/mse", f"PCA-{code_dim} test/mse"]
-    print("| " + " | ".join([*header, "mse ratio"]) + " |")
-    print("| --- " * (len(header) + 1) + "|")
-    rows = []
+    score = cfg.anomaly.score
+    table: dict[str, dict[int, float]] = {f"conv ({score})": {}}
     for digit in DIGITS:
-        if digit not in by_digit or "test/auroc" not in by_digit[digit].data.metrics:
-            print(f"| {digit} | (job failed) | | | | |")
+        metrics = by_digit[digit].data.metrics if digit in by_digit else {}
+        if "test/auroc" not in metrics:
             continue
-        ae = by_digit[digit].data.metrics
-        pca = pca_reference(code_dim, digit, overrides)
-        rows.append([ae["test/auroc"], pca["test/auroc"], ae["test/mse"], pca["test/mse"]])
-        print(table_row(str(digit), rows[-1]))
-    print(table_row("mean", list(np.mean(rows, axis=0))))
+        table[f"conv ({score})"][digit] = metrics["test/auroc"]
+        for name, auroc in baselines(code_dim, digit, overrides).items():
+            table.setdefault(name, {})[digit] = auroc
+    print(f"\n{len(runs)} runs named {run_name}, {elapsed:.0f} s; overrides: {overrides or 'none'}\n")
+    print(markdown(table))
+    record(table, run_name, overrides, elapsed)
 
 
-def table_row(label: str, values: list[float]) -> str:
-    cells = [f"{value:.4f}" for value in values] + [f"{values[2] / values[3]:.2f}"]
-    return "| " + " | ".join([label, *cells]) + " |"
+def markdown(table: dict[str, dict[int, float]]) -> str:
+    """One row per method, a column per normal digit and the mean, the best of each column in bold,
+    and per baseline the digits on which the autoencoder beats it."""
+    autoencoder = next(iter(table))
+    lines = ["| method | " + " | ".join(str(d) for d in DIGITS) + " | mean | autoencoder better on |"]
+    lines.append("| --- " * (len(DIGITS) + 3) + "|")
+    for name, by_digit in table.items():
+        cells = []
+        for digit in DIGITS:
+            value = by_digit.get(digit)
+            best = max((row.get(digit, -1) for row in table.values()), default=-1)
+            cells.append("" if value is None else f"**{value:.4f}**" if value == best else f"{value:.4f}")
+        mean = np.mean(list(by_digit.values())) if by_digit else float("nan")
+        wins = sum(table[autoencoder].get(d, -1) > v for d, v in by_digit.items())
+        against = "" if name == autoencoder else f"{wins} of {len(by_digit)}"
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {mean:.4f} | {against} |")
+    return "\n".join(lines)
+
+
+def record(table: dict[str, dict[int, float]], run_name: str, overrides: list[str], seconds: float) -> Path:
+    """The table as JSON, with what produced it."""
+    import mlflow
+    import pytorch_lightning
+    import torch
+
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True
+    )
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{run_name}.json"
+    content = {
+        "benchmark": "one-class MNIST (bundled digits), test/auroc per normal digit",
+        "machine": platform.platform(),
+        "versions": {
+            "torch": torch.__version__,
+            "lightning": pytorch_lightning.__version__,
+            "mlflow": mlflow.__version__,
+        },
+        "commit": commit.stdout.strip(),
+        "overrides": overrides,
+        "seconds": round(seconds, 1),
+        "rows": [
+            {
+                "method": name,
+                "auroc": {str(d): v for d, v in by_digit.items()},
+                "mean": float(np.mean(list(by_digit.values()))),
+            }
+            for name, by_digit in table.items()
+        ],
+    }
+    path.write_text(json.dumps(content, indent=1))
+    print(f"\nwrote {path.relative_to(PROJECT_ROOT)}")
+    return path
 
 
 if __name__ == "__main__":
