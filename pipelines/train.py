@@ -41,6 +41,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
         check(cfg, "train")
     selection = Selection(cfg.optimized_metric, cfg.optimized_mode)
     module = build(cfg.model)
+    module.anomaly_score = cfg.anomaly.score  # val/auroc each epoch ranks by the run's score
     module.check_optimizer()
     check_accelerator(cfg.trainer.accelerator)
     check_selection(selection, datamodule)

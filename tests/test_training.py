@@ -9,7 +9,7 @@ from pytorch_lightning.loggers import CSVLogger
 from autoencoders.data.base import Splits
 from autoencoders.data.spiral import SpiralDataModule
 from autoencoders.errors import ConfigError
-from autoencoders.evaluation import TorchCodec, validation_auroc
+from autoencoders.evaluation import TorchCodec, evaluate
 from autoencoders.selection import Selection
 from autoencoders.training import check_selection, fit_best, training_callbacks
 from pipelines.common import build, compose_config
@@ -23,10 +23,11 @@ def spiral_with_validation_anomalies() -> SpiralDataModule:
     return datamodule
 
 
-def fit_selected(selection: Selection, tmp_path, epochs: int = 6):
+def fit_selected(selection: Selection, tmp_path, epochs: int = 6, score: str = "reconstruction"):
     datamodule = spiral_with_validation_anomalies()
     pl.seed_everything(0, verbose=False)
     module = build(compose_config("train", ["trainer.max_epochs=6"]).model)
+    module.anomaly_score = score
     checkpoint, callbacks = training_callbacks(datamodule, tmp_path, epochs, selection)
     trainer = pl.Trainer(
         max_epochs=epochs,
@@ -39,10 +40,13 @@ def fit_selected(selection: Selection, tmp_path, epochs: int = 6):
     return datamodule, module, checkpoint, fit_best(module, datamodule, trainer, checkpoint)
 
 
-def test_val_auroc_each_epoch_is_the_evaluations_and_the_checkpoint_keeps_the_best(tmp_path) -> None:
-    datamodule, module, checkpoint, chosen = fit_selected(Selection("val/auroc", "max"), tmp_path)
+@pytest.mark.parametrize("score", ["reconstruction", "rapp"])
+def test_val_auroc_each_epoch_is_the_evaluations_and_the_checkpoint_keeps_the_best(tmp_path, score) -> None:
+    datamodule, module, checkpoint, chosen = fit_selected(
+        Selection("val/auroc", "max"), tmp_path, score=score
+    )
     splits = datamodule.splits
-    restored = validation_auroc(TorchCodec(module.net), splits.val, splits.val_anomalies)
+    restored = evaluate(TorchCodec(module.net), splits, score=score).metrics["val/auroc"]
     assert restored == pytest.approx(float(checkpoint.best_model_score), abs=1e-6)  # stored as float32
     assert chosen.path and chosen.epoch is not None
 

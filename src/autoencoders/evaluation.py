@@ -127,23 +127,28 @@ def rapp_scores(module: torch.nn.Module, x: np.ndarray, batch_size: int = 4096) 
     and its reconstruction, both passed through the encoder, summed over the input, every hidden
     activation and the code. No retraining: a normal sample and its reconstruction agree deep in
     the network too, an anomaly's reconstruction drifts apart on the way."""
-    layers = [m for m in module.encoder.modules() if not list(m.children())]  # the leaves, in order
     module.eval()
     device = next(module.parameters()).device
     out = []
     with torch.no_grad():
         for start in range(0, len(x), batch_size):
-            h = torch.as_tensor(x[start : start + batch_size], dtype=torch.float32, device=device)
-            r = module.decode(module.encode(h))
-            total = ((h - r) ** 2).flatten(1).sum(1)
-            for i, layer in enumerate(layers):
-                h, r = layer(h), layer(r)
-                if i == len(layers) - 1 or not isinstance(
-                    layer, torch.nn.Linear | torch.nn.Conv2d | torch.nn.Flatten
-                ):
-                    total += ((h - r) ** 2).flatten(1).sum(1)  # after each activation, and the code
-            out.append(total.double().cpu().numpy())
+            batch = torch.as_tensor(x[start : start + batch_size], dtype=torch.float32, device=device)
+            out.append(rapp_batch(module, batch, module.decode(module.encode(batch))).double().cpu().numpy())
     return np.concatenate(out) if out else np.empty(0)
+
+
+def rapp_batch(module: torch.nn.Module, x: torch.Tensor, reconstruction: torch.Tensor) -> torch.Tensor:
+    """:func:`rapp_scores` of one batch of tensors, given its reconstruction (the training loop's
+    per-epoch ``val/auroc`` scores with it too)."""
+    layers = [m for m in module.encoder.modules() if not list(m.children())]  # the leaves, in order
+    plain = (torch.nn.Linear, torch.nn.Conv2d, torch.nn.Flatten)  # measured after their activation
+    h, r = x, reconstruction
+    total = ((h - r) ** 2).flatten(1).sum(1)
+    for i, layer in enumerate(layers):
+        h, r = layer(h), layer(r)
+        if i == len(layers) - 1 or not isinstance(layer, plain):
+            total = total + ((h - r) ** 2).flatten(1).sum(1)  # after each activation, and the code
+    return total
 
 
 class RaPPScorer:
@@ -210,14 +215,6 @@ def detection_counts(is_anomaly: np.ndarray, flagged: np.ndarray) -> dict[str, f
         "test/true_negatives": float(tn),
         "test/false_negatives": float(fn),
     }
-
-
-def validation_auroc(codec: Codec, normal: np.ndarray, anomalies: np.ndarray) -> float:
-    """AUROC of the anomaly score on held-out validation data: for model selection (sweeps), so
-    that choosing hyperparameters never looks at the test set."""
-    samples = np.concatenate([normal, anomalies])
-    scores = squared_errors(samples, codec.decode(codec.encode(samples)))
-    return separation_auroc(scores[: len(normal)], scores[len(normal) :])
 
 
 def separation_auroc(normal_scores: np.ndarray, anomalous_scores: np.ndarray) -> float:

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from autoencoders.errors import ConfigError
-from autoencoders.evaluation import separation_auroc
+from autoencoders.evaluation import rapp_batch, separation_auroc
 from autoencoders.models.base import Autoencoder
 
 OptimizerFactory = Callable[[Iterable[torch.nn.Parameter]], torch.optim.Optimizer]
@@ -46,6 +46,8 @@ class AutoencoderModule(pl.LightningModule):
         self._epoch_loss_sum = torch.zeros(())
         self._epoch_samples = 0
         self._val_scores: dict[int, list[torch.Tensor]] = {0: [], 1: []}
+        #: The anomaly score of ``val/auroc`` each epoch: the run's ``anomaly.score``.
+        self.anomaly_score = "reconstruction"
 
     @property
     def code_dim(self) -> int:
@@ -115,7 +117,10 @@ class AutoencoderModule(pl.LightningModule):
                 sync_dist=True,
                 add_dataloader_idx=False,
             )
-        scores = (reconstruction - batch).flatten(1).double().pow(2).sum(1)
+        if self.anomaly_score == "rapp":  # the run's own score, as its evaluation will use
+            scores = rapp_batch(self.net, batch, reconstruction).double()
+        else:
+            scores = (reconstruction - batch).flatten(1).double().pow(2).sum(1)
         self._val_scores[dataloader_idx].append(scores)
 
     def on_validation_epoch_end(self) -> None:
