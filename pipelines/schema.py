@@ -390,7 +390,9 @@ class AnomalySchema:
 
     def __post_init__(self) -> None:
         fraction("anomaly.threshold_quantile", self.threshold_quantile)
-        one_of("anomaly.score", self.score, ("reconstruction", "rapp"))
+        from autoencoders.evaluation import SCORES
+
+        one_of("anomaly.score", self.score, SCORES)
 
 
 @dataclass

@@ -40,10 +40,6 @@ class DetectorSpec:
     preprocessing: dict[str, Any]  # {"scaler": "none"} or a table's fitted scaler
     features: list[str] | None = None  # tables: the per-feature errors' names
 
-    @property
-    def output_columns(self) -> list[str]:
-        return ["score", "is_anomaly"]
-
 
 def input_columns(kind: str, input_shape: Sequence[int], features: Sequence[str] | None = None) -> list[str]:
     """The input's column names: a table's own, ``x0, x1`` for points, ``p0 ..`` for image pixels."""

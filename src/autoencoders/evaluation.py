@@ -119,6 +119,7 @@ class Scorer(Protocol):
     def score(self, x: np.ndarray) -> np.ndarray: ...
 
 
+#: The autoencoders' anomaly scores (``anomaly.score``).
 SCORES = ("reconstruction", "rapp")
 
 
