@@ -71,16 +71,19 @@ def main() -> None:
     code_dim = int(cfg.model.code_dim)
     score = cfg.anomaly.score
     table: dict[str, dict[int, float]] = {f"conv ({score})": {}}
+    used: dict[int, str] = {}  # the score each run used (anomaly.score=auto chooses per run)
     for digit in DIGITS:
         metrics = by_digit[digit].data.metrics if digit in by_digit else {}
         if "test/auroc" not in metrics:
             continue
         table[f"conv ({score})"][digit] = metrics["test/auroc"]
+        used[digit] = by_digit[digit].data.tags.get("anomaly.score", score)
         for name, auroc in baselines(code_dim, digit, overrides).items():
             table.setdefault(name, {})[digit] = auroc
     print(f"\n{len(runs)} runs named {run_name}, {elapsed:.0f} s; overrides: {overrides or 'none'}\n")
     print(markdown(table))
-    record(table, run_name, overrides, elapsed)
+    print("\nscores used: " + ", ".join(f"{digit}: {name}" for digit, name in used.items()))
+    record(table, used, run_name, overrides, elapsed)
 
 
 def markdown(table: dict[str, dict[int, float]]) -> str:
@@ -102,8 +105,14 @@ def markdown(table: dict[str, dict[int, float]]) -> str:
     return "\n".join(lines)
 
 
-def record(table: dict[str, dict[int, float]], run_name: str, overrides: list[str], seconds: float) -> Path:
-    """The table as JSON, with what produced it."""
+def record(
+    table: dict[str, dict[int, float]],
+    used: dict[int, str],
+    run_name: str,
+    overrides: list[str],
+    seconds: float,
+) -> Path:
+    """The table as JSON, with what produced it and the score each autoencoder run used."""
     import mlflow
     import pytorch_lightning
     import torch
@@ -124,6 +133,7 @@ def record(table: dict[str, dict[int, float]], run_name: str, overrides: list[st
         "commit": commit.stdout.strip(),
         "overrides": overrides,
         "seconds": round(seconds, 1),
+        "scores_used": {str(digit): name for digit, name in used.items()},
         "rows": [
             {
                 "method": name,

@@ -58,6 +58,12 @@ def one_of(setting: str, value: Any, allowed: Sequence[str]) -> None:
     require(value in allowed, setting, f"one of {list(allowed)}", value)
 
 
+def shift_pixels(setting: str, value: int, image_size: list[int]) -> None:
+    """A training shift of whole pixels: 0 (off) up to under half the smaller image side."""
+    limit = (min(image_size) - 1) // 2
+    require(0 <= value <= limit, setting, f"0 (off) to {limit} pixels", value)
+
+
 def positive_list(setting: str, values: list[int]) -> None:
     require(
         len(values) > 0 and all(v > 0 for v in values),
@@ -127,9 +133,11 @@ class MNISTSchema(DatasetSchema):
     val_fraction: float = MISSING
     bundled_test_fraction: float = MISSING
     split_seed: int = MISSING
+    augment_shift: int = 0
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        shift_pixels("dataset.augment_shift", self.augment_shift, [28, 28])
         from autoencoders.data.mnist import SOURCES
 
         one_of("dataset.source", self.source, SOURCES)
@@ -222,12 +230,14 @@ class ImageFolderSchema(OwnDataSchema):
     channels: int = MISSING
     image_size: list[int] = MISSING
     skip_unreadable: bool = False
+    augment_shift: int = 0
 
     def __post_init__(self) -> None:
         super().__post_init__()
         require(self.channels in (1, 3), "dataset.channels", "1 (grey) or 3 (RGB)", self.channels)
         require(len(self.image_size) == 2, "dataset.image_size", "[height, width]", list(self.image_size))
         positive_list("dataset.image_size", self.image_size)
+        shift_pixels("dataset.augment_shift", self.augment_shift, self.image_size)
 
 
 # --- model -----------------------------------------------------------------------------------
@@ -390,7 +400,7 @@ class AnomalySchema:
 
     def __post_init__(self) -> None:
         fraction("anomaly.threshold_quantile", self.threshold_quantile)
-        from autoencoders.evaluation import SCORES
+        from autoencoders.scores import SCORES
 
         one_of("anomaly.score", self.score, SCORES)
 

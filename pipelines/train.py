@@ -41,7 +41,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
         check(cfg, "train")
     selection = Selection(cfg.optimized_metric, cfg.optimized_mode)
     module = build(cfg.model)
-    module.anomaly_score = cfg.anomaly.score  # val/auroc each epoch ranks by the run's score
+    # val/auroc each epoch: the reconstruction error, or RaPP for every score that builds on the encoder
+    module.anomaly_score = "reconstruction" if cfg.anomaly.score == "reconstruction" else "rapp"
     module.check_optimizer()
     check_accelerator(cfg.trainer.accelerator)
     check_selection(selection, datamodule)

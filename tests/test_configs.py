@@ -168,7 +168,11 @@ def test_overrides_reach_the_objects() -> None:
         ("train", ["dataset=mnist", "dataset.source=web"], "dataset.source must be one of ['auto', 'full'"),
         ("train", ["seed=-1"], "seed must be 0 or more, got -1"),
         ("train", ["num_threads=0"], "num_threads must be a positive integer, got 0"),
-        ("train", ["anomaly.score=magic"], "anomaly.score must be one of ['reconstruction', 'rapp']"),
+        (
+            "train",
+            ["anomaly.score=magic"],
+            "anomaly.score must be one of ['auto', 'reconstruction', 'rapp', 'code', 'rapp+code']",
+        ),
         ("train", ["optimized_mode=up"], "optimized_mode must be one of ['min', 'max'], got 'up'"),
         ("baseline", ["n_components=0"], "n_components must be a positive integer, got 0"),
         ("baseline", ["method=svm"], "method must be one of ['pca', 'knn', 'iforest'], got 'svm'"),
@@ -189,7 +193,7 @@ def test_the_schema_names_every_bad_value_in_one_line(stage: str, overrides: lis
         [],
         ["model=conv"],
         ["trainer=ddp"],
-        ["+model.optimizer.weight_decay=0.01"],
+        ["+model.optimizer.amsgrad=true"],
         ["+trainer.gradient_clip_val=1"],
     ],
 )

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 
 from autoencoders.data.spiral import SpiralDataModule
-from autoencoders.detector import Detector, DetectorSpec
-from autoencoders.evaluation import TorchCodec, evaluate, notebook_rmse, rapp_scores, squared_errors
+from autoencoders.evaluation import evaluate, notebook_rmse, rapp_scores, squared_errors
 from autoencoders.models.dense import DenseAutoencoder
 
 
@@ -63,17 +61,3 @@ def test_rapp_adds_the_encoders_disagreement_to_the_reconstruction_error() -> No
         codes = net.encode(torch.as_tensor(x)) - net.encode(x_hat)
     expected = ((x - x_hat.numpy()) ** 2).sum(1) + (codes.numpy() ** 2).sum(1)
     np.testing.assert_allclose(rapp_scores(net, x), expected, rtol=1e-5)
-
-
-def test_the_detector_scores_with_the_runs_own_score() -> None:
-    """A run evaluated with ``anomaly.score=rapp`` deploys a detector that scores with RaPP too."""
-    torch.manual_seed(0)
-    splits = SpiralDataModule(n_test=50, n_anomalies=50).splits
-    net = DenseAutoencoder((2,), code_dim=1, hidden_dims=[6, 6])
-    evaluation = evaluate(TorchCodec(net), splits, score="rapp")
-    plain = evaluate(TorchCodec(net), splits)
-    assert (evaluation.test_scores >= plain.test_scores - 1e-6).all()  # the error is one of RaPP's terms
-    network = {"class": "DenseAutoencoder", "settings": net.settings, "score": "rapp"}
-    spec = DetectorSpec("points", ["x0", "x1"], [2], evaluation.threshold, network, {"scaler": "none"})
-    scored = Detector(spec, TorchCodec(net)).score(pd.DataFrame(splits.test, columns=["x0", "x1"]))
-    np.testing.assert_allclose(scored["score"], evaluation.test_scores, rtol=1e-5)

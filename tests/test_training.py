@@ -10,6 +10,7 @@ from autoencoders.data.base import Splits
 from autoencoders.data.spiral import SpiralDataModule
 from autoencoders.errors import ConfigError
 from autoencoders.evaluation import TorchCodec, evaluate
+from autoencoders.scores import AutoencoderScorer, FittedScore
 from autoencoders.selection import Selection
 from autoencoders.training import check_selection, fit_best, training_callbacks
 from pipelines.common import build, compose_config
@@ -46,7 +47,10 @@ def test_val_auroc_each_epoch_is_the_evaluations_and_the_checkpoint_keeps_the_be
         Selection("val/auroc", "max"), tmp_path, score=score
     )
     splits = datamodule.splits
-    restored = evaluate(TorchCodec(module.net), splits, score=score).metrics["val/auroc"]
+    codec = TorchCodec(module.net)
+    restored = evaluate(codec, splits, scorer=AutoencoderScorer(codec, FittedScore(score))).metrics[
+        "val/auroc"
+    ]
     assert restored == pytest.approx(float(checkpoint.best_model_score), abs=1e-6)  # stored as float32
     assert chosen.path and chosen.epoch is not None
 

@@ -20,6 +20,7 @@ import pandas as pd
 
 from autoencoders.errors import InputError
 from autoencoders.evaluation import Codec
+from autoencoders.scores import AutoencoderScorer, FittedScore
 
 SPEC_FILE = "detector.json"
 WEIGHTS_FILE = "weights.pt"
@@ -66,11 +67,11 @@ class Detector:
             return pd.DataFrame({"score": scores, "is_anomaly": scores > self.spec.threshold}, index=index)
         codes = np.asarray(self.codec.encode(samples)).reshape(len(samples), -1)
         errors = ((samples - self.codec.decode(codes)) ** 2).reshape(len(samples), -1).astype(np.float64)
-        scores = errors.sum(axis=1)
-        if self.spec.network.get("score") == "rapp":  # the run's score: RaPP along the encoder
-            from autoencoders.evaluation import rapp_scores
-
-            scores = rapp_scores(self.codec.module, samples)
+        fitted = FittedScore.from_json(self.spec.network.get("score"))
+        if fitted.name == "reconstruction":
+            scores = errors.sum(axis=1)
+        else:  # the run's own score (autoencoders.scores)
+            scores = AutoencoderScorer(self.codec, fitted).score(samples)
         out = {"score": scores, "is_anomaly": scores > self.spec.threshold}
         out |= {f"code_{i}": codes[:, i] for i in range(codes.shape[1])}
         if self.spec.kind == "table" and self.spec.features:

@@ -83,13 +83,13 @@ class Evaluation:
 
 
 def evaluate(
-    codec: Codec, splits: Splits, threshold_quantile: float = 0.99, score: str = "reconstruction"
+    codec: Codec, splits: Splits, threshold_quantile: float = 0.99, scorer: Scorer | None = None
 ) -> Evaluation:
     """Reconstruction metrics on the training and normal test samples, anomaly metrics on the test set.
 
     ``test/rmse`` and ``test/mse`` use the normal test samples only: anomalies are meant to
-    reconstruct badly. The anomaly score (:func:`detection`) is the squared reconstruction error,
-    or with ``score="rapp"`` (a torch autoencoder) RaPP's differences along the encoder.
+    reconstruct badly. The anomaly score (:func:`detection`) is ``scorer``'s (an autoencoder's
+    fitted ``anomaly.score``, :mod:`autoencoders.scores`), by default the squared reconstruction error.
     """
     train_codes = codec.encode(splits.train)
     train_reconstructions = codec.decode(train_codes)
@@ -103,8 +103,8 @@ def evaluate(
         "test/rmse": notebook_rmse(splits.test[normal], test_reconstructions[normal]),
         "test/mse": float(scores[normal].mean() / n_features),
     }
-    if score == "rapp" and isinstance(codec, TorchCodec):
-        evaluation = detection(RaPPScorer(codec.module), splits, threshold_quantile)
+    if scorer is not None:
+        evaluation = detection(scorer, splits, threshold_quantile)
     else:
         evaluation = detection(ReconstructionScorer(codec), splits, threshold_quantile, scores)
     evaluation.metrics = metrics | evaluation.metrics
@@ -117,10 +117,6 @@ class Scorer(Protocol):
     """A detector that scores samples, higher for more anomalous ones."""
 
     def score(self, x: np.ndarray) -> np.ndarray: ...
-
-
-#: The autoencoders' anomaly scores (``anomaly.score``).
-SCORES = ("reconstruction", "rapp")
 
 
 def rapp_scores(module: torch.nn.Module, x: np.ndarray, batch_size: int = 4096) -> np.ndarray:
@@ -150,16 +146,6 @@ def rapp_batch(module: torch.nn.Module, x: torch.Tensor, reconstruction: torch.T
         if i == len(layers) - 1 or not isinstance(layer, plain):
             total = total + ((h - r) ** 2).flatten(1).sum(1)  # after each activation, and the code
     return total
-
-
-class RaPPScorer:
-    """An autoencoder scored by :func:`rapp_scores` (``anomaly.score=rapp``)."""
-
-    def __init__(self, module: torch.nn.Module) -> None:
-        self.module = module
-
-    def score(self, x: np.ndarray) -> np.ndarray:
-        return rapp_scores(self.module, x)
 
 
 class ReconstructionScorer:

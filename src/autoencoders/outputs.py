@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, fields
 import numpy as np
 
 from autoencoders.data.base import Splits
-from autoencoders.evaluation import Codec, Evaluation, squared_errors
+from autoencoders.evaluation import Codec, Evaluation, ReconstructionScorer, Scorer
 
 OUTPUTS_PATH = "evaluation/test_outputs.npz"
 GRID_SIZE = 200
@@ -54,13 +54,13 @@ class RunOutputs:
         return cls(kind=kind, **found)
 
 
-def score_grid(codec: Codec, box: Box) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The notebook's 200 x 200 grid over ``box`` and each grid point's anomaly score (the squared
-    reconstruction error the evaluation ranks by)."""
+def score_grid(scorer: Scorer, box: Box) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The notebook's 200 x 200 grid over ``box`` and each grid point's anomaly score (the one the
+    evaluation ranks by)."""
     (x_lo, x_hi), (y_lo, y_hi) = box
     u, v = np.meshgrid(np.linspace(x_lo, x_hi, GRID_SIZE), np.linspace(y_lo, y_hi, GRID_SIZE))
     grid = np.column_stack([u.ravel(), v.ravel()]).astype(np.float32)
-    return u, v, squared_errors(grid, codec.decode(codec.encode(grid))).reshape(u.shape)
+    return u, v, scorer.score(grid).reshape(u.shape)
 
 
 def run_outputs(
@@ -70,9 +70,11 @@ def run_outputs(
     kind: str,
     box: Box | None = None,
     features: list[str] | None = None,
+    scorer: Scorer | None = None,
 ) -> RunOutputs:
     """The outputs of one evaluated model: for images eight normal and eight anomalous test digits
-    (sixteen normal where there are no anomalies), for points a hundred normal and fifty anomalous."""
+    (sixteen normal where there are no anomalies), for points a hundred normal and fifty anomalous.
+    ``scorer``: the model's anomaly score where it is not the reconstruction error."""
     if kind == "points":
         shown = splits.showcase(100, 50)
     else:
@@ -91,5 +93,6 @@ def run_outputs(
     if kind == "points":
         outputs.train = splits.train
         if box is not None and hasattr(codec, "encode"):
-            outputs.grid_u, outputs.grid_v, outputs.grid_scores = score_grid(codec, box)
+            grid_scorer = scorer or ReconstructionScorer(codec)
+            outputs.grid_u, outputs.grid_v, outputs.grid_scores = score_grid(grid_scorer, box)
     return outputs

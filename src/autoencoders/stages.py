@@ -26,6 +26,7 @@ from autoencoders.figures.run_figures import draw
 from autoencoders.lightning import AutoencoderModule
 from autoencoders.outputs import OUTPUTS_PATH, run_outputs
 from autoencoders.pca import LinearCodec, PCABaseline
+from autoencoders.scores import AutoencoderScorer, FittedScore, fit_score
 from autoencoders.selection import Selection
 from autoencoders.tracking import runs
 from autoencoders.tracking.logger import BufferedMLFlowLogger
@@ -52,7 +53,7 @@ class DetectorSettings:
 
     threshold_quantile: float = 0.99
     register_as: str | None = None
-    score: str = "reconstruction"  # the autoencoders' anomaly score: reconstruction or rapp
+    score: str = "reconstruction"  # the autoencoders' anomaly.score (autoencoders.scores.SCORES)
 
 
 def record_evaluation(
@@ -62,15 +63,17 @@ def record_evaluation(
     datamodule: InMemoryDataModule,
     label: str,
     settings: DetectorSettings = DetectorSettings(),
+    scorer: Scorer | None = None,
 ) -> Evaluation:
     """Evaluate ``codec`` on the datamodule's splits, draw the figures, log both into the run with
-    the outputs a comparison draws from (:mod:`autoencoders.outputs`).
+    the outputs a comparison draws from (:mod:`autoencoders.outputs`). A codec's anomaly score is
+    ``scorer``'s, by default its squared reconstruction error.
 
     Final metrics go in at step 0, where the MLflow chart view draws them as one bar per run."""
     splits = datamodule.splits
     runs.log_splits(client, run_id, datamodule.name, splits, datamodule.data_source)
     if hasattr(codec, "encode"):
-        evaluation = evaluate(codec, splits, settings.threshold_quantile, settings.score)
+        evaluation = evaluate(codec, splits, settings.threshold_quantile, scorer)
     else:  # a scorer: anomaly metrics only
         evaluation = detection(codec, splits, settings.threshold_quantile)
     runs.log_metrics(client, run_id, evaluation.metrics, step=0)
@@ -81,7 +84,7 @@ def record_evaluation(
         client.log_dict(run_id, content, path)
     box = getattr(datamodule, "error_map_box", None)
     features = getattr(datamodule, "feature_names", None)
-    outputs = run_outputs(codec, splits, evaluation, datamodule.kind, box, features)
+    outputs = run_outputs(codec, splits, evaluation, datamodule.kind, box, features, scorer)
     runs.log_arrays(client, run_id, outputs.arrays(), OUTPUTS_PATH)
     runs.log_figures(client, run_id, draw(codec, splits, evaluation, outputs, label))
     return evaluation
@@ -132,9 +135,11 @@ def record_detector(
     datamodule: InMemoryDataModule,
     threshold: float,
     settings: DetectorSettings,
+    score: FittedScore | None = None,
 ) -> str:
     """Log the run's ``anomaly_detector`` (and register it under ``settings.register_as``): the
-    network's weights or the PCA's arrays, the preprocessing and the threshold as plain files."""
+    network's weights or the PCA's arrays, the preprocessing, the threshold and an autoencoder's
+    fitted ``score`` as plain files."""
     features = getattr(datamodule, "feature_names", None) or None
     if isinstance(model, PCABaseline):
         network: dict = {"class": "PCA", "n_components": model.code_dim}
@@ -144,7 +149,11 @@ def record_detector(
     elif isinstance(model, IsolationForestScorer):
         network, codec = {"class": "IsolationForest"}, model
     else:
-        network = {"class": type(model.net).__name__, "settings": model.net.settings, "score": settings.score}
+        network = {
+            "class": type(model.net).__name__,
+            "settings": model.net.settings,
+            "score": (score or FittedScore("reconstruction")).to_json(),
+        }
         codec = TorchCodec(model.net.cpu().eval())
     spec = DetectorSpec(
         kind=datamodule.kind,
@@ -200,12 +209,15 @@ def train_and_record(
     if chosen.path:
         client.log_artifact(run_id, chosen.path, "checkpoints")
         client.set_tag(run_id, "best_epoch", str(chosen.epoch + 1))  # counted from 1, as the curves
-    net = module.net.cpu().eval()
+    codec = TorchCodec(module.net.cpu().eval())
+    score = fit_score(settings.score, codec, datamodule.splits)
+    client.set_tag(run_id, "anomaly.score", score.name)  # what anomaly.score=auto chose
     label = f"{module.name} autoencoder"
-    evaluation = record_evaluation(client, run_id, TorchCodec(net), datamodule, label, settings)
+    scorer = AutoencoderScorer(codec, score)
+    evaluation = record_evaluation(client, run_id, codec, datamodule, label, settings, scorer)
     metrics = dict(evaluation.metrics)
     if selection.metric not in metrics:  # a per-epoch metric (val/loss): the chosen model's value
         metrics[selection.metric] = module.validation_loss(datamodule.splits.val)
     runs.log_metrics(client, run_id, {selection.best_key: metrics[selection.metric]})
-    record_detector(tracking_uri, run_id, module, datamodule, evaluation.threshold, settings)
+    record_detector(tracking_uri, run_id, module, datamodule, evaluation.threshold, settings, score)
     return metrics

@@ -15,6 +15,7 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 
+from autoencoders.data.augment import random_shifts
 from autoencoders.errors import ConfigError
 
 
@@ -119,6 +120,8 @@ class InMemoryDataModule(pl.LightningDataModule):
 
     #: ``points`` (vectors, plotted as scatter) or ``images`` (C x H x W, plotted as grids).
     kind = "points"
+    #: Training batches of images are shifted by up to this many pixels (``dataset.augment_shift``).
+    augment_shift = 0
 
     def __init__(
         self,
@@ -197,6 +200,15 @@ class InMemoryDataModule(pl.LightningDataModule):
     def repeat(self) -> int:
         """Passes over the training set per epoch: enough to reach ``epoch_size`` samples."""
         return max(1, -(-self.epoch_size // len(self.splits.train)))
+
+    def on_after_batch_transfer(self, batch: torch.Tensor, dataloader_idx: int) -> torch.Tensor:
+        """Lightning's hook: training batches get their augmentation here, on the device; the
+        shifts depend on (seed, step) only, so a resumed training draws the same ones."""
+        trainer = getattr(self, "trainer", None)
+        if not self.augment_shift or trainer is None or not trainer.training:
+            return batch
+        generator = torch.Generator().manual_seed(self.seed * 100_003 + trainer.global_step)
+        return random_shifts(batch, self.augment_shift, generator)
 
     def val_dataloader(self) -> TensorBatches | list[TensorBatches]:
         """The normal validation samples, and the validation anomalies as a second loader where

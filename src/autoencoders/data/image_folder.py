@@ -48,6 +48,7 @@ class ImageFolderDataModule(InMemoryDataModule):
         batch_size: int = 64,
         epochs: int = 30,
         epoch_size: int = 4000,
+        augment_shift: int = 0,
     ) -> None:
         shape = (channels, *image_size)
         if input_shape is not None and tuple(input_shape) != shape:
@@ -55,6 +56,7 @@ class ImageFolderDataModule(InMemoryDataModule):
                 f"dataset.input_shape must be {list(shape)} (channels, image_size), got {list(input_shape)}"
             )
         super().__init__(name, shape, batch_size, split_seed, epochs, epoch_size)
+        self.augment_shift = augment_shift
         self.root = Path(root)
         self.folders = (normal_dir, abnormal_dir)
         self.channels = channels

@@ -185,9 +185,11 @@ class MNISTDataModule(InMemoryDataModule):
         batch_size: int = 64,
         epochs: int = 20,
         epoch_size: int = 4000,
+        augment_shift: int = 0,
     ) -> None:
         check_input_shape(input_shape, (1, 28, 28), "MNIST")
         super().__init__(name, (1, 28, 28), batch_size, split_seed, epochs, epoch_size)
+        self.augment_shift = augment_shift
         self.root = Path(root)
         self.source = source
         self.normal_digits = sorted(int(digit) for digit in normal_digits)

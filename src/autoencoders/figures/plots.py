@@ -201,7 +201,7 @@ def score_histograms(is_anomaly: np.ndarray, scores: Mapping[str, np.ndarray], t
         ax.set_xscale("log")
         ax.set(ylabel="test samples", title=name)
         ax.legend(fontsize=8)
-    axes[-1].set_xlabel("anomaly score (squared reconstruction error, log scale)")
+    axes[-1].set_xlabel("anomaly score (the run's anomaly.score; log scale)")
     figure.suptitle(title)
     return figure
 
@@ -210,7 +210,7 @@ def error_maps(
     u: np.ndarray, v: np.ndarray, scores: Mapping[str, np.ndarray], x_train: np.ndarray, title: str
 ) -> Figure:
     """The notebook's error map, a panel per model on one log colour scale: the anomaly score itself
-    (squared reconstruction error) in a perceptually uniform colour map, training points in white."""
+    (the run's anomaly.score) in a perceptually uniform colour map, training points in white."""
     grids = {name: np.clip(grid.reshape(u.shape), 1e-8, None) for name, grid in scores.items()}
     every = np.concatenate([grid.ravel() for grid in grids.values()])
     # From the 1st percentile: an exact fit along a line (PCA's) would spend most of the scale.
@@ -223,6 +223,6 @@ def error_maps(
         ax.scatter(x_train[:, 0], x_train[:, 1], c="w", s=2)
         ax.set_aspect("equal")
         ax.set(xlabel="x1", ylabel="x2", title=name)
-    figure.colorbar(mesh, ax=axes, label="anomaly score (squared reconstruction error)")
+    figure.colorbar(mesh, ax=axes, label="anomaly score (log scale)")
     figure.suptitle(title)
     return figure

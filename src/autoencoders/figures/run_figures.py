@@ -111,7 +111,7 @@ def image_figures(
             ["original", "reconstructed"],
             f"{label}: test {what} (normal first, then anomalous)",
             [f"{score:.3g}" for score in outputs.scores[outputs.shown]],
-            "anomaly score of each (squared reconstruction error)",
+            "anomaly score of each",
         ),
         "codes.png": plots.image_codes(
             evaluation.test_codes, splits.test_labels, f"{label}: test codes", class_name(splits)

@@ -1,0 +1,119 @@
+"""The autoencoders' anomaly scores (``anomaly.score``), fitted once on a run's own splits.
+
+- ``reconstruction``: the squared reconstruction error.
+- ``rapp``: RaPP's differences between a sample and its reconstruction along the encoder
+  (:func:`autoencoders.evaluation.rapp_scores`).
+- ``code``: the Mahalanobis distance of the sample's code to the training codes (a Gaussian density
+  in code space, as in Abati et al., CVPR 2019): an anomaly the network reconstructs well can still
+  land where no normal code lies.
+- ``rapp+code``: both, each divided by its standard deviation on the normal validation samples,
+  summed: the two weigh alike, and the sum ranks as the sum of standardised scores does while
+  staying positive (log-scaled figures, thresholds).
+- ``auto``: each of the above is ranked on the validation split (normal samples against the
+  validation anomalies) and the best one is used; ``rapp`` where there are no validation anomalies.
+  Model selection on validation data only: the test set is never looked at.
+
+What a score learned (the code statistics, the standardisation) is plain JSON numbers, so that the
+deployed detector scores exactly as the run was evaluated.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+from sklearn.covariance import EmpiricalCovariance
+
+from autoencoders.data.base import Splits
+from autoencoders.evaluation import TorchCodec, rapp_scores, separation_auroc, squared_errors
+
+#: The settings of ``anomaly.score``.
+SCORES = ("auto", "reconstruction", "rapp", "code", "rapp+code")
+#: What ``auto`` chooses among, in order of preference where validation ranks them equal.
+CANDIDATES = ("rapp", "reconstruction", "rapp+code", "code")
+#: What ``auto`` falls back to without validation anomalies.
+FALLBACK = "rapp"
+
+
+@dataclass
+class FittedScore:
+    """One concrete score and what it learned from the training and validation samples."""
+
+    name: str  # reconstruction, rapp, code or rapp+code
+    code_mean: list[float] | None = None
+    code_precision: list[list[float]] | None = None
+    #: Per part of a sum: the standard deviation of its normal validation scores.
+    scales: dict[str, float] | None = None
+
+    @property
+    def parts(self) -> list[str]:
+        return self.name.split("+")
+
+    def to_json(self) -> dict[str, Any]:
+        return {key: value for key, value in asdict(self).items() if value is not None}
+
+    @classmethod
+    def from_json(cls, stored: dict[str, Any] | str | None) -> FittedScore:
+        """A detector's stored score; older detectors kept the name alone."""
+        if stored is None:
+            return cls("reconstruction")
+        return cls(stored) if isinstance(stored, str) else cls(**stored)
+
+
+class AutoencoderScorer:
+    """Scores samples with a torch autoencoder (wrapped in a :class:`TorchCodec`) and a fitted score."""
+
+    def __init__(self, codec: TorchCodec, fitted: FittedScore) -> None:
+        self.codec = codec
+        self.fitted = fitted
+
+    def score(self, x: np.ndarray) -> np.ndarray:
+        if len(self.fitted.parts) == 1:
+            return self.part(self.fitted.name, x)
+        scales = self.fitted.scales or {}
+        return sum(self.part(name, x) / scales[name] for name in self.fitted.parts)
+
+    def part(self, name: str, x: np.ndarray) -> np.ndarray:
+        if name == "reconstruction":
+            return squared_errors(x, self.codec.decode(self.codec.encode(x)))
+        if name == "rapp":
+            return rapp_scores(self.codec.module, x)
+        offsets = self.codec.encode(x).reshape(len(x), -1).astype(np.float64) - np.asarray(
+            self.fitted.code_mean
+        )
+        return np.einsum("ij,jk,ik->i", offsets, np.asarray(self.fitted.code_precision), offsets)
+
+
+def fit_score(name: str, codec: TorchCodec, splits: Splits) -> FittedScore:
+    """The score ``name`` fitted on ``splits`` (``auto``: the best candidate on validation)."""
+    if name == "auto":
+        return choose_score(codec, splits)
+    fitted = FittedScore(name)
+    if "code" in fitted.parts:
+        codes = codec.encode(splits.train).reshape(len(splits.train), -1).astype(np.float64)
+        covariance = EmpiricalCovariance().fit(
+            codes
+        )  # its precision is a pseudo-inverse: no singular failure
+        fitted.code_mean = covariance.location_.tolist()
+        fitted.code_precision = covariance.precision_.tolist()
+    if len(fitted.parts) > 1:
+        scorer = AutoencoderScorer(codec, fitted)
+        fitted.scales = {}
+        for part in fitted.parts:
+            fitted.scales[part] = float(scorer.part(part, splits.val).std()) or 1.0
+    return fitted
+
+
+def choose_score(codec: TorchCodec, splits: Splits) -> FittedScore:
+    """``auto``: the candidate whose validation AUROC is highest (the first of equals)."""
+    if splits.val_anomalies is None or not len(splits.val_anomalies) or not len(splits.val):
+        return fit_score(FALLBACK, codec, splits)
+    best, best_auroc = None, -1.0
+    for name in CANDIDATES:
+        fitted = fit_score(name, codec, splits)
+        scorer = AutoencoderScorer(codec, fitted)
+        auroc = separation_auroc(scorer.score(splits.val), scorer.score(splits.val_anomalies))
+        if auroc > best_auroc:
+            best, best_auroc = fitted, auroc
+    return best

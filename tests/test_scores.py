@@ -1,0 +1,111 @@
+"""The autoencoders' anomaly scores on data where the answer is known, and the detector that keeps them."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from autoencoders.data.base import Splits
+from autoencoders.data.spiral import SpiralDataModule
+from autoencoders.detector import Detector, DetectorSpec
+from autoencoders.evaluation import TorchCodec, evaluate, squared_errors
+from autoencoders.models.dense import DenseAutoencoder
+from autoencoders.scores import AutoencoderScorer, FittedScore, fit_score
+
+
+class IdentityNet(torch.nn.Module):
+    """Codes are the samples themselves, reconstructions perfect: only the code density tells."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.encoder = torch.nn.Identity()
+        self.scale = torch.nn.Parameter(torch.ones(()))  # a parameter, so that TorchCodec finds a device
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+    def decode(self, code: torch.Tensor) -> torch.Tensor:
+        return code
+
+
+def stretched_splits(anomalies: np.ndarray | None = None) -> Splits:
+    """2-D normal samples with standard deviations 1 and 3; ``anomalies`` for validation and test."""
+    rng = np.random.default_rng(0)
+    normal = (rng.normal(size=(600, 2)) * [1.0, 3.0]).astype(np.float32)
+    test_anomalies = anomalies if anomalies is not None else np.zeros((0, 2), np.float32)
+    return Splits(
+        train=normal[:400],
+        val=normal[400:500],
+        test=np.concatenate([normal[500:], test_anomalies]),
+        test_is_anomaly=np.r_[np.zeros(100, bool), np.ones(len(test_anomalies), bool)],
+        val_anomalies=anomalies,
+    )
+
+
+def test_code_score_is_the_mahalanobis_distance_to_the_training_codes() -> None:
+    splits = stretched_splits()
+    codec = TorchCodec(IdentityNet())
+    fitted = fit_score("code", codec, splits)
+    across, along = AutoencoderScorer(codec, fitted).score(np.array([[3.0, 0.0], [0.0, 3.0]], np.float32))
+    assert across == pytest.approx(9.0, rel=0.15)  # three standard deviations of the narrow axis
+    assert along == pytest.approx(1.0, rel=0.15)  # one of the wide axis: the same distance from 0
+    np.testing.assert_allclose(fitted.code_mean, splits.train.mean(0), atol=1e-6)
+
+
+def test_reconstruction_score_is_the_squared_error() -> None:
+    torch.manual_seed(0)
+    net = DenseAutoencoder((2,), code_dim=1, hidden_dims=[4])
+    codec = TorchCodec(net)
+    x = stretched_splits().test
+    scores = AutoencoderScorer(codec, FittedScore("reconstruction")).score(x)
+    np.testing.assert_allclose(scores, squared_errors(x, codec.decode(codec.encode(x))), rtol=1e-6)
+
+
+def test_a_sum_of_scores_weighs_each_by_its_spread_on_the_normal_validation_samples() -> None:
+    torch.manual_seed(0)
+    splits = stretched_splits()
+    codec = TorchCodec(DenseAutoencoder((2,), code_dim=1, hidden_dims=[4]))
+    fitted = fit_score("rapp+code", codec, splits)
+    scorer = AutoencoderScorer(codec, fitted)
+    rapp, code = (scorer.part(part, splits.val) for part in ("rapp", "code"))
+    assert fitted.scales == pytest.approx({"rapp": rapp.std(), "code": code.std()})
+    assert (rapp / fitted.scales["rapp"]).std() == pytest.approx(1)
+    np.testing.assert_allclose(scorer.score(splits.val), rapp / rapp.std() + code / code.std(), rtol=1e-9)
+    assert (scorer.score(splits.test) > 0).all()  # positive, as log-scaled figures need
+
+
+def test_auto_chooses_on_validation_what_separates_the_anomalies() -> None:
+    """Perfect reconstructions tie every sample (AUROC 0.5); the code density finds the far ones."""
+    far = np.array([[6.0, 0.0], [-6.0, 1.0], [5.0, -2.0], [0.0, 25.0]], np.float32)
+    fitted = fit_score("auto", TorchCodec(IdentityNet()), stretched_splits(far))
+    assert "code" in fitted.parts and fitted.code_mean is not None
+
+
+def test_auto_without_validation_anomalies_uses_rapp() -> None:
+    assert fit_score("auto", TorchCodec(IdentityNet()), stretched_splits()).name == "rapp"
+
+
+def test_the_detector_scores_with_the_runs_fitted_score_from_plain_json() -> None:
+    """A run evaluated with ``rapp+code`` deploys a detector whose JSON spec holds what the score
+    learned; scoring the test set through it gives the evaluation's scores."""
+    torch.manual_seed(0)
+    splits = SpiralDataModule(n_test=50, n_anomalies=50).splits
+    net = DenseAutoencoder((2,), code_dim=1, hidden_dims=[6, 6])
+    codec = TorchCodec(net)
+    fitted = fit_score("rapp+code", codec, splits)
+    evaluation = evaluate(codec, splits, scorer=AutoencoderScorer(codec, fitted))
+    stored = json.loads(json.dumps(fitted.to_json()))  # what the spec file holds
+    network = {"class": "DenseAutoencoder", "settings": net.settings, "score": stored}
+    spec = DetectorSpec("points", ["x0", "x1"], [2], evaluation.threshold, network, {"scaler": "none"})
+    scored = Detector(spec, codec).score(pd.DataFrame(splits.test, columns=["x0", "x1"]))
+    np.testing.assert_allclose(scored["score"], evaluation.test_scores, rtol=1e-6)
+    assert (scored["is_anomaly"] == (evaluation.test_scores > evaluation.threshold)).all()
+
+
+def test_detectors_that_stored_the_score_by_name_still_load() -> None:
+    assert FittedScore.from_json("rapp") == FittedScore("rapp")
+    assert FittedScore.from_json(None).name == "reconstruction"
