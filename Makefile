@@ -6,7 +6,7 @@ STORE := $(CURDIR)/mlruns
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: install train pca compare test lint format ui server serve clean
+.PHONY: install train pca compare test lint format ui server serve bench bench-quick clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,15 @@ compare: install
 # the second core idle.
 test: install lint
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+
+# The pipeline against hand-written PyTorch (benchmarks/suite.py): a table, and JSON under
+# benchmarks/results/. bench: everything, quality rows included (~15 minutes on 2 cores); bench-quick:
+# smaller sizes, no quality rows (under 2 minutes).
+bench: install
+	$(BIN)/python -m benchmarks.suite $(ARGS)
+
+bench-quick: install
+	$(BIN)/python -m benchmarks.suite --quick $(ARGS)
 
 lint: install
 	$(BIN)/ruff check .

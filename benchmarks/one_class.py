@@ -14,7 +14,6 @@ import platform
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 from mlflow.tracking import MlflowClient
@@ -58,7 +57,11 @@ def baselines(code_dim: int, digit: int, overrides: list[str]) -> dict[str, floa
 
 
 def main() -> None:
-    overrides = sys.argv[1:]
+    run(sys.argv[1:])
+
+
+def run(overrides: list[str]) -> dict:
+    """Train, fit the baselines, print the table and record it; returns the JSON record."""
     run_name = f"one-class-{time.strftime('%Y%m%d-%H%M%S')}"
     started = time.perf_counter()
     run_sweep(run_name, overrides)
@@ -83,7 +86,7 @@ def main() -> None:
     print(f"\n{len(runs)} runs named {run_name}, {elapsed:.0f} s; overrides: {overrides or 'none'}\n")
     print(markdown(table))
     print("\nscores used: " + ", ".join(f"{digit}: {name}" for digit, name in used.items()))
-    record(table, used, run_name, overrides, elapsed)
+    return record(table, used, run_name, overrides, elapsed)
 
 
 def markdown(table: dict[str, dict[int, float]]) -> str:
@@ -111,7 +114,7 @@ def record(
     run_name: str,
     overrides: list[str],
     seconds: float,
-) -> Path:
+) -> dict:
     """The table as JSON, with what produced it and the score each autoencoder run used."""
     import mlflow
     import pytorch_lightning
@@ -145,7 +148,7 @@ def record(
     }
     path.write_text(json.dumps(content, indent=1))
     print(f"\nwrote {path.relative_to(PROJECT_ROOT)}")
-    return path
+    return content
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from autoencoders.console import quiet_libraries
 from autoencoders.errors import ConfigError, InputError, TrainingDiverged
+from autoencoders.selection import epoch_stride
 from autoencoders.tracking.store import redact
 from pipelines.job import discard_job_dir, is_multirun
 from pipelines.schema import register
@@ -31,6 +32,8 @@ if not OmegaConf.has_resolver("project_root"):
     OmegaConf.register_new_resolver("project_root", lambda: str(PROJECT_ROOT))
 if not OmegaConf.has_resolver("path_stem"):  # a file's or folder's name: the experiment of your own data
     OmegaConf.register_new_resolver("path_stem", lambda path: Path(str(path)).stem or "data")
+if not OmegaConf.has_resolver("epoch_stride"):  # validate every n-th epoch: ~20 times a run
+    OmegaConf.register_new_resolver("epoch_stride", epoch_stride)
 if not OmegaConf.has_resolver("optuna_direction"):  # optimized_mode in Optuna's words
     OmegaConf.register_new_resolver(
         "optuna_direction", lambda mode: {"min": "minimize", "max": "maximize"}.get(mode, mode)

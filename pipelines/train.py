@@ -24,15 +24,13 @@ def train(cfg: DictConfig) -> dict[str, float]:
     import pytorch_lightning as pl
     import torch
 
-    from autoencoders.devices import check_accelerator
+    from autoencoders.devices import check_accelerator, cpu_threads
     from autoencoders.stages import DetectorSettings, prepare_resume, run_tags, train_and_record
     from autoencoders.training import check_selection, training_callbacks
 
     if cfg.get("resume"):
         cfg = resumed_config(cfg)
     checked = check(cfg, "train")
-    if cfg.num_threads:
-        torch.set_num_threads(int(cfg.num_threads))
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = build(cfg.dataset)
     datamodule.prepare_data()  # loads (downloads, caches) the data: a missing source fails here
@@ -41,6 +39,9 @@ def train(cfg: DictConfig) -> dict[str, float]:
         check(cfg, "train")
     selection = Selection(cfg.optimized_metric, cfg.optimized_mode)
     module = build(cfg.model)
+    threads = cpu_threads(sum(p.numel() for p in module.parameters()), cfg.num_threads)
+    if threads:
+        torch.set_num_threads(threads)
     # val/auroc each epoch: the reconstruction error, or RaPP for every score that builds on the encoder
     module.anomaly_score = "reconstruction" if cfg.anomaly.score == "reconstruction" else "rapp"
     module.check_optimizer()

@@ -199,3 +199,13 @@ def test_the_schema_names_every_bad_value_in_one_line(stage: str, overrides: lis
 )
 def test_the_defaults_and_library_passthroughs_pass_the_schema(overrides: list[str]) -> None:
     check(compose_config("train", overrides), "train")
+
+
+def test_tiny_networks_train_on_one_thread_unless_told_otherwise() -> None:
+    from autoencoders.devices import cpu_threads
+
+    spiral = build(compose_config("train").model)
+    conv = build(compose_config("train", ["model=conv"]).model)
+    assert cpu_threads(sum(p.numel() for p in spiral.parameters()), None) == 1
+    assert cpu_threads(sum(p.numel() for p in conv.parameters()), None) is None  # torch's default
+    assert cpu_threads(303, 2) == 2  # num_threads=2 wins

@@ -13,7 +13,7 @@ from autoencoders.callbacks import DivergenceGuard, EpochSummary, Reconstruction
 from autoencoders.data.base import InMemoryDataModule
 from autoencoders.errors import ConfigError
 from autoencoders.lightning import AutoencoderModule
-from autoencoders.selection import Selection
+from autoencoders.selection import Selection, epoch_stride
 
 #: Metrics logged at every validation, which a checkpoint can monitor.
 EPOCH_METRICS = ("val/loss", "val/auroc")
@@ -49,7 +49,7 @@ def training_callbacks(
         filename="best",
         monitor=selection.metric,
         mode=selection.mode,
-        every_n_epochs=max(1, max_epochs // 20),
+        every_n_epochs=epoch_stride(max_epochs),  # the validations: trainer.check_val_every_n_epoch
         save_last=True,
     )
     callbacks: list[Callback] = [

@@ -1,0 +1,424 @@
+"""The benchmark suite: the pipeline side by side with what a user would write by hand.
+
+``make bench`` (everything, about 13 minutes on a 2-core CPU) and ``make bench-quick`` (smaller sizes, under
+2 minutes) print a table and write JSON under ``benchmarks/results/``: the machine, versions, commit,
+threads and device, and ``rows``, each ``{name, ours, peer, unit, ratio}``. For times ``ratio`` is ours
+over peer (1.3: the pipeline takes 30% longer; lower is better); for rates (samples or rows per second)
+it is the time ratio too, peer's rate over ours; for quality rows it is ours over peer in that unit.
+Timings are medians of alternating repeats in one sitting; nothing here asserts a time.
+
+Run: ``.venv/bin/python -m benchmarks.suite [--quick] [--repeats N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from pipelines.common import PROJECT_ROOT
+
+RESULTS = PROJECT_ROOT / "benchmarks" / "results"
+PLAIN_SPIRAL = PROJECT_ROOT / "benchmarks" / "plain_spiral.py"
+
+
+@dataclass
+class Row:
+    name: str
+    ours: float
+    peer: float
+    unit: str
+    ratio: float
+    note: str = ""
+
+
+def time_row(name: str, ours_s: float, peer_s: float, note: str = "") -> Row:
+    return Row(name, round(ours_s, 3), round(peer_s, 3), "s", round(ours_s / peer_s, 3), note)
+
+
+def rate_row(name: str, unit: str, ours: float, peer: float, note: str = "") -> Row:
+    """Rates: higher is better, so the time ratio is peer over ours."""
+    return Row(name, round(ours, 1), round(peer, 1), unit, round(peer / ours, 3), note)
+
+
+def alternate(ours: Callable[[], float], peer: Callable[[], float], repeats: int) -> tuple[float, float]:
+    """Medians of ``repeats`` timings of each, taken in turn: drift and noise hit both alike."""
+    ours_s, peer_s = [], []
+    for _ in range(repeats):
+        ours_s.append(ours())
+        peer_s.append(peer())
+    return statistics.median(ours_s), statistics.median(peer_s)
+
+
+def wall(command: list[str]) -> float:
+    """Seconds from a command's start to its exit; a failure stops the suite."""
+    start = time.perf_counter()
+    subprocess.run(command, cwd=PROJECT_ROOT, check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
+# --- 1. the spiral's training loop ------------------------------------------------------------
+
+
+def spiral_loop(epochs: int, repeats: int) -> Row:
+    """The pipeline's fit (its module, datamodule, trainer config and callbacks: validation each
+    epoch, checkpoints) against a plain loop with the same network, Adam, cosine schedule, full
+    batches, steps and threads."""
+    import pytorch_lightning as pl
+    import torch
+    from pytorch_lightning.loggers import CSVLogger
+
+    from autoencoders.selection import Selection
+    from autoencoders.training import training_callbacks
+    from pipelines.common import build, compose_config
+
+    cfg = compose_config("train", [f"trainer.max_epochs={epochs}"])
+    datamodule = build(cfg.dataset)
+    datamodule.prepare_data()
+    pl.seed_everything(0, verbose=False)
+    initial = build(cfg.model)
+    data = datamodule._tensor("train")
+    steps_per_epoch = datamodule.repeat * -(-len(data) // datamodule.batch_size)
+
+    def ours() -> float:
+        module = copy.deepcopy(initial)
+        with tempfile.TemporaryDirectory() as folder:
+            _, callbacks = training_callbacks(datamodule, Path(folder), epochs, Selection("val/loss", "min"))
+            trainer = build(
+                cfg.trainer, default_root_dir=folder, callbacks=callbacks, logger=CSVLogger(folder)
+            )
+            start = time.perf_counter()
+            trainer.fit(module, datamodule=datamodule)
+            return time.perf_counter() - start
+
+    def peer() -> float:
+        net = copy.deepcopy(initial.net)
+        optimizer = torch.optim.Adam(net.parameters(), lr=cfg.model.optimizer.lr)
+        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
+        start = time.perf_counter()
+        for _ in range(epochs):
+            for _ in range(steps_per_epoch):
+                loss = torch.nn.functional.mse_loss(net(data), data)
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+            schedule.step()
+        return time.perf_counter() - start
+
+    ours_s, peer_s = alternate(ours, peer, repeats)
+    return time_row(
+        "spiral loop",
+        ours_s,
+        peer_s,
+        f"{epochs * steps_per_epoch} steps, {torch.get_num_threads()} thread(s)",
+    )
+
+
+# --- 2. the spiral end to end -----------------------------------------------------------------
+
+
+@contextmanager
+def timed(laps: dict[str, float], name: str, module: object, function: str):
+    """Wrap ``module.function`` so that its calls add their seconds to ``laps[name]``."""
+    original = getattr(module, function)
+
+    def wrapper(*args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            laps[name] = laps.get(name, 0.0) + time.perf_counter() - start
+
+    setattr(module, function, wrapper)
+    try:
+        yield
+    finally:
+        setattr(module, function, original)
+
+
+def pipeline_breakdown(overrides: list[str]) -> dict[str, float]:
+    """Where the pipeline's time goes: imports (a separate process), then one in-process run with
+    its stages timed: setup (config, data, model, MLflow run), fit, evaluation and figures, the
+    detector's MLflow model."""
+    python = sys.executable
+    imports = wall([python, "-c", "import pipelines.train, autoencoders.stages"]) - wall(
+        [python, "-c", "pass"]
+    )
+    from autoencoders import stages
+    from pipelines.common import compose_config
+    from pipelines.train import train
+
+    laps: dict[str, float] = {}
+    cfg = compose_config("train", overrides)
+    start = time.perf_counter()
+    with (
+        timed(laps, "fit", stages, "fit_best"),
+        timed(laps, "evaluation, figures and their logging", stages, "record_evaluation"),
+        timed(laps, "detector (MLflow model)", stages, "record_detector"),
+    ):
+        train(cfg)
+    total = time.perf_counter() - start
+    return {"imports": imports, "setup before the first step": total - sum(laps.values()), **laps}
+
+
+def spiral_end_to_end(epochs: int, repeats: int, store: Path) -> tuple[Row, dict[str, float]]:
+    """``python -m pipelines.train`` with its defaults against ``benchmarks/plain_spiral.py``, each
+    from process start to exit."""
+    overrides = [f"paths.mlruns={store}", f"hydra.run.dir={store}/run", f"trainer.max_epochs={epochs}"]
+    ours_s, peer_s = alternate(
+        lambda: wall([sys.executable, "-m", "pipelines.train", *overrides]),
+        lambda: wall([sys.executable, str(PLAIN_SPIRAL), "--epochs", str(epochs), "--threads", "1"]),
+        repeats,
+    )
+    breakdown = pipeline_breakdown([o for o in overrides if not o.startswith("hydra.")])
+    return time_row("spiral end to end", ours_s, peer_s, f"{epochs} epochs, process start to exit"), breakdown
+
+
+# --- 3. the conv autoencoder on MNIST, and scoring ----------------------------------------------
+
+
+def conv_loop(steps: int, repeats: int) -> Row:
+    """Training images per second: the project's Lightning loop against a plain loop (same network,
+    batch, threads; validation and checkpoints off on both sides)."""
+    import torch
+
+    from autoencoders.data.mnist import MNISTDataModule
+    from autoencoders.models.conv import ConvAutoencoder
+    from benchmarks.throughput import lightning_loop, plain_loop
+
+    datamodule = MNISTDataModule(root=str(PROJECT_ROOT / "data"), source="bundled")
+    datamodule.prepare_data()
+    data = datamodule._tensor("train")
+
+    def network() -> ConvAutoencoder:
+        torch.manual_seed(0)
+        return ConvAutoencoder((1, 28, 28), code_dim=16)
+
+    plain_loop(network(), data, datamodule.batch_size, 10)  # warm-up
+    ours_s, peer_s = alternate(
+        lambda: lightning_loop(network(), datamodule, steps),
+        lambda: plain_loop(network(), data, datamodule.batch_size, steps),
+        repeats,
+    )
+    images = steps * datamodule.batch_size
+    note = f"{steps} steps of {datamodule.batch_size}, {torch.get_num_threads()} thread(s)"
+    return rate_row("conv loop (MNIST)", "images/s", images / ours_s, images / peer_s, note)
+
+
+def scoring(store: Path, rows: int, repeats: int) -> Row:
+    """Rows per second through the logged detector (``mlflow.pyfunc``, the spiral run's) against
+    the same network's forward pass and squared error in plain torch."""
+    import mlflow
+    import numpy as np
+    import pandas as pd
+    import torch
+
+    mlflow.set_tracking_uri(f"sqlite:///{store}/mlflow.db")
+    run = mlflow.search_runs(search_all_experiments=True, order_by=["start_time DESC"], max_results=1)
+    model = mlflow.pyfunc.load_model(f"runs:/{run.run_id[0]}/anomaly_detector")
+    points = np.random.default_rng(0).uniform(-3, 3, size=(rows, 2))
+    frame = pd.DataFrame(points, columns=["x0", "x1"])
+    detector = model.unwrap_python_model().detector  # the same weights, for the plain side
+    net = detector.codec.module
+    tensor = torch.as_tensor(points, dtype=torch.float32)
+
+    def ours() -> float:
+        start = time.perf_counter()
+        model.predict(frame)
+        return time.perf_counter() - start
+
+    def peer() -> float:
+        start = time.perf_counter()
+        with torch.no_grad():
+            ((net(tensor) - tensor) ** 2).sum(1).numpy()
+        return time.perf_counter() - start
+
+    ours_s, peer_s = alternate(ours, peer, repeats)
+    score = detector.spec.network["score"]["name"]
+    note = f"{rows:,} rows; ours: checks, preprocessing, the run's score ({score}), codes"
+    return rate_row("scoring (logged detector)", "rows/s", rows / ours_s, rows / peer_s, note)
+
+
+# --- 4. quality -----------------------------------------------------------------------------------
+
+
+def spiral_quality(store: Path) -> Row:
+    """Mean train/rmse over seeds 0..4: the pipeline's runs against the plain script's."""
+    from mlflow.tracking import MlflowClient
+
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pipelines.train",
+            "-m",
+            "seed=0,1,2,3,4",
+            f"paths.mlruns={store}",
+            f"hydra.sweep.dir={store}/sweep",
+            "run_name=quality",
+        ],
+        cwd=PROJECT_ROOT,
+        check=True,
+        capture_output=True,
+    )
+    client = MlflowClient(f"sqlite:///{store}/mlflow.db")
+    runs = client.search_runs(
+        [e.experiment_id for e in client.search_experiments()], "attributes.run_name = 'quality'"
+    )
+    ours = [run.data.metrics["train/rmse"] for run in runs]
+    peer = []
+    for seed in range(5):
+        out = subprocess.run(
+            [sys.executable, str(PLAIN_SPIRAL), "--seed", str(seed), "--threads", "1"],
+            cwd=PROJECT_ROOT,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        peer.append(float(out.split()[-1]))
+    aurocs = ", ".join(f"{run.data.metrics['test/auroc']:.5f}" for run in runs)
+    mean_ours, mean_peer = statistics.mean(ours), statistics.mean(peer)
+    return Row(
+        "spiral train/rmse, seeds 0-4",
+        round(mean_ours, 5),
+        round(mean_peer, 5),
+        "rmse",
+        round(mean_ours / mean_peer, 3),
+        f"test/auroc {aurocs}",
+    )
+
+
+def mnist_quality(store: Path) -> Row:
+    """The ten-digit one-class table (``benchmarks/one_class.py``): the conv autoencoder's mean
+    test/auroc against the best classic detector's."""
+    from benchmarks import one_class
+
+    record = one_class.run(["num_threads=1", f"paths.mlruns={store}", f"hydra.sweep.dir={store}/sweep"])
+    means = {row["method"]: row["mean"] for row in record["rows"]}
+    ours_name = record["rows"][0]["method"]
+    peer_name = max((name for name in means if name != ours_name), key=means.get)
+    ours, peer = means[ours_name], means[peer_name]
+    return Row(
+        f"MNIST one-class mean test/auroc, {ours_name} vs {peer_name}",
+        round(ours, 4),
+        round(peer, 4),
+        "AUROC",
+        round(ours / peer, 4),
+        "higher is better; ten digits, bundled set",
+    )
+
+
+# --- the suite ------------------------------------------------------------------------------------
+
+
+SIZES = {  # quick, full
+    "spiral epochs": (50, 200),
+    "repeats": (1, 3),
+    "conv steps": (60, 200),
+    "scoring rows": (20_000, 200_000),
+}
+
+
+def environment() -> dict:
+    import mlflow
+    import pytorch_lightning
+    import torch
+
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    cuda = torch.cuda.is_available()
+    return {
+        "machine": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cores": __import__("os").cpu_count(),
+        "versions": {
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "lightning": pytorch_lightning.__version__,
+            "mlflow": mlflow.__version__,
+        },
+        "commit": commit,
+        "threads": "1 for the spiral (the pipeline's default for networks under 10,000 parameters); "
+        f"torch's default ({torch.get_num_threads()}) for the conv model",
+        "device": torch.cuda.get_device_name(0) if cuda else "cpu (no CUDA device: the GPU rows are skipped)",
+    }
+
+
+def run_suite(
+    quick: bool, repeats: int | None = None, out: Path = RESULTS, quality: bool | None = None
+) -> dict:
+    pick = 0 if quick else 1
+    size = {key: values[pick] for key, values in SIZES.items()}
+    repeats = repeats or size["repeats"]
+    quality = (not quick) if quality is None else quality
+    started = time.perf_counter()
+    record = {"suite": "quick" if quick else "full", **environment()}
+    with tempfile.TemporaryDirectory() as folder:
+        store = Path(folder)
+        import torch
+
+        default_threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        rows = [spiral_loop(size["spiral epochs"], repeats)]
+        end_to_end, breakdown = spiral_end_to_end(size["spiral epochs"], repeats, store / "e2e")
+        rows.append(end_to_end)
+        rows.append(scoring(store / "e2e", size["scoring rows"], repeats))
+        torch.set_num_threads(default_threads)
+        rows.append(conv_loop(size["conv steps"], repeats))
+        if quality:
+            rows.append(spiral_quality(store / "quality"))
+            rows.append(mnist_quality(store / "mnist"))
+    record |= {
+        "seconds": round(time.perf_counter() - started, 1),
+        "rows": [asdict(row) for row in rows],
+        "spiral end to end breakdown (s)": {key: round(value, 2) for key, value in breakdown.items()},
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"bench-{record['suite']}-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    path.write_text(json.dumps(record, indent=1))
+    print(markdown(record))
+    print(f"\nwrote {path}")
+    return record
+
+
+def markdown(record: dict) -> str:
+    lines = ["| what | ours | peer | unit | ratio | note |", "| --- | --- | --- | --- | --- | --- |"]
+    lines += [
+        f"| {r['name']} | {r['ours']:,} | {r['peer']:,} | {r['unit']} | {r['ratio']} | {r['note']} |"
+        for r in record["rows"]
+    ]
+    lines.append("")
+    lines.append(
+        "spiral end to end, the pipeline's time: "
+        + ", ".join(
+            f"{key} {value:.2f} s" for key, value in record["spiral end to end breakdown (s)"].items()
+        )
+    )
+    lines.append(
+        f"{record['machine']}, {record['cores']} cores, {record['device']}; commit {record['commit']}; "
+        f"{record['seconds']:.0f} s"
+    )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, no quality rows (under 2 minutes)")
+    parser.add_argument("--repeats", type=int, default=None, help="alternating timings per side (median)")
+    args = parser.parse_args()
+    run_suite(args.quick, args.repeats)
+
+
+if __name__ == "__main__":
+    main()
