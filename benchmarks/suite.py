@@ -26,6 +26,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from autoencoders.console import quiet_libraries
 from pipelines.common import PROJECT_ROOT
 
 RESULTS = PROJECT_ROOT / "benchmarks" / "results"
@@ -417,6 +418,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes, no quality rows (under 2 minutes)")
     parser.add_argument("--repeats", type=int, default=None, help="alternating timings per side (median)")
     args = parser.parse_args()
+    quiet_libraries()
     run_suite(args.quick, args.repeats)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import hydra
@@ -48,8 +49,17 @@ def train(cfg: DictConfig) -> dict[str, float]:
     check_accelerator(cfg.trainer.accelerator)
     check_selection(selection, datamodule)
     with job_dir() as workdir:
-        checkpoint, callbacks = training_callbacks(datamodule, workdir, cfg.trainer.max_epochs, selection)
-        trainer = build(cfg.trainer, default_root_dir=str(workdir), callbacks=callbacks, logger=False)
+        bar = progress_bar(cfg.trainer.get("enable_progress_bar"))
+        checkpoint, callbacks = training_callbacks(
+            datamodule, workdir, cfg.trainer.max_epochs, selection, bar
+        )
+        trainer = build(
+            cfg.trainer,
+            default_root_dir=str(workdir),
+            callbacks=callbacks,
+            logger=False,
+            enable_progress_bar=bar,
+        )
         if trainer.node_rank > 0:  # the other nodes of a multi-node job train; node zero records
             trainer.fit(module, datamodule=datamodule)
             return {}
@@ -78,6 +88,12 @@ def train(cfg: DictConfig) -> dict[str, float]:
                 raise
     print_summary(cfg, experiment_id, run_id, metrics)
     return metrics
+
+
+def progress_bar(setting: bool | None) -> bool:
+    """``trainer.enable_progress_bar``: true or false as set; null (the default) shows Lightning's
+    bar on a terminal only, so that CI and log files get the few EpochSummary lines instead."""
+    return sys.stderr.isatty() if setting is None else bool(setting)
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")

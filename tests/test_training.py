@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import sys
+from types import SimpleNamespace
+
 import pytest
 import pytorch_lightning as pl
+import torch
 from pytorch_lightning.loggers import CSVLogger
 
+from autoencoders.callbacks import TrainingBar
 from autoencoders.data.base import Splits
 from autoencoders.data.spiral import SpiralDataModule
 from autoencoders.errors import ConfigError
@@ -77,3 +82,25 @@ def test_selection_must_be_measured_every_epoch(metric: str, message: str) -> No
 def test_a_bad_mode_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match=r"optimized_mode must be one of \['min', 'max'\], got 'up'"):
         Selection("val/loss", "up")
+
+
+def test_the_progress_bar_shows_on_a_terminal_only_unless_set(monkeypatch) -> None:
+    from pipelines.train import progress_bar
+
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    assert progress_bar(None) is True and progress_bar(False) is False
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: False)
+    assert progress_bar(None) is False and progress_bar(True) is True
+
+
+def test_the_progress_bar_shows_the_running_loss_redrawn_about_ten_times_an_epoch(tmp_path) -> None:
+    datamodule = SpiralDataModule()
+    _, callbacks = training_callbacks(
+        datamodule, tmp_path, 10, Selection("val/loss", "min"), progress_bar=True
+    )
+    bar = next(callback for callback in callbacks if isinstance(callback, TrainingBar))
+    assert bar.refresh_rate == 2  # the spiral's 20 full-batch steps an epoch
+    module = build(compose_config("train").model)
+    module._epoch_loss_sum, module._epoch_samples = torch.tensor(0.5), 100
+    trainer = SimpleNamespace(loggers=[], progress_bar_metrics={"val/loss": 0.1})
+    assert bar.get_metrics(trainer, module) == {"val/loss": 0.1, "loss": "0.005"}

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pytorch_lightning as pl
 import torch
-from pytorch_lightning.callbacks import Callback
+from pytorch_lightning.callbacks import Callback, TQDMProgressBar
 from torchvision.utils import make_grid
 
 from autoencoders.errors import TrainingDiverged
@@ -27,7 +27,8 @@ class EpochSummary(Callback):
         if trainer.sanity_checking or not trainer.is_global_zero:
             return
         epoch = trainer.current_epoch + 1
-        every = self.every_n_epochs or max(1, (trainer.max_epochs or 10) // 10)
+        stride = trainer.check_val_every_n_epoch or 1  # lines fall on validated epochs only
+        every = self.every_n_epochs or stride * max(1, (trainer.max_epochs or 10) // 10 // stride)
         if epoch % every and epoch != trainer.max_epochs:
             return
         losses = "  ".join(
@@ -93,3 +94,17 @@ class ReconstructionSnapshots(Callback):
             key=self.key,
             step=trainer.current_epoch + 1,  # as the curves
         )
+
+
+class TrainingBar(TQDMProgressBar):
+    """Lightning's progress bar (epoch, steps, speed) with the epoch's running training loss, redrawn
+    every ``refresh_rate`` steps. The loss is read from the module's running sum when the bar
+    redraws, not logged each step: ``self.log`` per step would cost more than a small network's step."""
+
+    def get_metrics(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> dict[str, Any]:
+        items = super().get_metrics(trainer, pl_module)
+        items.pop("v_num", None)
+        samples = getattr(pl_module, "_epoch_samples", 0)
+        if samples:
+            items["loss"] = f"{float(pl_module._epoch_loss_sum) / samples:.4g}"
+        return items

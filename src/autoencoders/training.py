@@ -9,7 +9,7 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import Callback, LearningRateMonitor, ModelCheckpoint
 
-from autoencoders.callbacks import DivergenceGuard, EpochSummary, ReconstructionSnapshots
+from autoencoders.callbacks import DivergenceGuard, EpochSummary, ReconstructionSnapshots, TrainingBar
 from autoencoders.data.base import InMemoryDataModule
 from autoencoders.errors import ConfigError
 from autoencoders.lightning import AutoencoderModule
@@ -34,7 +34,11 @@ def check_selection(selection: Selection, datamodule: InMemoryDataModule) -> Non
 
 
 def training_callbacks(
-    datamodule: InMemoryDataModule, workdir: Path, max_epochs: int, selection: Selection
+    datamodule: InMemoryDataModule,
+    workdir: Path,
+    max_epochs: int,
+    selection: Selection,
+    progress_bar: bool = False,
 ) -> tuple[ModelCheckpoint, list[Callback]]:
     """The checkpoint of the best epoch by ``selection`` and every callback a training uses,
     checkpoint first.
@@ -42,7 +46,8 @@ def training_callbacks(
     First, because under ``ddp_fork``/``ddp_spawn`` Lightning copies ``best_model_path`` back to the
     main process for the first checkpoint callback only. At most ~20 checkpoint writes per run: a
     200-epoch spiral run would otherwise spend more time saving checkpoints than training. Each
-    write also saves ``last.ckpt``, the state an interrupted run resumes from.
+    write also saves ``last.ckpt``, the state an interrupted run resumes from. ``progress_bar``:
+    Lightning's bar with the running loss (the trainer must have ``enable_progress_bar=True``).
     """
     checkpoint = ModelCheckpoint(
         dirpath=workdir / "checkpoints",
@@ -58,6 +63,9 @@ def training_callbacks(
         EpochSummary(),
         LearningRateMonitor(logging_interval="epoch"),
     ]
+    if progress_bar:  # redrawn ~10 times an epoch: costs nothing measurable on the spiral's tiny steps
+        steps = datamodule.repeat * -(-len(datamodule.splits.train) // datamodule.batch_size)
+        callbacks.append(TrainingBar(refresh_rate=max(1, steps // 10)))
     if datamodule.kind == "images":
         splits = datamodule.splits
         callbacks.append(ReconstructionSnapshots(splits.test[splits.showcase(8, 8)]))
