@@ -224,9 +224,11 @@ def scoring(store: Path, rows: int, repeats: int) -> Row:
     import pandas as pd
     import torch
 
-    mlflow.set_tracking_uri(f"sqlite:///{store}/mlflow.db")
-    run = mlflow.search_runs(search_all_experiments=True, order_by=["start_time DESC"], max_results=1)
-    model = mlflow.pyfunc.load_model(f"runs:/{run.run_id[0]}/anomaly_detector")
+    from autoencoders.tracking.runs import fluent_store
+
+    with fluent_store(f"sqlite:///{store}/mlflow.db"):  # not left in the environment of later commands
+        run = mlflow.search_runs(search_all_experiments=True, order_by=["start_time DESC"], max_results=1)
+        model = mlflow.pyfunc.load_model(f"runs:/{run.run_id[0]}/anomaly_detector")
     points = np.random.default_rng(0).uniform(-3, 3, size=(rows, 2))
     frame = pd.DataFrame(points, columns=["x0", "x1"])
     detector = model.unwrap_python_model().detector  # the same weights, for the plain side
@@ -266,16 +268,14 @@ def spiral_quality(store: Path) -> Row:
             "seed=0,1,2,3,4",
             f"paths.mlruns={store}",
             f"hydra.sweep.dir={store}/sweep",
-            "run_name=quality",
         ],
         cwd=PROJECT_ROOT,
         check=True,
         capture_output=True,
     )
-    client = MlflowClient(f"sqlite:///{store}/mlflow.db")
-    runs = client.search_runs(
-        [e.experiment_id for e in client.search_experiments()], "attributes.run_name = 'quality'"
-    )
+    client = MlflowClient(f"sqlite:///{store}/mlflow.db")  # a store of its own: the five runs
+    found = client.search_runs([e.experiment_id for e in client.search_experiments()])
+    runs = [run for run in found if "mlflow.parentRunId" in run.data.tags]  # the jobs, not their parent
     ours = [run.data.metrics["train/rmse"] for run in runs]
     peer = []
     for seed in range(5):
@@ -371,15 +371,16 @@ def run_suite(
 
         default_threads = torch.get_num_threads()
         torch.set_num_threads(1)
-        rows = [spiral_loop(size["spiral epochs"], repeats)]
+        rows: list[Row] = []
+        measured(rows, spiral_loop(size["spiral epochs"], repeats))
         end_to_end, breakdown = spiral_end_to_end(size["spiral epochs"], repeats, store / "e2e")
-        rows.append(end_to_end)
-        rows.append(scoring(store / "e2e", size["scoring rows"], repeats))
+        measured(rows, end_to_end)
+        measured(rows, scoring(store / "e2e", size["scoring rows"], repeats))
         torch.set_num_threads(default_threads)
-        rows.append(conv_loop(size["conv steps"], repeats))
+        measured(rows, conv_loop(size["conv steps"], repeats))
         if quality:
-            rows.append(spiral_quality(store / "quality"))
-            rows.append(mnist_quality(store / "mnist"))
+            measured(rows, spiral_quality(store / "quality"))
+            measured(rows, mnist_quality(store / "mnist"))
     record |= {
         "seconds": round(time.perf_counter() - started, 1),
         "rows": [asdict(row) for row in rows],
@@ -391,6 +392,12 @@ def run_suite(
     print(markdown(record))
     print(f"\nwrote {path}")
     return record
+
+
+def measured(rows: list[Row], row: Row) -> None:
+    """Keep a row and print it at once: a long suite shows its figures as it goes."""
+    rows.append(row)
+    print(f"measured: {json.dumps(asdict(row))}", flush=True)
 
 
 def markdown(record: dict) -> str:

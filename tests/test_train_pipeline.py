@@ -3,6 +3,7 @@ the command line's answers to bad input."""
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -152,7 +153,10 @@ QUICK_CONV = [
 def test_short_conv_run_records_everything(make_cfg, client, bundled_root) -> None:
     """Selected by validation AUROC, as the MNIST search does."""
     selection = ["optimized_metric=val/auroc", "optimized_mode=max"]
+    before = os.environ.get("MLFLOW_TRACKING_URI")
     metrics = train(make_cfg(*QUICK_CONV, *selection, f"dataset.root={bundled_root}"))
+    # Lightning's MLflow logger would leave its store as the process's MLFLOW_TRACKING_URI:
+    assert os.environ.get("MLFLOW_TRACKING_URI") == before
     experiment = client.get_experiment_by_name("mnist")
     (run,) = client.search_runs([experiment.experiment_id])
     assert run.info.status == "FINISHED"

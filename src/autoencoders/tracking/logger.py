@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -41,6 +42,20 @@ class BufferedMLFlowLogger(MLFlowLogger):
         self.flush_seconds = flush_seconds
         self._buffer: list[Metric] = []
         self._last_flush = time.monotonic()
+
+    @property
+    def experiment(self) -> Any:
+        """Lightning's client, without the ``MLFLOW_TRACKING_URI`` that Lightning's first access sets
+        for the whole process (a later config in the same process, or a command it starts, would
+        otherwise write into this run's store)."""
+        before = os.environ.get("MLFLOW_TRACKING_URI")
+        try:
+            return super().experiment
+        finally:
+            if before is None:
+                os.environ.pop("MLFLOW_TRACKING_URI", None)
+            else:
+                os.environ["MLFLOW_TRACKING_URI"] = before
 
     @rank_zero_only
     def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
