@@ -72,15 +72,15 @@ def wall(command: list[str]) -> float:
 
 
 def spiral_loop(epochs: int, repeats: int) -> Row:
-    """The pipeline's fit (its module, datamodule, trainer config and callbacks: validation each
-    epoch, checkpoints) against a plain loop with the same network, Adam, cosine schedule, full
-    batches, steps and threads."""
+    """The pipeline's fit (its module, datamodule, trainer config, callbacks and steps per call:
+    validation every 10th epoch, checkpoints, no progress bar as off a terminal) against a plain
+    loop with the same network, Adam, cosine schedule, full batches, steps and threads."""
     import pytorch_lightning as pl
     import torch
     from pytorch_lightning.loggers import CSVLogger
 
     from autoencoders.selection import Selection
-    from autoencoders.training import training_callbacks
+    from autoencoders.training import group_steps, training_callbacks
     from pipelines.common import build, compose_config
 
     cfg = compose_config("train", [f"trainer.max_epochs={epochs}"])
@@ -96,8 +96,13 @@ def spiral_loop(epochs: int, repeats: int) -> Row:
         with tempfile.TemporaryDirectory() as folder:
             _, callbacks = training_callbacks(datamodule, Path(folder), epochs, Selection("val/loss", "min"))
             trainer = build(
-                cfg.trainer, default_root_dir=folder, callbacks=callbacks, logger=CSVLogger(folder)
+                cfg.trainer,
+                default_root_dir=folder,
+                callbacks=callbacks,
+                logger=CSVLogger(folder),
+                enable_progress_bar=False,
             )
+            group_steps(module, datamodule, trainer, cfg.steps_per_call)
             start = time.perf_counter()
             trainer.fit(module, datamodule=datamodule)
             return time.perf_counter() - start

@@ -430,13 +430,15 @@ class SelectionKeys:
 class TrainKeys(SelectionKeys):
     seed: int = MISSING
     num_threads: int | None = None
+    steps_per_call: int | None = None
     resume: str | None = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
         at_least_zero("seed", self.seed)
-        if self.num_threads is not None:
-            positive("num_threads", self.num_threads)
+        for setting in ("num_threads", "steps_per_call"):
+            if getattr(self, setting) is not None:
+                positive(setting, getattr(self, setting))
 
 
 @dataclass

@@ -27,7 +27,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
     from autoencoders.devices import check_accelerator, cpu_threads
     from autoencoders.stages import DetectorSettings, prepare_resume, run_tags, train_and_record
-    from autoencoders.training import check_selection, training_callbacks
+    from autoencoders.training import check_selection, group_steps, training_callbacks
 
     if cfg.get("resume"):
         cfg = resumed_config(cfg)
@@ -60,6 +60,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
             logger=False,
             enable_progress_bar=bar,
         )
+        group_steps(module, datamodule, trainer, cfg.get("steps_per_call"))
         if trainer.node_rank > 0:  # the other nodes of a multi-node job train; node zero records
             trainer.fit(module, datamodule=datamodule)
             return {}

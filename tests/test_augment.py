@@ -43,3 +43,13 @@ def test_the_datamodule_shifts_training_batches_only() -> None:
     moved = datamodule.on_after_batch_transfer(batch, 0)
     assert not torch.equal(moved, batch)
     assert torch.equal(moved, datamodule.on_after_batch_transfer(batch, 0))  # (seed, step) decide
+
+
+def test_a_group_of_batches_gets_the_shifts_its_steps_would_get_one_by_one() -> None:
+    datamodule = MNISTDataModule(augment_shift=1)
+    batches = [torch.rand(8, 1, 7, 7) for _ in range(3)]
+    datamodule.trainer = SimpleNamespace(training=True, global_step=5)
+    grouped = datamodule.on_after_batch_transfer(batches, 0)
+    for step, (batch, moved) in enumerate(zip(batches, grouped, strict=True), start=5):
+        datamodule.trainer = SimpleNamespace(training=True, global_step=step)
+        assert torch.equal(moved, datamodule.on_after_batch_transfer(batch, 0))

@@ -168,6 +168,7 @@ def test_overrides_reach_the_objects() -> None:
         ("train", ["dataset=mnist", "dataset.source=web"], "dataset.source must be one of ['auto', 'full'"),
         ("train", ["seed=-1"], "seed must be 0 or more, got -1"),
         ("train", ["num_threads=0"], "num_threads must be a positive integer, got 0"),
+        ("train", ["steps_per_call=0"], "steps_per_call must be a positive integer, got 0"),
         (
             "train",
             ["anomaly.score=magic"],

@@ -19,6 +19,15 @@ def test_batches_cover_every_sample_once_per_pass() -> None:
     assert first_pass.tolist() != list(range(10))  # shuffled
 
 
+def test_grouped_batches_are_the_same_batches_in_the_same_order() -> None:
+    data = torch.arange(10.0).unsqueeze(1)
+    one_by_one = list(TensorBatches(data, batch_size=4, shuffle=True, seed=1, passes=2))
+    grouped = TensorBatches(data, batch_size=4, shuffle=True, seed=1, passes=2, steps_per_call=4)
+    groups = list(grouped)
+    assert [len(group) for group in groups] == [4, 2] and len(grouped) == 2  # the last group is short
+    assert all(torch.equal(a, b) for a, b in zip(one_by_one, sum(groups, []), strict=True))
+
+
 def test_batches_shard_by_rank_without_overlap() -> None:
     data = torch.arange(10.0).unsqueeze(1)
     shards = [torch.cat(list(TensorBatches(data, 3, True, seed=0, rank=r, world_size=2))) for r in (0, 1)]

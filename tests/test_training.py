@@ -17,7 +17,7 @@ from autoencoders.errors import ConfigError
 from autoencoders.evaluation import TorchCodec, evaluate
 from autoencoders.scores import AutoencoderScorer, FittedScore
 from autoencoders.selection import Selection
-from autoencoders.training import check_selection, fit_best, training_callbacks
+from autoencoders.training import check_selection, fit_best, group_steps, training_callbacks
 from pipelines.common import build, compose_config
 
 
@@ -93,13 +93,66 @@ def test_the_progress_bar_shows_on_a_terminal_only_unless_set(monkeypatch) -> No
     assert progress_bar(None) is False and progress_bar(True) is True
 
 
-def test_the_progress_bar_shows_the_running_loss_redrawn_about_ten_times_an_epoch(tmp_path) -> None:
+def short_spiral_fit(tmp_path, steps_per_call: int | None, epochs: int = 3, **trainer_settings):
+    """The default spiral module fitted for ``epochs`` with the pipeline's callbacks; returns the
+    module, the trainer and the steps per call it used."""
     datamodule = SpiralDataModule()
+    pl.seed_everything(0, verbose=False)
+    module = build(compose_config("train").model)
     _, callbacks = training_callbacks(
-        datamodule, tmp_path, 10, Selection("val/loss", "min"), progress_bar=True
+        datamodule, tmp_path, epochs, Selection("val/loss", "min"), progress_bar=True
     )
-    bar = next(callback for callback in callbacks if isinstance(callback, TrainingBar))
-    assert bar.refresh_rate == 2  # the spiral's 20 full-batch steps an epoch
+    trainer = pl.Trainer(
+        max_epochs=epochs,
+        callbacks=callbacks,
+        logger=CSVLogger(tmp_path),
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        **trainer_settings,
+    )
+    steps = group_steps(module, datamodule, trainer, steps_per_call)
+    trainer.fit(module, datamodule=datamodule)
+    return module, trainer, steps
+
+
+def test_grouped_steps_train_the_very_weights_of_one_step_per_call(tmp_path) -> None:
+    single, single_trainer, _ = short_spiral_fit(tmp_path / "one", 1)
+    grouped, grouped_trainer, steps = short_spiral_fit(tmp_path / "seven", 7)  # 20 steps: 7, 7, 6
+    assert steps == 7 and not grouped.automatic_optimization
+    assert single_trainer.global_step == grouped_trainer.global_step == 60
+    for name, value in single.state_dict().items():
+        assert torch.equal(value, grouped.state_dict()[name]), name
+    lr = [t.optimizers[0].param_groups[0]["lr"] for t in (single_trainer, grouped_trainer)]
+    assert lr[0] == lr[1] < 0.003  # the cosine schedule stepped each epoch in both
+
+
+def test_steps_per_call_null_groups_small_networks_and_only_where_lightning_can(tmp_path) -> None:
+    datamodule, module = SpiralDataModule(), build(compose_config("train").model)
+    plain = pl.Trainer(logger=False, enable_checkpointing=False)
+    assert group_steps(module, datamodule, plain, None) == 20  # the spiral's epoch: one call
+    assert datamodule.steps_per_call == 20 and not module.automatic_optimization
+    assert group_steps(module, datamodule, plain, 1) == 1 and module.automatic_optimization
+    conv = build(compose_config("train", ["model=conv"]).model)
+    assert group_steps(conv, datamodule, plain, None) == 1  # ~100,000 parameters: one step a call
+    clipped = pl.Trainer(logger=False, enable_checkpointing=False, gradient_clip_val=1.0)
+    assert group_steps(module, datamodule, clipped, None) == 1
+    with pytest.raises(ConfigError) as raised:
+        group_steps(module, datamodule, clipped, 4)
+    assert str(raised.value) == (
+        "steps_per_call=4 needs one device without a gradient scaler (16-mixed), clipping or "
+        "accumulation, but this training has trainer.gradient_clip_val: use steps_per_call=1"
+    )
+
+
+@pytest.mark.parametrize(("steps_per_call", "refresh_rate"), [(1, 2), (None, 1)])
+def test_the_progress_bar_is_redrawn_about_ten_times_an_epoch(tmp_path, steps_per_call, refresh_rate) -> None:
+    _, trainer, _ = short_spiral_fit(tmp_path, steps_per_call, epochs=1)
+    bar = next(callback for callback in trainer.callbacks if isinstance(callback, TrainingBar))
+    assert bar.refresh_rate == refresh_rate  # 20 steps an epoch: one by one, or one group
+
+
+def test_the_progress_bar_shows_the_running_loss() -> None:
+    bar = TrainingBar()
     module = build(compose_config("train").model)
     module._epoch_loss_sum, module._epoch_samples = torch.tensor(0.5), 100
     trainer = SimpleNamespace(loggers=[], progress_bar_metrics={"val/loss": 0.1})

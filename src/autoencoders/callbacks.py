@@ -98,8 +98,18 @@ class ReconstructionSnapshots(Callback):
 
 class TrainingBar(TQDMProgressBar):
     """Lightning's progress bar (epoch, steps, speed) with the epoch's running training loss, redrawn
-    every ``refresh_rate`` steps. The loss is read from the module's running sum when the bar
-    redraws, not logged each step: ``self.log`` per step would cost more than a small network's step."""
+    about ``redraws_per_epoch`` times an epoch. The loss is read from the module's running sum when
+    the bar redraws, not logged each step: ``self.log`` per step would cost more than a small
+    network's step."""
+
+    def __init__(self, redraws_per_epoch: int = 10) -> None:
+        super().__init__()
+        self.redraws_per_epoch = redraws_per_epoch
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        # Known only now: the batches an epoch has (groups of them, with steps_per_call).
+        self._refresh_rate = max(1, int(trainer.num_training_batches) // self.redraws_per_epoch)
+        super().on_train_start(trainer, pl_module)
 
     def get_metrics(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> dict[str, Any]:
         items = super().get_metrics(trainer, pl_module)

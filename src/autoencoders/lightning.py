@@ -24,6 +24,16 @@ class AutoencoderModule(pl.LightningModule):
     The l1 term is the notebook's sparse-code regulariser; 0 turns it off. Every validation logs
     ``val/loss`` and, where the datamodule gives validation anomalies as a second loader,
     ``val/auroc``, for the checkpoint to monitor.
+
+    ``steps_per_call`` (:meth:`group_steps`, Keras's ``steps_per_execution``): above 1 each training
+    step receives a list of batches and takes one plain PyTorch step per batch (zero_grad, backward,
+    step, as a hand-written loop does), so that Lightning's per-batch machinery (hooks, closure,
+    precision and strategy wrappers) runs once per group: on a network of a few hundred parameters
+    it costs more than the step itself. The steps, their order and so the weights are those of one
+    batch at a time, and ``trainer.global_step`` still counts every step; the per-step hooks
+    (``on_before_backward``, ``on_before_optimizer_step``, ...) do not run inside a group, as
+    Keras's batch callbacks do not. Only where no wrapper changes a step: one device, no gradient
+    scaler, clipping or accumulation (:func:`autoencoders.training.group_steps` checks).
     """
 
     def __init__(
@@ -48,6 +58,12 @@ class AutoencoderModule(pl.LightningModule):
         self._val_scores: dict[int, list[torch.Tensor]] = {0: [], 1: []}
         #: The anomaly score of ``val/auroc`` each epoch: the run's ``anomaly.score``.
         self.anomaly_score = "reconstruction"
+        self.steps_per_call = 1
+
+    def group_steps(self, steps_per_call: int) -> None:
+        """Train on groups of ``steps_per_call`` batches per call (the datamodule must yield them)."""
+        self.steps_per_call = steps_per_call
+        self.automatic_optimization = steps_per_call == 1
 
     @property
     def code_dim(self) -> int:
@@ -88,13 +104,31 @@ class AutoencoderModule(pl.LightningModule):
         except (TypeError, ValueError) as error:
             raise ConfigError(f"model.optimizer / model.scheduler: {error}") from error
 
-    def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
-        loss = self.objective(batch)[0]
+    def training_step(self, batch: torch.Tensor | list[torch.Tensor], batch_idx: int) -> torch.Tensor:
+        if self.automatic_optimization:
+            loss = self.objective(batch)[0]
+            self._add_to_epoch_loss(loss, len(batch))
+            return loss
+        optimizer = self.optimizers().optimizer  # torch's own, unwrapped
+        # What trainer.global_step counts under manual optimization (each LightningOptimizer.step).
+        steps = self.trainer.fit_loop.epoch_loop.manual_optimization.optim_step_progress
+        for one in batch:  # a group of batches (steps_per_call): one optimizer step each
+            loss = self.objective(one)[0]
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            steps.increment_ready()
+            steps.increment_completed()
+            self._add_to_epoch_loss(loss, len(one))
+            if not torch.isfinite(loss):
+                break  # DivergenceGuard reports this step: nothing trains on past a NaN
+        return loss
+
+    def _add_to_epoch_loss(self, loss: torch.Tensor, n_samples: int) -> None:
         # Summed here and logged once per epoch: ``self.log`` on every step costs more than a
         # whole optimizer step of a small network.
-        self._epoch_loss_sum = self._epoch_loss_sum.to(loss.device) + loss.detach() * len(batch)
-        self._epoch_samples += len(batch)
-        return loss
+        self._epoch_loss_sum = self._epoch_loss_sum.to(loss.device) + loss.detach() * n_samples
+        self._epoch_samples += n_samples
 
     def on_train_epoch_end(self) -> None:
         if self._epoch_samples:
@@ -102,6 +136,9 @@ class AutoencoderModule(pl.LightningModule):
             self.log("train/loss", mean, sync_dist=True)
         self._epoch_loss_sum = torch.zeros(())
         self._epoch_samples = 0
+        scheduler = None if self.automatic_optimization else self.lr_schedulers()
+        if scheduler is not None:  # manual optimization steps its (per-epoch) scheduler itself
+            scheduler.step()
 
     def validation_step(self, batch: torch.Tensor, batch_idx: int, dataloader_idx: int = 0) -> None:
         """Loader 0: normal validation samples (``val/loss``); loader 1, where there is one:

@@ -11,6 +11,7 @@ from pytorch_lightning.callbacks import Callback, LearningRateMonitor, ModelChec
 
 from autoencoders.callbacks import DivergenceGuard, EpochSummary, ReconstructionSnapshots, TrainingBar
 from autoencoders.data.base import InMemoryDataModule
+from autoencoders.devices import SMALL_NETWORK
 from autoencoders.errors import ConfigError
 from autoencoders.lightning import AutoencoderModule
 from autoencoders.selection import Selection, epoch_stride
@@ -64,12 +65,55 @@ def training_callbacks(
         LearningRateMonitor(logging_interval="epoch"),
     ]
     if progress_bar:  # redrawn ~10 times an epoch: costs nothing measurable on the spiral's tiny steps
-        steps = datamodule.repeat * -(-len(datamodule.splits.train) // datamodule.batch_size)
-        callbacks.append(TrainingBar(refresh_rate=max(1, steps // 10)))
+        callbacks.append(TrainingBar())
     if datamodule.kind == "images":
         splits = datamodule.splits
         callbacks.append(ReconstructionSnapshots(splits.test[splits.showcase(8, 8)]))
     return checkpoint, callbacks
+
+
+#: Optimizer steps per training call for a network under ``SMALL_NETWORK`` parameters when
+#: ``steps_per_call`` is null: enough that Lightning's per-batch work stops mattering (the spiral's
+#: 20 steps an epoch become one call), few enough that a progress bar still moves.
+SMALL_NETWORK_STEPS_PER_CALL = 32
+
+
+def group_steps(
+    module: AutoencoderModule, datamodule: InMemoryDataModule, trainer: pl.Trainer, requested: int | None
+) -> int:
+    """Set how many optimizer steps one training call takes (``steps_per_call``; Keras's
+    ``steps_per_execution``) on the module and its datamodule, and return it.
+
+    ``requested`` wins where set; null means :data:`SMALL_NETWORK_STEPS_PER_CALL` (at most an epoch)
+    for a network under :data:`~autoencoders.devices.SMALL_NETWORK` parameters, else 1. Why: on the
+    spiral's 303-parameter network Lightning's per-batch hooks, closure and progress tracking cost
+    more than the optimizer step itself. A group's steps are plain PyTorch steps, so groups need a
+    training whose steps no Lightning wrapper changes: one device, no gradient scaler (``16-mixed``),
+    clipping or accumulation; null then means 1.
+    """
+    unsupported = [
+        setting
+        for setting, present in (
+            (f"{trainer.world_size} processes (DDP)", trainer.world_size > 1),
+            (f"trainer.precision={trainer.precision}", trainer.precision in ("16-mixed", "16")),
+            ("trainer.gradient_clip_val", trainer.gradient_clip_val is not None),
+            ("trainer.accumulate_grad_batches", trainer.accumulate_grad_batches > 1),
+        )
+        if present
+    ]
+    if requested is not None and requested > 1 and unsupported:
+        raise ConfigError(
+            f"steps_per_call={requested} needs one device without a gradient scaler (16-mixed), "
+            f"clipping or accumulation, but this training has {unsupported[0]}: use steps_per_call=1"
+        )
+    steps = requested
+    if steps is None:
+        small = sum(p.numel() for p in module.parameters()) < SMALL_NETWORK
+        steps = min(SMALL_NETWORK_STEPS_PER_CALL, datamodule.steps_per_epoch) if small else 1
+        steps = 1 if unsupported else steps
+    module.group_steps(steps)
+    datamodule.steps_per_call = steps
+    return steps
 
 
 def relocate_checkpoint(path: Path, dirpath: Path) -> None:

@@ -53,7 +53,9 @@ class TensorBatches:
     """Mini-batches of one in-memory tensor, reshuffled each epoch from ``(seed, epoch)``.
 
     With ``world_size > 1`` each rank takes every ``world_size``-th sample of the same permutation,
-    padded to equal shard sizes, as ``DistributedSampler`` does.
+    padded to equal shard sizes, as ``DistributedSampler`` does. With ``steps_per_call > 1`` it
+    yields lists of up to that many consecutive batches, the same batches in the same order, which
+    the module trains on in one call (:meth:`AutoencoderModule.training_step`).
     """
 
     def __init__(
@@ -66,9 +68,11 @@ class TensorBatches:
         world_size: int = 1,
         passes: int = 1,
         current_epoch: Callable[[], int] | None = None,
+        steps_per_call: int = 1,
     ) -> None:
         """``current_epoch``: the trainer's epoch (0-based), read when an iteration starts."""
         self.data = data
+        self.steps_per_call = steps_per_call
         self.current_epoch = current_epoch
         self.passes = passes
         self.batch_size = batch_size
@@ -92,9 +96,22 @@ class TensorBatches:
 
     def __len__(self) -> int:
         n = -(-len(self.data) // self.world_size)
-        return self.passes * -(-n // self.batch_size)
+        return -(-self.passes * -(-n // self.batch_size) // self.steps_per_call)
 
-    def __iter__(self) -> Iterator[torch.Tensor]:
+    def __iter__(self) -> Iterator[torch.Tensor | list[torch.Tensor]]:
+        if self.steps_per_call == 1:
+            yield from self._batches()
+            return
+        group: list[torch.Tensor] = []
+        for batch in self._batches():
+            group.append(batch)
+            if len(group) == self.steps_per_call:
+                yield group
+                group = []
+        if group:
+            yield group
+
+    def _batches(self) -> Iterator[torch.Tensor]:
         if self.current_epoch is not None:
             # The order depends on the seed and the trainer's epoch only, not on how many epochs
             # this process ran: a resumed training draws what an uninterrupted one would have.
@@ -146,6 +163,8 @@ class InMemoryDataModule(pl.LightningDataModule):
         self.epoch_size = epoch_size
         self._splits: Splits | None = None
         self._tensors: dict[str, torch.Tensor] = {}
+        #: Training batches per training-step call (:func:`autoencoders.training.group_steps`).
+        self.steps_per_call = 1
 
     def build_splits(self) -> Splits:
         raise NotImplementedError
@@ -186,28 +205,43 @@ class InMemoryDataModule(pl.LightningDataModule):
             self._tensors[split] = torch.as_tensor(np.asarray(array, dtype=np.float32))
         return self._tensors[split]
 
-    def _loader(self, split: str, shuffle: bool, passes: int = 1) -> TensorBatches:
+    def _loader(self, split: str, shuffle: bool, passes: int = 1, steps_per_call: int = 1) -> TensorBatches:
         trainer = getattr(self, "trainer", None)
         rank, world = (trainer.global_rank, trainer.world_size) if trainer else (0, 1)
         data = self._tensor(split)
         epoch = (lambda: trainer.current_epoch) if trainer else None
-        return TensorBatches(data, self.batch_size, shuffle, self.seed, rank, world, passes, epoch)
+        return TensorBatches(
+            data, self.batch_size, shuffle, self.seed, rank, world, passes, epoch, steps_per_call
+        )
 
     def train_dataloader(self) -> TensorBatches:
-        return self._loader("train", shuffle=True, passes=self.repeat)
+        return self._loader("train", shuffle=True, passes=self.repeat, steps_per_call=self.steps_per_call)
+
+    @property
+    def steps_per_epoch(self) -> int:
+        """Optimizer steps per training epoch on one device."""
+        return self.repeat * -(-len(self.splits.train) // self.batch_size)
 
     @property
     def repeat(self) -> int:
         """Passes over the training set per epoch: enough to reach ``epoch_size`` samples."""
         return max(1, -(-self.epoch_size // len(self.splits.train)))
 
-    def on_after_batch_transfer(self, batch: torch.Tensor, dataloader_idx: int) -> torch.Tensor:
+    def on_after_batch_transfer(
+        self, batch: torch.Tensor | list[torch.Tensor], dataloader_idx: int
+    ) -> torch.Tensor | list[torch.Tensor]:
         """Lightning's hook: training batches get their augmentation here, on the device; the
-        shifts depend on (seed, step) only, so a resumed training draws the same ones."""
+        shifts depend on (seed, step) only, so a resumed training draws the same ones, and a group
+        of batches (``steps_per_call``) the ones its steps would draw one by one."""
         trainer = getattr(self, "trainer", None)
         if not self.augment_shift or trainer is None or not trainer.training:
             return batch
-        generator = torch.Generator().manual_seed(self.seed * 100_003 + trainer.global_step)
+        if isinstance(batch, list):
+            return [self._shifted(b, trainer.global_step + i) for i, b in enumerate(batch)]
+        return self._shifted(batch, trainer.global_step)
+
+    def _shifted(self, batch: torch.Tensor, step: int) -> torch.Tensor:
+        generator = torch.Generator().manual_seed(self.seed * 100_003 + step)
         return random_shifts(batch, self.augment_shift, generator)
 
     def val_dataloader(self) -> TensorBatches | list[TensorBatches]:
