@@ -31,6 +31,7 @@ from pipelines.common import PROJECT_ROOT
 
 RESULTS = PROJECT_ROOT / "benchmarks" / "results"
 PLAIN_SPIRAL = PROJECT_ROOT / "benchmarks" / "plain_spiral.py"
+PLAIN_SCORE = PROJECT_ROOT / "benchmarks" / "plain_score.py"
 
 
 @dataclass
@@ -81,6 +82,7 @@ def spiral_loop(epochs: int, repeats: int) -> Row:
 
     from autoencoders.selection import Selection
     from autoencoders.training import group_steps, training_callbacks
+    from benchmarks.throughput import plain_loop
     from pipelines.common import build, compose_config
 
     cfg = compose_config("train", [f"trainer.max_epochs={epochs}"])
@@ -89,7 +91,7 @@ def spiral_loop(epochs: int, repeats: int) -> Row:
     pl.seed_everything(0, verbose=False)
     initial = build(cfg.model)
     data = datamodule._tensor("train")
-    steps_per_epoch = datamodule.repeat * -(-len(data) // datamodule.batch_size)
+    steps_per_epoch = datamodule.steps_per_epoch
 
     def ours() -> float:
         module = copy.deepcopy(initial)
@@ -109,17 +111,8 @@ def spiral_loop(epochs: int, repeats: int) -> Row:
 
     def peer() -> float:
         net = copy.deepcopy(initial.net)
-        optimizer = torch.optim.Adam(net.parameters(), lr=cfg.model.optimizer.lr)
-        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
-        start = time.perf_counter()
-        for _ in range(epochs):
-            for _ in range(steps_per_epoch):
-                loss = torch.nn.functional.mse_loss(net(data), data)
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-            schedule.step()
-        return time.perf_counter() - start
+        steps = epochs * steps_per_epoch
+        return plain_loop(net, data, len(data), steps, cfg.model.optimizer.lr, epochs, steps_per_epoch)
 
     ours_s, peer_s = alternate(ours, peer, repeats)
     return time_row(
@@ -193,9 +186,10 @@ def spiral_end_to_end(epochs: int, repeats: int, store: Path) -> tuple[Row, dict
 # --- 3. the conv autoencoder on MNIST, and scoring ----------------------------------------------
 
 
-def conv_loop(steps: int, repeats: int) -> Row:
+def conv_loop(steps: int, repeats: int, device: str = "cpu") -> Row:
     """Training images per second: the project's Lightning loop against a plain loop (same network,
-    batch, threads; validation and checkpoints off on both sides)."""
+    batch, threads; validation and checkpoints off on both sides). ``device`` ``cuda``: both on the
+    GPU, the images held there (no host-to-device copy per step)."""
     import torch
 
     from autoencoders.data.mnist import MNISTDataModule
@@ -204,21 +198,24 @@ def conv_loop(steps: int, repeats: int) -> Row:
 
     datamodule = MNISTDataModule(root=str(PROJECT_ROOT / "data"), source="bundled")
     datamodule.prepare_data()
-    data = datamodule._tensor("train")
+    data = datamodule._tensor("train").to(device)
 
     def network() -> ConvAutoencoder:
         torch.manual_seed(0)
         return ConvAutoencoder((1, 28, 28), code_dim=16)
 
-    plain_loop(network(), data, datamodule.batch_size, 10)  # warm-up
+    accelerator = "gpu" if device == "cuda" else "cpu"
+    plain_loop(network().to(device), data, datamodule.batch_size, 10)  # warm-up
     ours_s, peer_s = alternate(
-        lambda: lightning_loop(network(), datamodule, steps),
-        lambda: plain_loop(network(), data, datamodule.batch_size, steps),
+        lambda: lightning_loop(network(), datamodule, steps, accelerator),
+        lambda: plain_loop(network().to(device), data, datamodule.batch_size, steps),
         repeats,
     )
     images = steps * datamodule.batch_size
-    note = f"{steps} steps of {datamodule.batch_size}, {torch.get_num_threads()} thread(s)"
-    return rate_row("conv loop (MNIST)", "images/s", images / ours_s, images / peer_s, note)
+    where = torch.cuda.get_device_name(0) if device == "cuda" else f"{torch.get_num_threads()} thread(s)"
+    note = f"{steps} steps of {datamodule.batch_size}, {where}"
+    name = "conv loop (MNIST)" if device == "cpu" else f"conv loop (MNIST, {device})"
+    return rate_row(name, "images/s", images / ours_s, images / peer_s, note)
 
 
 def scoring(store: Path, rows: int, repeats: int) -> Row:
@@ -255,6 +252,41 @@ def scoring(store: Path, rows: int, repeats: int) -> Row:
     score = detector.spec.network["score"]["name"]
     note = f"{rows:,} rows; ours: checks, preprocessing, the run's score ({score}), codes"
     return rate_row("scoring (logged detector)", "rows/s", rows / ours_s, rows / peer_s, note)
+
+
+def scoring_cli(store: Path, rows: int, repeats: int) -> Row:
+    """Rows per second through ``python -m pipelines.score`` (the spiral run's detector, a CSV in
+    and out) against ``benchmarks/plain_score.py`` (the same network's weights, pandas and torch),
+    each from process start to exit."""
+    import mlflow
+    import numpy as np
+    import pandas as pd
+    import torch
+
+    from autoencoders.tracking.runs import fluent_store
+
+    uri = f"sqlite:///{store}/mlflow.db"
+    with fluent_store(uri):
+        run = mlflow.search_runs(search_all_experiments=True, order_by=["start_time DESC"], max_results=1)
+        model = f"runs:/{run.run_id[0]}/anomaly_detector"
+        net = mlflow.pyfunc.load_model(model).unwrap_python_model().detector.codec.module
+    torch.save(net.state_dict(), store / "weights.pt")
+    points = np.random.default_rng(0).uniform(-3, 3, size=(rows, 2))
+    pd.DataFrame(points, columns=["x0", "x1"]).to_csv(store / "points.csv", index=False)
+    ours = [
+        sys.executable,
+        "-m",
+        "pipelines.score",
+        f"model={model}",
+        f"input={store / 'points.csv'}",
+        f"output={store / 'scored.csv'}",
+        f"tracking.uri={uri}",
+        f"hydra.run.dir={store}/score",
+    ]
+    peer = [sys.executable, str(PLAIN_SCORE), str(store / "weights.pt"), str(store / "points.csv")]
+    ours_s, peer_s = alternate(lambda: wall(ours), lambda: wall([*peer, str(store / "plain.csv")]), repeats)
+    note = f"{rows:,} rows, CSV in and out, process start to exit"
+    return rate_row("scoring CLI (pipelines.score)", "rows/s", rows / ours_s, rows / peer_s, note)
 
 
 # --- 4. quality -----------------------------------------------------------------------------------
@@ -332,6 +364,7 @@ SIZES = {  # quick, full
     "repeats": (1, 3),
     "conv steps": (60, 200),
     "scoring rows": (20_000, 200_000),
+    "scoring CLI rows": (20_000, 100_000),
 }
 
 
@@ -381,8 +414,11 @@ def run_suite(
         end_to_end, breakdown = spiral_end_to_end(size["spiral epochs"], repeats, store / "e2e")
         measured(rows, end_to_end)
         measured(rows, scoring(store / "e2e", size["scoring rows"], repeats))
+        measured(rows, scoring_cli(store / "e2e", size["scoring CLI rows"], repeats))
         torch.set_num_threads(default_threads)
         measured(rows, conv_loop(size["conv steps"], repeats))
+        if torch.cuda.is_available():  # the conv rows on the GPU too; without one the device says so
+            measured(rows, conv_loop(size["conv steps"] * 10, repeats, "cuda"))
         if quality:
             measured(rows, spiral_quality(store / "quality"))
             measured(rows, mnist_quality(store / "mnist"))

@@ -27,9 +27,23 @@ from autoencoders.models.dense import DenseAutoencoder
 from pipelines.common import PROJECT_ROOT
 
 
-def plain_loop(net: Autoencoder, data: torch.Tensor, batch_size: int, steps: int) -> float:
-    """Seconds for ``steps`` Adam steps over shuffled slices of ``data``: the reference."""
-    optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
+def plain_loop(
+    net: Autoencoder,
+    data: torch.Tensor,
+    batch_size: int,
+    steps: int,
+    lr: float = 1e-3,
+    cosine_epochs: int | None = None,
+    steps_per_epoch: int = 1,
+) -> float:
+    """Seconds for ``steps`` Adam steps over shuffled slices of ``data``: the reference, a loop as a
+    user writes it by hand, on ``data``'s device (``net`` must be there too). ``cosine_epochs``: a
+    cosine schedule over that many epochs of ``steps_per_epoch`` steps, stepped after each (the
+    spiral's recipe)."""
+    optimizer = torch.optim.Adam(net.parameters(), lr=lr)
+    schedule = (
+        torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cosine_epochs) if cosine_epochs else None
+    )
     generator = torch.Generator().manual_seed(0)
     done, start = 0, time.perf_counter()
     while done < steps:
@@ -42,16 +56,28 @@ def plain_loop(net: Autoencoder, data: torch.Tensor, batch_size: int, steps: int
             loss.backward()
             optimizer.step()
             done += 1
+            if schedule is not None and done % steps_per_epoch == 0:
+                schedule.step()
             if done == steps:
                 break
+    finish(data.device)
     return time.perf_counter() - start
 
 
-def lightning_loop(net: Autoencoder, datamodule: InMemoryDataModule, steps: int) -> float:
-    """Seconds for ``steps`` steps of the project's LightningModule under a Trainer."""
+def finish(device: torch.device) -> None:
+    """Wait for the device's queued work: a CUDA step returns before its kernels have run."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def lightning_loop(
+    net: Autoencoder, datamodule: InMemoryDataModule, steps: int, accelerator: str = "cpu"
+) -> float:
+    """Seconds for ``steps`` steps of the project's LightningModule under a Trainer (``accelerator``
+    ``gpu``: one CUDA device, the datamodule's tensors on it)."""
     module = AutoencoderModule(net, functools.partial(torch.optim.Adam, lr=1e-3))
     trainer = pl.Trainer(
-        accelerator="cpu",
+        accelerator=accelerator,
         devices=1,
         max_steps=steps,
         max_epochs=-1,
@@ -64,6 +90,7 @@ def lightning_loop(net: Autoencoder, datamodule: InMemoryDataModule, steps: int)
     )
     start = time.perf_counter()
     trainer.fit(module, datamodule=datamodule)
+    finish(module.device)
     return time.perf_counter() - start
 
 

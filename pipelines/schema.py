@@ -195,6 +195,7 @@ class TableSchema(OwnDataSchema):
     epoch_size: int | None = None  # type: ignore[assignment]
     model_code_dim: int | None = None
     model_hidden_dims: list[int] | None = None
+    model_output_activation: str | None = None
 
     def __post_init__(self) -> None:
         from autoencoders.data.table import MISSING_POLICIES, SCALERS

@@ -35,6 +35,7 @@ def test_the_suite_writes_its_rows_and_environment_as_json(tmp_path, monkeypatch
         "spiral_loop": Row("spiral loop", 2.0, 1.0, "s", 2.0),
         "conv_loop": Row("conv loop (MNIST)", 100.0, 110.0, "images/s", 1.1),
         "scoring": Row("scoring (logged detector)", 5.0, 10.0, "rows/s", 2.0),
+        "scoring_cli": Row("scoring CLI (pipelines.score)", 5.0, 10.0, "rows/s", 2.0),
     }
     for name, row in rows.items():
         monkeypatch.setattr(suite, name, lambda *args, row=row: row)
@@ -49,8 +50,64 @@ def test_the_suite_writes_its_rows_and_environment_as_json(tmp_path, monkeypatch
         "spiral loop",
         "spiral end to end",
         "scoring (logged detector)",
+        "scoring CLI (pipelines.score)",
         "conv loop (MNIST)",
     ]
     assert all(set(row) >= {"name", "ours", "peer", "unit", "ratio"} for row in written["rows"])
     assert written["spiral end to end breakdown (s)"] == breakdown
     assert {"machine", "versions", "commit", "threads", "device"} <= set(written)
+
+
+def test_the_plain_loop_trains_the_weights_the_pipeline_trains(tmp_path) -> None:
+    """The yardstick does the same work: from the same initial network, the pipeline's fit (grouped
+    steps, its callbacks) and the hand-written loop end on the same weights."""
+    import copy
+
+    import pytorch_lightning as pl
+    import torch
+    from pytorch_lightning.loggers import CSVLogger
+
+    from autoencoders.selection import Selection
+    from autoencoders.training import group_steps, training_callbacks
+    from benchmarks.throughput import plain_loop
+    from pipelines.common import build, compose_config
+
+    cfg = compose_config("train", ["trainer.max_epochs=3"])
+    datamodule = build(cfg.dataset)
+    pl.seed_everything(0, verbose=False)
+    module = build(cfg.model)
+    net = copy.deepcopy(module.net)
+    _, callbacks = training_callbacks(datamodule, tmp_path, 3, Selection("val/loss", "min"))
+    trainer = build(cfg.trainer, callbacks=callbacks, logger=CSVLogger(tmp_path), enable_progress_bar=False)
+    group_steps(module, datamodule, trainer, None)
+    trainer.fit(module, datamodule=datamodule)
+    data = datamodule._tensor("train")
+    plain_loop(net, data, len(data), 60, cfg.model.optimizer.lr, 3, datamodule.steps_per_epoch)
+    for name, value in net.state_dict().items():
+        torch.testing.assert_close(value, module.net.state_dict()[name], rtol=1e-5, atol=1e-6)
+
+
+def test_the_plain_scoring_script_scores_what_the_network_reconstructs(tmp_path, monkeypatch) -> None:
+    import sys
+
+    import numpy as np
+    import pandas as pd
+    import torch
+
+    from autoencoders.models.dense import DenseAutoencoder
+    from benchmarks import plain_score
+
+    torch.manual_seed(0)
+    net = DenseAutoencoder((2,), code_dim=1)  # the spiral's network, as a run saves it
+    torch.save(net.state_dict(), tmp_path / "weights.pt")
+    points = np.random.default_rng(0).uniform(-3, 3, size=(50, 2))
+    pd.DataFrame(points, columns=["x0", "x1"]).to_csv(tmp_path / "in.csv", index=False)
+    monkeypatch.setattr(
+        sys, "argv", ["plain_score", *(str(tmp_path / n) for n in ("weights.pt", "in.csv", "out.csv"))]
+    )
+    plain_score.main()
+    scored = pd.read_csv(tmp_path / "out.csv")
+    x = torch.as_tensor(points, dtype=torch.float32)
+    with torch.no_grad():
+        expected = ((net(x) - x) ** 2).sum(1).numpy()
+    np.testing.assert_allclose(scored["score"], expected, rtol=1e-5)

@@ -37,6 +37,23 @@ def test_default_config_is_the_notebooks_spiral_setup() -> None:
     assert cfg.tracking.uri.endswith("/mlruns/mlflow.db")
 
 
+@pytest.mark.parametrize(
+    ("overrides", "score"),
+    [
+        ([], "auto"),
+        (["model=conv"], "rapp_hidden"),
+        (["dataset=mnist"], "rapp_hidden"),
+        (["dataset=table", "dataset.path=t.csv"], "auto"),
+        (["model=conv", "anomaly.score=rapp"], "rapp"),  # the command line wins
+        (["model=conv", "anomaly=default"], "auto"),
+    ],
+)
+def test_each_dataset_brings_the_anomaly_score_that_suits_it(overrides: list[str], score: str) -> None:
+    assert compose_config("train", overrides).anomaly.score == score
+    if "anomaly.score=rapp" not in overrides:
+        assert compose_config("baseline", overrides).anomaly.score == score
+
+
 #: What the user's own datasets need (``???`` in their configs), and the names those give them.
 REQUIRED = {"table": ["dataset.path=data/transactions.csv"], "image_folder": ["dataset.root=data/photos/"]}
 NAMES = {"table": "transactions", "image_folder": "photos"}
@@ -172,7 +189,8 @@ def test_overrides_reach_the_objects() -> None:
         (
             "train",
             ["anomaly.score=magic"],
-            "anomaly.score must be one of ['auto', 'reconstruction', 'rapp', 'code', 'rapp+code']",
+            "anomaly.score must be one of ['auto', 'reconstruction', 'rapp', 'rapp_hidden', 'code', "
+            "'rapp+code']",
         ),
         ("train", ["optimized_mode=up"], "optimized_mode must be one of ['min', 'max'], got 'up'"),
         ("baseline", ["n_components=0"], "n_components must be a positive integer, got 0"),

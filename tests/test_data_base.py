@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import torch
 
@@ -70,3 +72,15 @@ def test_validation_anomalies_come_as_a_second_loader() -> None:
     normal, anomalous = datamodule.val_dataloader()
     assert torch.equal(torch.cat(list(anomalous)), torch.as_tensor(anomalies, dtype=torch.float32))
     assert len(torch.cat(list(normal))) == len(datamodule.splits.val)
+
+
+def test_loaders_hold_the_split_on_the_trainers_device() -> None:
+    """A GPU training keeps the in-memory split on the GPU: batches are slices there, not copies
+    made step by step (the ``meta`` device stands in for a GPU here)."""
+    datamodule = SpiralDataModule()
+    device = torch.device("meta")
+    datamodule.trainer = SimpleNamespace(
+        global_rank=0, world_size=1, current_epoch=0, strategy=SimpleNamespace(root_device=device)
+    )
+    (batch, *_) = datamodule.train_dataloader()
+    assert batch.device == device and datamodule._tensors["train"].device == device

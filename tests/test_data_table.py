@@ -52,7 +52,7 @@ def test_anomalies_go_to_validation_and_test_only_and_scaling_uses_training_rows
     frame = planted_table()
     path = tmp_path / f"transactions{suffix}"
     frame.to_csv(path, index=False) if suffix == ".csv" else frame.to_parquet(path)
-    datamodule = module(path)
+    datamodule = module(path, scaler="standard")
     splits = datamodule.splits
     assert datamodule.feature_names == [f"f{i}" for i in range(8)]  # numeric columns, not the label
     assert len(splits.train) + len(splits.val) + int((~splits.test_is_anomaly).sum()) == 600
@@ -69,8 +69,9 @@ def test_anomalies_go_to_validation_and_test_only_and_scaling_uses_training_rows
         "epoch_size": 4096,
         "model_code_dim": 3,
         "model_hidden_dims": [16, 8],
+        "model_output_activation": None,  # standardised values are unbounded
     }
-    again = module(path).splits
+    again = module(path, scaler="standard").splits
     np.testing.assert_array_equal(again.test, splits.test)  # reproducible from split_seed
 
 
@@ -92,6 +93,7 @@ def test_minmax_scaling_and_dropped_missing_rows(tmp_path, caplog) -> None:
     assert datamodule.splits.train.min() == pytest.approx(
         0
     ) and datamodule.splits.train.max() == pytest.approx(1)
+    assert datamodule.settings()["model_output_activation"] == "sigmoid"  # what [0, 1] rows want
 
 
 @pytest.mark.parametrize(
@@ -158,7 +160,8 @@ def test_a_table_trains_finds_the_planted_anomalies_and_compares_with_pca(
     scaler = json.loads(
         Path(client.download_artifacts(run.info.run_id, "preprocessing/scaler.json")).read_text()
     )
-    assert len(scaler["mean"]) == 8
+    assert scaler["scaler"] == "minmax" and len(scaler["data_min"]) == len(scaler["data_max"]) == 8
+    assert run.data.params["model.net.output_activation"] == "sigmoid"  # [0, 1], as minmax scales
 
     # The detector takes the file's raw rows and applies the run's scaler itself.
     detector = load_detector(client.tracking_uri, f"runs:/{run.info.run_id}/anomaly_detector")

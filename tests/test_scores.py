@@ -12,7 +12,7 @@ import torch
 from autoencoders.data.base import Splits
 from autoencoders.data.spiral import SpiralDataModule
 from autoencoders.detector import Detector, DetectorSpec
-from autoencoders.evaluation import TorchCodec, evaluate, squared_errors
+from autoencoders.evaluation import TorchCodec, evaluate, rapp_layer_terms, rapp_scores, squared_errors
 from autoencoders.models.dense import DenseAutoencoder
 from autoencoders.scores import AutoencoderScorer, FittedScore, fit_score
 
@@ -65,6 +65,24 @@ def test_reconstruction_score_is_the_squared_error() -> None:
     np.testing.assert_allclose(scores, squared_errors(x, codec.decode(codec.encode(x))), rtol=1e-6)
 
 
+def test_rapp_hidden_weighs_each_hidden_term_by_its_mean_on_the_training_samples() -> None:
+    torch.manual_seed(0)
+    splits = stretched_splits()
+    net = DenseAutoencoder((2,), code_dim=1, hidden_dims=[4])
+    codec = TorchCodec(net)
+    fitted = fit_score("rapp_hidden", codec, splits)
+    terms = rapp_layer_terms(net, splits.train)
+    assert terms.shape == (400, 3)  # the input, the hidden activation, the code
+    np.testing.assert_allclose(terms.sum(1), rapp_scores(net, splits.train), rtol=1e-6)
+    np.testing.assert_allclose(
+        terms[:, 0], squared_errors(splits.train, codec.decode(codec.encode(splits.train))), rtol=1e-5
+    )
+    np.testing.assert_allclose(fitted.layer_means, terms[:, 1:].mean(0), rtol=1e-6)
+    scores = AutoencoderScorer(codec, fitted).score(splits.train)
+    assert scores.mean() == pytest.approx(2.0)  # each term averages 1 on the samples it was fitted on
+    np.testing.assert_allclose(scores, (terms[:, 1:] / terms[:, 1:].mean(0)).sum(1), rtol=1e-6)
+
+
 def test_a_sum_of_scores_weighs_each_by_its_spread_on_the_normal_validation_samples() -> None:
     torch.manual_seed(0)
     splits = stretched_splits()
@@ -89,14 +107,15 @@ def test_auto_without_validation_anomalies_uses_rapp() -> None:
     assert fit_score("auto", TorchCodec(IdentityNet()), stretched_splits()).name == "rapp"
 
 
-def test_the_detector_scores_with_the_runs_fitted_score_from_plain_json() -> None:
-    """A run evaluated with ``rapp+code`` deploys a detector whose JSON spec holds what the score
+@pytest.mark.parametrize("score", ["rapp+code", "rapp_hidden"])
+def test_the_detector_scores_with_the_runs_fitted_score_from_plain_json(score: str) -> None:
+    """A run evaluated with a fitted score deploys a detector whose JSON spec holds what the score
     learned; scoring the test set through it gives the evaluation's scores."""
     torch.manual_seed(0)
     splits = SpiralDataModule(n_test=50, n_anomalies=50).splits
     net = DenseAutoencoder((2,), code_dim=1, hidden_dims=[6, 6])
     codec = TorchCodec(net)
-    fitted = fit_score("rapp+code", codec, splits)
+    fitted = fit_score(score, codec, splits)
     evaluation = evaluate(codec, splits, scorer=AutoencoderScorer(codec, fitted))
     stored = json.loads(json.dumps(fitted.to_json()))  # what the spec file holds
     network = {"class": "DenseAutoencoder", "settings": net.settings, "score": stored}

@@ -124,28 +124,40 @@ def rapp_scores(module: torch.nn.Module, x: np.ndarray, batch_size: int = 4096) 
     and its reconstruction, both passed through the encoder, summed over the input, every hidden
     activation and the code. No retraining: a normal sample and its reconstruction agree deep in
     the network too, an anomaly's reconstruction drifts apart on the way."""
+    return rapp_layer_terms(module, x, batch_size).sum(1)
+
+
+def rapp_layer_terms(module: torch.nn.Module, x: np.ndarray, batch_size: int = 4096) -> np.ndarray:
+    """RaPP's terms apart: one column per place (the input, after each encoder activation, the
+    code), each the squared difference between the sample's and its reconstruction's values there."""
     module.eval()
     device = next(module.parameters()).device
     out = []
     with torch.no_grad():
         for start in range(0, len(x), batch_size):
             batch = torch.as_tensor(x[start : start + batch_size], dtype=torch.float32, device=device)
-            out.append(rapp_batch(module, batch, module.decode(module.encode(batch))).double().cpu().numpy())
-    return np.concatenate(out) if out else np.empty(0)
+            reconstruction = module.decode(module.encode(batch))
+            out.append(rapp_batch_terms(module, batch, reconstruction).double().cpu().numpy())
+    return np.concatenate(out) if out else np.empty((0, 0))
 
 
 def rapp_batch(module: torch.nn.Module, x: torch.Tensor, reconstruction: torch.Tensor) -> torch.Tensor:
     """:func:`rapp_scores` of one batch of tensors, given its reconstruction (the training loop's
     per-epoch ``val/auroc`` scores with it too)."""
+    return rapp_batch_terms(module, x, reconstruction).sum(1)
+
+
+def rapp_batch_terms(module: torch.nn.Module, x: torch.Tensor, reconstruction: torch.Tensor) -> torch.Tensor:
+    """:func:`rapp_layer_terms` of one batch of tensors, given its reconstruction."""
     layers = [m for m in module.encoder.modules() if not list(m.children())]  # the leaves, in order
     plain = (torch.nn.Linear, torch.nn.Conv2d, torch.nn.Flatten)  # measured after their activation
     h, r = x, reconstruction
-    total = ((h - r) ** 2).flatten(1).sum(1)
+    terms = [((h - r) ** 2).flatten(1).sum(1)]
     for i, layer in enumerate(layers):
         h, r = layer(h), layer(r)
         if i == len(layers) - 1 or not isinstance(layer, plain):
-            total = total + ((h - r) ** 2).flatten(1).sum(1)  # after each activation, and the code
-    return total
+            terms.append(((h - r) ** 2).flatten(1).sum(1))  # after each activation, and the code
+    return torch.stack(terms, 1)
 
 
 class ReconstructionScorer:

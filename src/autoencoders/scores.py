@@ -3,6 +3,10 @@
 - ``reconstruction``: the squared reconstruction error.
 - ``rapp``: RaPP's differences between a sample and its reconstruction along the encoder
   (:func:`autoencoders.evaluation.rapp_scores`).
+- ``rapp_hidden``: RaPP inside the network only: its terms after each encoder activation and at the
+  code, each divided by that term's mean over the training samples, summed; the input's term (the
+  reconstruction error) is left out. Scaled, every layer weighs alike: summed as they are, the
+  widest layers outweigh the code's few numbers.
 - ``code``: the Mahalanobis distance of the sample's code to the training codes (a Gaussian density
   in code space, as in Abati et al., CVPR 2019): an anomaly the network reconstructs well can still
   land where no normal code lies.
@@ -26,12 +30,18 @@ import numpy as np
 from sklearn.covariance import EmpiricalCovariance
 
 from autoencoders.data.base import Splits
-from autoencoders.evaluation import TorchCodec, rapp_scores, separation_auroc, squared_errors
+from autoencoders.evaluation import (
+    TorchCodec,
+    rapp_layer_terms,
+    rapp_scores,
+    separation_auroc,
+    squared_errors,
+)
 
 #: The settings of ``anomaly.score``.
-SCORES = ("auto", "reconstruction", "rapp", "code", "rapp+code")
+SCORES = ("auto", "reconstruction", "rapp", "rapp_hidden", "code", "rapp+code")
 #: What ``auto`` chooses among, in order of preference where validation ranks them equal.
-CANDIDATES = ("rapp", "reconstruction", "rapp+code", "code")
+CANDIDATES = ("rapp", "rapp_hidden", "reconstruction", "rapp+code", "code")
 #: What ``auto`` falls back to without validation anomalies.
 FALLBACK = "rapp"
 
@@ -40,9 +50,11 @@ FALLBACK = "rapp"
 class FittedScore:
     """One concrete score and what it learned from the training and validation samples."""
 
-    name: str  # reconstruction, rapp, code or rapp+code
+    name: str  # reconstruction, rapp, rapp_hidden, code or rapp+code
     code_mean: list[float] | None = None
     code_precision: list[list[float]] | None = None
+    #: ``rapp_hidden``: the mean over the training samples of each RaPP term inside the network.
+    layer_means: list[float] | None = None
     #: Per part of a sum: the standard deviation of its normal validation scores.
     scales: dict[str, float] | None = None
 
@@ -79,6 +91,9 @@ class AutoencoderScorer:
             return squared_errors(x, self.codec.decode(self.codec.encode(x)))
         if name == "rapp":
             return rapp_scores(self.codec.module, x)
+        if name == "rapp_hidden":
+            hidden = rapp_layer_terms(self.codec.module, x)[:, 1:]
+            return (hidden / np.asarray(self.fitted.layer_means)).sum(1)
         offsets = self.codec.encode(x).reshape(len(x), -1).astype(np.float64) - np.asarray(
             self.fitted.code_mean
         )
@@ -90,6 +105,9 @@ def fit_score(name: str, codec: TorchCodec, splits: Splits) -> FittedScore:
     if name == "auto":
         return choose_score(codec, splits)
     fitted = FittedScore(name)
+    if name == "rapp_hidden":
+        means = rapp_layer_terms(codec.module, splits.train)[:, 1:].mean(0)
+        fitted.layer_means = [float(mean) or 1.0 for mean in means]  # a term that is always 0 adds 0
     if "code" in fitted.parts:
         codes = codec.encode(splits.train).reshape(len(splits.train), -1).astype(np.float64)
         covariance = EmpiricalCovariance().fit(

@@ -199,16 +199,20 @@ class InMemoryDataModule(pl.LightningDataModule):
     def prepare_data(self) -> None:
         self.splits  # noqa: B018 - builds (downloads, caches) once, before the loaders ask
 
-    def _tensor(self, split: str) -> torch.Tensor:
+    def _tensor(self, split: str, device: torch.device | None = None) -> torch.Tensor:
+        """A split as one float32 tensor, on ``device`` where given: a GPU training keeps the whole
+        (in-memory) split in GPU memory, so that no batch is copied to the device step by step."""
         if split not in self._tensors:
             array = getattr(self.splits, split)
             self._tensors[split] = torch.as_tensor(np.asarray(array, dtype=np.float32))
+        if device is not None and self._tensors[split].device != device:
+            self._tensors[split] = self._tensors[split].to(device)
         return self._tensors[split]
 
     def _loader(self, split: str, shuffle: bool, passes: int = 1, steps_per_call: int = 1) -> TensorBatches:
         trainer = getattr(self, "trainer", None)
         rank, world = (trainer.global_rank, trainer.world_size) if trainer else (0, 1)
-        data = self._tensor(split)
+        data = self._tensor(split, trainer.strategy.root_device if trainer else None)
         epoch = (lambda: trainer.current_epoch) if trainer else None
         return TensorBatches(
             data, self.batch_size, shuffle, self.seed, rank, world, passes, epoch, steps_per_call

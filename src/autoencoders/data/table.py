@@ -104,7 +104,7 @@ class TableDataModule(InMemoryDataModule):
         features: Sequence[str] | None = None,
         label: str | None = None,
         anomaly_values: Sequence[Any] = (1, True, "yes"),
-        scaler: str = "standard",
+        scaler: str = "minmax",
         missing: str = "error",
         val_fraction: float = 0.15,
         test_fraction: float = 0.2,
@@ -116,8 +116,9 @@ class TableDataModule(InMemoryDataModule):
         input_shape: Sequence[int] | None = None,
         model_code_dim: int | None = None,
         model_hidden_dims: Sequence[int] | None = None,
+        model_output_activation: str | None = None,
     ) -> None:
-        """``input_shape``, ``epoch_size`` and the ``model_*`` sizes follow from the table when
+        """``input_shape``, ``epoch_size`` and the ``model_*`` settings follow from the table when
         None (:meth:`settings`); the pipeline fills them in once the table is read."""
         super().__init__(name, tuple(input_shape or (0,)), batch_size, split_seed, epochs, epoch_size or 1)
         self.path = Path(path)
@@ -142,13 +143,16 @@ class TableDataModule(InMemoryDataModule):
 
     def settings(self) -> dict[str, Any]:
         """The settings that follow from the table: its width, an epoch of at least 4,096 rows,
-        and the dense model's sizes for that width."""
+        the dense model's sizes for that width, and its output activation for the scaler: a
+        sigmoid for ``minmax``'s [0, 1], which a value beyond the training rows' range cannot
+        reach (so it scores high), none otherwise."""
         code, hidden = suggested_sizes(len(self.feature_names))
         return {
             "input_shape": [len(self.feature_names)],
             "epoch_size": self.epoch_size,
             "model_code_dim": code,
             "model_hidden_dims": hidden,
+            "model_output_activation": "sigmoid" if self.scaler_name == "minmax" else None,
         }
 
     def records(self) -> dict[str, Any]:
