@@ -157,3 +157,21 @@ def test_the_progress_bar_shows_the_running_loss() -> None:
     module._epoch_loss_sum, module._epoch_samples = torch.tensor(0.5), 100
     trainer = SimpleNamespace(loggers=[], progress_bar_metrics={"val/loss": 0.1})
     assert bar.get_metrics(trainer, module) == {"val/loss": 0.1, "loss": "0.005"}
+
+
+def test_divergence_in_a_group_of_steps_names_its_first_bad_step() -> None:
+    from autoencoders.callbacks import DivergenceGuard
+    from autoencoders.errors import TrainingDiverged
+
+    optimizer = SimpleNamespace(param_groups=[{"lr": 0.5}])
+    trainer = SimpleNamespace(global_step=10, current_epoch=0, optimizers=[optimizer], datamodule=None)
+    guard = DivergenceGuard()
+    guard.on_train_batch_end(trainer, None, {"loss": torch.tensor([0.1, 0.2, 0.3])}, None, 0)  # finite
+    with pytest.raises(TrainingDiverged) as raised:  # steps 8, 9, 10 of a group: the 9th went wrong
+        guard.on_train_batch_end(
+            trainer, None, {"loss": torch.tensor([0.1, float("inf"), float("nan")])}, None, 0
+        )
+    assert str(raised.value) == (
+        "training diverged: the training loss became inf at epoch 1, step 9; "
+        "lower model.optimizer.lr (now 0.5)"
+    )

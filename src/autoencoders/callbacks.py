@@ -48,10 +48,16 @@ class DivergenceGuard(Callback):
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int
     ) -> None:
         loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
-        if loss is not None and not torch.isfinite(loss).all():
+        if loss is None:
+            return
+        losses = loss.reshape(-1)  # one per optimizer step of the call (several with steps_per_call)
+        finite = torch.isfinite(losses)
+        if not finite.all():
+            first = int((~finite).nonzero()[0])
+            step = trainer.global_step - len(losses) + first + 1
             raise TrainingDiverged(
-                f"training diverged: the training loss became {float(loss)} at epoch "
-                f"{trainer.current_epoch + 1}, step {trainer.global_step}; {self.hint(trainer)}"
+                f"training diverged: the training loss became {float(losses[first])} at epoch "
+                f"{trainer.current_epoch + 1}, step {step}; {self.hint(trainer)}"
             )
 
     @staticmethod

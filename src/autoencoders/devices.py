@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import ctypes
+import functools
+import os
+
 from lightning_fabric.accelerators.cuda import num_cuda_devices
 
 from autoencoders.errors import ConfigError
@@ -32,3 +36,29 @@ def cpu_threads(n_parameters: int, requested: int | None) -> int | None:
     if requested:
         return int(requested)
     return 1 if n_parameters < SMALL_NETWORK else None
+
+
+#: Set to 1 by ``import lightning_fabric``: CUDA checks then ask NVML first, which keeps them from
+#: initialising CUDA before a fork (``ddp_fork``).
+NVML_CHECK = "PYTORCH_NVML_BASED_CUDA_CHECK"
+
+
+@functools.cache
+def nvml_loads() -> bool:
+    """Whether NVML (the GPU driver's management library) can be loaded on this machine."""
+    try:
+        ctypes.CDLL("libnvidia-ml.so.1")
+    except OSError:
+        return False
+    return True
+
+
+def skip_failing_nvml_checks() -> None:
+    """Drop Lightning's NVML-first CUDA check where NVML cannot be loaded (no GPU driver).
+
+    Why: torch's Adam asks ``torch.cuda.is_available()`` at every step; with the check set and no
+    driver, each answer tries to load NVML, fails (~0.1 ms here), then asks the CUDA runtime anyway,
+    which is all that is asked without it: the same answer, the same fork safety, 8 % of a spiral
+    step. With a driver, nothing changes."""
+    if os.environ.get(NVML_CHECK) == "1" and not nvml_loads():
+        del os.environ[NVML_CHECK]

@@ -112,6 +112,7 @@ class AutoencoderModule(pl.LightningModule):
         optimizer = self.optimizers().optimizer  # torch's own, unwrapped
         # What trainer.global_step counts under manual optimization (each LightningOptimizer.step).
         steps = self.trainer.fit_loop.epoch_loop.manual_optimization.optim_step_progress
+        losses = []
         for one in batch:  # a group of batches (steps_per_call): one optimizer step each
             loss = self.objective(one)[0]
             optimizer.zero_grad()
@@ -119,10 +120,14 @@ class AutoencoderModule(pl.LightningModule):
             optimizer.step()
             steps.increment_ready()
             steps.increment_completed()
-            self._add_to_epoch_loss(loss, len(one))
-            if not torch.isfinite(loss):
-                break  # DivergenceGuard reports this step: nothing trains on past a NaN
-        return loss
+            losses.append(loss.detach())
+        # One loss per step, for the epoch's mean and for DivergenceGuard, which finds the first
+        # step whose loss is not finite (the rest of a diverged group trains on NaN, and fails).
+        stacked = torch.stack(losses)
+        sizes = torch.tensor([len(one) for one in batch], dtype=stacked.dtype, device=stacked.device)
+        self._epoch_loss_sum = self._epoch_loss_sum.to(stacked.device) + stacked @ sizes
+        self._epoch_samples += sum(len(one) for one in batch)
+        return stacked
 
     def _add_to_epoch_loss(self, loss: torch.Tensor, n_samples: int) -> None:
         # Summed here and logged once per epoch: ``self.log`` on every step costs more than a

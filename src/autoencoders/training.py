@@ -11,7 +11,7 @@ from pytorch_lightning.callbacks import Callback, LearningRateMonitor, ModelChec
 
 from autoencoders.callbacks import DivergenceGuard, EpochSummary, ReconstructionSnapshots, TrainingBar
 from autoencoders.data.base import InMemoryDataModule
-from autoencoders.devices import SMALL_NETWORK
+from autoencoders.devices import SMALL_NETWORK, skip_failing_nvml_checks
 from autoencoders.errors import ConfigError
 from autoencoders.lightning import AutoencoderModule
 from autoencoders.selection import Selection, epoch_stride
@@ -152,6 +152,7 @@ def fit_best(
     """Fit (from ``resume_from``, a last checkpoint, when given), then load the weights of the
     checkpoint chosen by its monitor into ``module``. Checkpoints load as weights only: no pickled
     objects run."""
+    skip_failing_nvml_checks()
     trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from, weights_only=True)
     if not checkpoint.best_model_path:
         return ChosenCheckpoint()
