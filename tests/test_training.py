@@ -155,8 +155,8 @@ def test_the_progress_bar_shows_the_running_loss() -> None:
     bar = TrainingBar()
     module = build(compose_config("train").model)
     module._epoch_loss_sum, module._epoch_samples = torch.tensor(0.5), 100
-    trainer = SimpleNamespace(loggers=[], progress_bar_metrics={"val/loss": 0.1})
-    assert bar.get_metrics(trainer, module) == {"val/loss": 0.1, "loss": "0.005"}
+    trainer = SimpleNamespace(loggers=[], progress_bar_metrics={"val/loss": 0.1}, global_step=400)
+    assert bar.get_metrics(trainer, module) == {"val/loss": 0.1, "loss": "0.005", "step": 400}
 
 
 def test_divergence_in_a_group_of_steps_names_its_first_bad_step() -> None:

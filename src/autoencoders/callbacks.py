@@ -103,10 +103,10 @@ class ReconstructionSnapshots(Callback):
 
 
 class TrainingBar(TQDMProgressBar):
-    """Lightning's progress bar (epoch, steps, speed) with the epoch's running training loss, redrawn
-    about ``redraws_per_epoch`` times an epoch. The loss is read from the module's running sum when
-    the bar redraws, not logged each step: ``self.log`` per step would cost more than a small
-    network's step."""
+    """Lightning's progress bar (epoch, calls, speed) with the epoch's running training loss and the
+    optimizer steps so far, redrawn about ``redraws_per_epoch`` times an epoch. The loss is read
+    from the module's running sum when the bar redraws, not logged each step: ``self.log`` per step
+    would cost more than a small network's step."""
 
     def __init__(self, redraws_per_epoch: int = 10) -> None:
         super().__init__()
@@ -123,4 +123,5 @@ class TrainingBar(TQDMProgressBar):
         samples = getattr(pl_module, "_epoch_samples", 0)
         if samples:
             items["loss"] = f"{float(pl_module._epoch_loss_sum) / samples:.4g}"
+        items["step"] = trainer.global_step  # optimizer steps: the bar counts calls (steps_per_call)
         return items
