@@ -65,13 +65,15 @@ class Detector:
         if not hasattr(self.codec, "encode"):  # a scorer (kNN): no codes, no reconstruction
             scores = np.asarray(self.codec.score(samples), dtype=np.float64)
             return pd.DataFrame({"score": scores, "is_anomaly": scores > self.spec.threshold}, index=index)
-        codes = np.asarray(self.codec.encode(samples)).reshape(len(samples), -1)
-        errors = ((samples - self.codec.decode(codes)) ** 2).reshape(len(samples), -1).astype(np.float64)
+        codes = np.asarray(self.codec.encode(samples))
+        reconstruction = self.codec.decode(codes)
+        codes = codes.reshape(len(samples), -1)
+        errors = ((samples - reconstruction) ** 2).reshape(len(samples), -1).astype(np.float64)
         fitted = FittedScore.from_json(self.spec.network.get("score"))
         if fitted.name == "reconstruction":
             scores = errors.sum(axis=1)
-        else:  # the run's own score (autoencoders.scores)
-            scores = AutoencoderScorer(self.codec, fitted).score(samples)
+        else:  # the run's own score (autoencoders.scores), from the reconstructions made above
+            scores = AutoencoderScorer(self.codec, fitted).score(samples, reconstruction)
         out = {"score": scores, "is_anomaly": scores > self.spec.threshold}
         out |= {f"code_{i}": codes[:, i] for i in range(codes.shape[1])}
         if self.spec.kind == "table" and self.spec.features:

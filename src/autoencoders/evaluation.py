@@ -119,25 +119,35 @@ class Scorer(Protocol):
     def score(self, x: np.ndarray) -> np.ndarray: ...
 
 
-def rapp_scores(module: torch.nn.Module, x: np.ndarray, batch_size: int = 4096) -> np.ndarray:
+def rapp_scores(
+    module: torch.nn.Module, x: np.ndarray, batch_size: int = 4096, reconstruction: np.ndarray | None = None
+) -> np.ndarray:
     """RaPP's simple aggregation (Kim et al., ICLR 2020): the squared differences between a sample
     and its reconstruction, both passed through the encoder, summed over the input, every hidden
     activation and the code. No retraining: a normal sample and its reconstruction agree deep in
     the network too, an anomaly's reconstruction drifts apart on the way."""
-    return rapp_layer_terms(module, x, batch_size).sum(1)
+    return rapp_layer_terms(module, x, batch_size, reconstruction).sum(1)
 
 
-def rapp_layer_terms(module: torch.nn.Module, x: np.ndarray, batch_size: int = 4096) -> np.ndarray:
+def rapp_layer_terms(
+    module: torch.nn.Module, x: np.ndarray, batch_size: int = 4096, reconstruction: np.ndarray | None = None
+) -> np.ndarray:
     """RaPP's terms apart: one column per place (the input, after each encoder activation, the
-    code), each the squared difference between the sample's and its reconstruction's values there."""
+    code), each the squared difference between the sample's and its reconstruction's values there.
+    ``reconstruction``: the samples' reconstructions where the caller has them already."""
     module.eval()
     device = next(module.parameters()).device
     out = []
     with torch.no_grad():
         for start in range(0, len(x), batch_size):
             batch = torch.as_tensor(x[start : start + batch_size], dtype=torch.float32, device=device)
-            reconstruction = module.decode(module.encode(batch))
-            out.append(rapp_batch_terms(module, batch, reconstruction).double().cpu().numpy())
+            if reconstruction is None:
+                rebuilt = module.decode(module.encode(batch))
+            else:
+                rebuilt = torch.as_tensor(
+                    reconstruction[start : start + batch_size], dtype=torch.float32, device=device
+                )
+            out.append(rapp_batch_terms(module, batch, rebuilt).double().cpu().numpy())
     return np.concatenate(out) if out else np.empty((0, 0))
 
 

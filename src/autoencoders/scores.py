@@ -80,19 +80,23 @@ class AutoencoderScorer:
         self.codec = codec
         self.fitted = fitted
 
-    def score(self, x: np.ndarray) -> np.ndarray:
+    def score(self, x: np.ndarray, reconstruction: np.ndarray | None = None) -> np.ndarray:
+        """The fitted score of ``x``; ``reconstruction``: its reconstructions where the caller has
+        them already (a detector returns them too), so the network does not rebuild them."""
         if len(self.fitted.parts) == 1:
-            return self.part(self.fitted.name, x)
+            return self.part(self.fitted.name, x, reconstruction)
         scales = self.fitted.scales or {}
-        return sum(self.part(name, x) / scales[name] for name in self.fitted.parts)
+        return sum(self.part(name, x, reconstruction) / scales[name] for name in self.fitted.parts)
 
-    def part(self, name: str, x: np.ndarray) -> np.ndarray:
+    def part(self, name: str, x: np.ndarray, reconstruction: np.ndarray | None = None) -> np.ndarray:
+        module = self.codec.module
         if name == "reconstruction":
-            return squared_errors(x, self.codec.decode(self.codec.encode(x)))
+            rebuilt = self.codec.decode(self.codec.encode(x)) if reconstruction is None else reconstruction
+            return squared_errors(x, rebuilt)
         if name == "rapp":
-            return rapp_scores(self.codec.module, x)
+            return rapp_scores(module, x, reconstruction=reconstruction)
         if name == "rapp_hidden":
-            hidden = rapp_layer_terms(self.codec.module, x)[:, 1:]
+            hidden = rapp_layer_terms(module, x, reconstruction=reconstruction)[:, 1:]
             return (hidden / np.asarray(self.fitted.layer_means)).sum(1)
         offsets = self.codec.encode(x).reshape(len(x), -1).astype(np.float64) - np.asarray(
             self.fitted.code_mean
