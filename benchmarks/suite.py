@@ -273,8 +273,8 @@ def scoring_cli(store: Path, rows: int, repeats: int) -> Row:
     with fluent_store(uri):
         run = mlflow.search_runs(search_all_experiments=True, order_by=["start_time DESC"], max_results=1)
         model = f"runs:/{run.run_id[0]}/anomaly_detector"
-        net = mlflow.pyfunc.load_model(model).unwrap_python_model().detector.codec.module
-    torch.save(net.state_dict(), store / "weights.pt")
+        detector = mlflow.pyfunc.load_model(model).unwrap_python_model().detector
+    torch.save(detector.codec.module.state_dict(), store / "weights.pt")
     points = np.random.default_rng(0).uniform(-3, 3, size=(rows, 2))
     pd.DataFrame(points, columns=["x0", "x1"]).to_csv(store / "points.csv", index=False)
     ours = [
@@ -289,7 +289,8 @@ def scoring_cli(store: Path, rows: int, repeats: int) -> Row:
     ]
     peer = [sys.executable, str(PLAIN_SCORE), str(store / "weights.pt"), str(store / "points.csv")]
     ours_s, peer_s = alternate(lambda: wall(ours), lambda: wall([*peer, str(store / "plain.csv")]), repeats)
-    note = f"{rows:,} rows, CSV in and out, process start to exit"
+    score = detector.spec.network["score"]["name"]
+    note = f"{rows:,} rows, CSV in and out, process start to exit; ours: the run's score ({score})"
     return rate_row("scoring CLI (pipelines.score)", "rows/s", rows / ours_s, rows / peer_s, note)
 
 

@@ -90,7 +90,7 @@ def lightning_loop(
     )
     start = time.perf_counter()
     trainer.fit(module, datamodule=datamodule)
-    finish(module.device)
+    finish(torch.device("cuda" if accelerator == "gpu" else "cpu"))  # the module is back on the CPU
     return time.perf_counter() - start
 
 

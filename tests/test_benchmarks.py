@@ -39,6 +39,9 @@ def test_the_suite_writes_its_rows_and_environment_as_json(tmp_path, monkeypatch
     }
     for name, row in rows.items():
         monkeypatch.setattr(suite, name, lambda *args, row=row: row)
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # no GPU rows, even on a GPU machine
     breakdown = {"imports": 1.0, "fit": 2.0}
     monkeypatch.setattr(
         suite, "spiral_end_to_end", lambda *args: (Row("spiral end to end", 3, 2, "s", 1.5), breakdown)

@@ -136,11 +136,14 @@ def test_steps_per_call_null_groups_small_networks_and_only_where_lightning_can(
     assert group_steps(conv, datamodule, plain, None) == 1  # ~100,000 parameters: one step a call
     clipped = pl.Trainer(logger=False, enable_checkpointing=False, gradient_clip_val=1.0)
     assert group_steps(module, datamodule, clipped, None) == 1
+    for limit in ({"max_steps": 50}, {"limit_train_batches": 0.5}, {"val_check_interval": 10}):
+        limited = pl.Trainer(logger=False, enable_checkpointing=False, **limit)  # counted in batches
+        assert group_steps(module, datamodule, limited, None) == 1, limit
     with pytest.raises(ConfigError) as raised:
         group_steps(module, datamodule, clipped, 4)
     assert str(raised.value) == (
-        "steps_per_call=4 needs one device without a gradient scaler (16-mixed), clipping or "
-        "accumulation, but this training has trainer.gradient_clip_val: use steps_per_call=1"
+        "steps_per_call=4 needs one device without a gradient scaler (16-mixed), clipping, "
+        "accumulation or batch limits, but this training has trainer.gradient_clip_val: use steps_per_call=1"
     )
 
 

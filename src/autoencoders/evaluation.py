@@ -139,7 +139,7 @@ def rapp_layer_terms(
     device = next(module.parameters()).device
     out = []
     with torch.no_grad():
-        for start in range(0, len(x), batch_size):
+        for start in range(0, max(len(x), 1), batch_size):  # no samples: one empty batch, no rows
             batch = torch.as_tensor(x[start : start + batch_size], dtype=torch.float32, device=device)
             if reconstruction is None:
                 rebuilt = module.decode(module.encode(batch))
@@ -148,7 +148,7 @@ def rapp_layer_terms(
                     reconstruction[start : start + batch_size], dtype=torch.float32, device=device
                 )
             out.append(rapp_batch_terms(module, batch, rebuilt).double().cpu().numpy())
-    return np.concatenate(out) if out else np.empty((0, 0))
+    return np.concatenate(out)
 
 
 def rapp_batch(module: torch.nn.Module, x: torch.Tensor, reconstruction: torch.Tensor) -> torch.Tensor:

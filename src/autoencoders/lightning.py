@@ -107,7 +107,7 @@ class AutoencoderModule(pl.LightningModule):
     def training_step(self, batch: torch.Tensor | list[torch.Tensor], batch_idx: int) -> torch.Tensor:
         if self.automatic_optimization:
             loss = self.objective(batch)[0]
-            self._add_to_epoch_loss(loss, len(batch))
+            self._add_to_epoch_loss(loss.detach() * len(batch), len(batch))
             return loss
         optimizer = self.optimizers().optimizer  # torch's own, unwrapped
         # What trainer.global_step counts under manual optimization (each LightningOptimizer.step).
@@ -125,14 +125,13 @@ class AutoencoderModule(pl.LightningModule):
         # step whose loss is not finite (the rest of a diverged group trains on NaN, and fails).
         stacked = torch.stack(losses)
         sizes = torch.tensor([len(one) for one in batch], dtype=stacked.dtype, device=stacked.device)
-        self._epoch_loss_sum = self._epoch_loss_sum.to(stacked.device) + stacked @ sizes
-        self._epoch_samples += sum(len(one) for one in batch)
+        self._add_to_epoch_loss(stacked @ sizes, sum(len(one) for one in batch))
         return stacked
 
-    def _add_to_epoch_loss(self, loss: torch.Tensor, n_samples: int) -> None:
-        # Summed here and logged once per epoch: ``self.log`` on every step costs more than a
-        # whole optimizer step of a small network.
-        self._epoch_loss_sum = self._epoch_loss_sum.to(loss.device) + loss.detach() * n_samples
+    def _add_to_epoch_loss(self, loss_sum: torch.Tensor, n_samples: int) -> None:
+        """Add a (detached) sum of per-sample losses to the epoch's. Summed here and logged once per
+        epoch: ``self.log`` on every step costs more than a whole optimizer step of a small network."""
+        self._epoch_loss_sum = self._epoch_loss_sum.to(loss_sum.device) + loss_sum
         self._epoch_samples += n_samples
 
     def on_train_epoch_end(self) -> None:

@@ -111,7 +111,8 @@ def fit_score(name: str, codec: TorchCodec, splits: Splits) -> FittedScore:
     fitted = FittedScore(name)
     if name == "rapp_hidden":
         means = rapp_layer_terms(codec.module, splits.train)[:, 1:].mean(0)
-        fitted.layer_means = [float(mean) or 1.0 for mean in means]  # a term that is always 0 adds 0
+        # A unit dead on every training sample has mean 0: its term is then left unscaled.
+        fitted.layer_means = [float(mean) or 1.0 for mean in means]
     if "code" in fitted.parts:
         codes = codec.encode(splits.train).reshape(len(splits.train), -1).astype(np.float64)
         covariance = EmpiricalCovariance().fit(

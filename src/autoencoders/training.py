@@ -89,7 +89,8 @@ def group_steps(
     spiral's 303-parameter network Lightning's per-batch hooks, closure and progress tracking cost
     more than the optimizer step itself. A group's steps are plain PyTorch steps, so groups need a
     training whose steps no Lightning wrapper changes: one device, no gradient scaler (``16-mixed``),
-    clipping or accumulation; null then means 1.
+    clipping or accumulation, and no limit counted in batches (``max_steps``,
+    ``limit_train_batches``, ``val_check_interval``); null then means 1.
     """
     unsupported = [
         setting
@@ -98,13 +99,18 @@ def group_steps(
             (f"trainer.precision={trainer.precision}", trainer.precision in ("16-mixed", "16")),
             ("trainer.gradient_clip_val", trainer.gradient_clip_val is not None),
             ("trainer.accumulate_grad_batches", trainer.accumulate_grad_batches > 1),
+            # Lightning counts these in calls, not steps: a group would change what they mean.
+            ("trainer.max_steps", trainer.max_steps not in (-1, None)),
+            ("trainer.limit_train_batches", trainer.limit_train_batches != 1.0),
+            ("trainer.val_check_interval", trainer.val_check_interval != 1.0),
         )
         if present
     ]
     if requested is not None and requested > 1 and unsupported:
         raise ConfigError(
             f"steps_per_call={requested} needs one device without a gradient scaler (16-mixed), "
-            f"clipping or accumulation, but this training has {unsupported[0]}: use steps_per_call=1"
+            f"clipping, accumulation or batch limits, but this training has {unsupported[0]}: "
+            "use steps_per_call=1"
         )
     steps = requested
     if steps is None:
