@@ -32,8 +32,9 @@ class AutoencoderModule(pl.LightningModule):
     it costs more than the step itself. The steps, their order and so the weights are those of one
     batch at a time, and ``trainer.global_step`` still counts every step; the per-step hooks
     (``on_before_backward``, ``on_before_optimizer_step``, ...) do not run inside a group, as
-    Keras's batch callbacks do not. Only where no wrapper changes a step: one device, no gradient
-    scaler, clipping or accumulation (:func:`autoencoders.training.group_steps` checks).
+    Keras's batch callbacks do not. Only where no wrapper changes a step and no limit counts
+    batches: one device, no gradient scaler, clipping, accumulation or batch limits
+    (:func:`autoencoders.training.group_steps` checks).
     """
 
     def __init__(
@@ -58,11 +59,10 @@ class AutoencoderModule(pl.LightningModule):
         self._val_scores: dict[int, list[torch.Tensor]] = {0: [], 1: []}
         #: The anomaly score of ``val/auroc`` each epoch: the run's ``anomaly.score``.
         self.anomaly_score = "reconstruction"
-        self.steps_per_call = 1
 
     def group_steps(self, steps_per_call: int) -> None:
-        """Train on groups of ``steps_per_call`` batches per call (the datamodule must yield them)."""
-        self.steps_per_call = steps_per_call
+        """Train on groups of ``steps_per_call`` batches per call (the datamodule must yield them):
+        above 1, by manual optimization."""
         self.automatic_optimization = steps_per_call == 1
 
     @property
