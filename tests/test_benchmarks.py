@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from benchmarks import suite
 from benchmarks.suite import Row, rate_row, time_row
 
@@ -17,17 +15,21 @@ def test_ratios_are_ours_over_peer_in_time() -> None:
     assert medians == (3.0, 2.0)
 
 
+def within_rounding(ratio: float, numerator: float, denominator: float, half_unit: float) -> bool:
+    """The ratio is the unrounded one, so it lies between the extremes the rounded figures allow."""
+    low = (numerator - half_unit) / (denominator + half_unit)
+    high = (numerator + half_unit) / (denominator - half_unit)
+    return low - 5e-4 <= ratio <= high + 5e-4
+
+
 def test_the_loop_rows_run_on_tiny_sizes() -> None:
     spiral = suite.spiral_loop(epochs=2, repeats=1)
     assert spiral.name == "spiral loop" and spiral.unit == "s"
-    assert (
-        spiral.ours > 0
-        and spiral.peer > 0
-        and spiral.ratio == pytest.approx(spiral.ours / spiral.peer, rel=1e-2)
-    )
+    assert spiral.ours > 0 and spiral.peer > 0
+    assert within_rounding(spiral.ratio, spiral.ours, spiral.peer, half_unit=5e-4)
     assert spiral.note.startswith("40 steps")  # 2 epochs of 20 full batches
     conv = suite.conv_loop(steps=2, repeats=1)
-    assert conv.unit == "images/s" and conv.ratio == pytest.approx(conv.peer / conv.ours, rel=1e-2)
+    assert conv.unit == "images/s" and within_rounding(conv.ratio, conv.peer, conv.ours, half_unit=0.05)
 
 
 def test_the_suite_writes_its_rows_and_environment_as_json(tmp_path, monkeypatch) -> None:
