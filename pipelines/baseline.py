@@ -11,15 +11,18 @@ from __future__ import annotations
 
 from typing import Any
 
-import hydra
-from omegaconf import DictConfig, OmegaConf, open_dict
+from autoencoders.startup import libraries_loading
 
-from autoencoders.errors import ConfigError
-from autoencoders.stages import DetectorSettings, record_detector, record_evaluation, run_tags
-from autoencoders.tracking.runs import logged_config
-from pipelines.common import CONFIG_DIR, build, one_line_errors, settle_data_settings
-from pipelines.job import print_summary, stage_run
-from pipelines.schema import check
+with libraries_loading():
+    import hydra
+    from omegaconf import DictConfig, OmegaConf, open_dict
+
+    from autoencoders.errors import ConfigError
+    from autoencoders.stages import DetectorSettings, record_detector, record_evaluation, run_tags
+    from autoencoders.tracking.runs import logged_config
+    from pipelines.common import CONFIG_DIR, build, one_line_errors, settle_data_settings
+    from pipelines.job import print_summary, stage_run
+    from pipelines.schema import check
 
 METHODS = ("pca", "knn", "iforest")
 

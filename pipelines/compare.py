@@ -8,17 +8,20 @@ from __future__ import annotations
 
 from functools import partial
 
-import hydra
-from omegaconf import DictConfig, open_dict
+from autoencoders.startup import libraries_loading
 
-from autoencoders import comparison
-from autoencoders.errors import ConfigError
-from autoencoders.figures.group_figures import draw_group
-from autoencoders.tracking.runs import log_figures, log_metrics, ui_link
-from autoencoders.tracking.store import prepare_store
-from pipelines.common import CONFIG_DIR, one_line_errors
-from pipelines.job import print_link, stage_run
-from pipelines.schema import check
+with libraries_loading():
+    import hydra
+    from omegaconf import DictConfig, open_dict
+
+    from autoencoders import comparison
+    from autoencoders.errors import ConfigError
+    from autoencoders.figures.group_figures import draw_group
+    from autoencoders.tracking.runs import log_figures, log_metrics, ui_link
+    from autoencoders.tracking.store import prepare_store
+    from pipelines.common import CONFIG_DIR, one_line_errors
+    from pipelines.job import print_link, stage_run
+    from pipelines.schema import check
 
 
 def compare(cfg: DictConfig) -> str:

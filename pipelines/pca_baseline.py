@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
-import hydra
-from omegaconf import DictConfig
+from autoencoders.startup import libraries_loading
 
-from pipelines.baseline import baseline
-from pipelines.common import CONFIG_DIR, one_line_errors
+with libraries_loading():
+    import hydra
+    from omegaconf import DictConfig
+
+    from pipelines.baseline import baseline
+    from pipelines.common import CONFIG_DIR, one_line_errors
 
 pca_baseline = baseline  # the stage; the config chooses the method
 

@@ -6,12 +6,15 @@ import os
 import time
 from pathlib import Path
 
-import hydra
-from omegaconf import DictConfig
+from autoencoders.startup import libraries_loading
 
-from autoencoders.errors import ConfigError
-from pipelines.common import PROJECT_ROOT, one_line_errors
-from pipelines.schema import check
+with libraries_loading():
+    import hydra
+    from omegaconf import DictConfig
+
+    from autoencoders.errors import ConfigError
+    from pipelines.common import PROJECT_ROOT, one_line_errors
+    from pipelines.schema import check
 
 SCORE_CONFIG_DIR = str(PROJECT_ROOT / "pipelines" / "score_conf")
 
@@ -19,12 +22,13 @@ SCORE_CONFIG_DIR = str(PROJECT_ROOT / "pipelines" / "score_conf")
 def score(cfg: DictConfig) -> int:
     """Load the detector (nothing unpickled), score the input in batches, write the output whole.
     Returns the number of rows scored."""
-    import mlflow.pyfunc
-    from mlflow.exceptions import MlflowException
+    with libraries_loading():
+        import mlflow.pyfunc
+        from mlflow.exceptions import MlflowException
 
-    from autoencoders.scoring import check_output, read_input, score_batches, write_atomically
-    from autoencoders.tracking.runs import fluent_store
-    from autoencoders.tracking.store import prepare_store
+        from autoencoders.scoring import check_output, read_input, score_batches, write_atomically
+        from autoencoders.tracking.runs import fluent_store
+        from autoencoders.tracking.store import prepare_store
 
     check(cfg, "score")
     output = Path(cfg.output)

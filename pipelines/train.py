@@ -5,13 +5,23 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import hydra
-from omegaconf import DictConfig
+from autoencoders.startup import libraries_loading
 
-from autoencoders.selection import Selection
-from pipelines.common import CONFIG_DIR, build, one_line_errors, settle_data_settings
-from pipelines.job import job_dir, print_resume_hint, print_summary, resumed_config, resumed_run, stage_run
-from pipelines.schema import check
+with libraries_loading():
+    import hydra
+    from omegaconf import DictConfig
+
+    from autoencoders.selection import Selection
+    from pipelines.common import CONFIG_DIR, build, one_line_errors, settle_data_settings
+    from pipelines.job import (
+        job_dir,
+        print_resume_hint,
+        print_summary,
+        resumed_config,
+        resumed_run,
+        stage_run,
+    )
+    from pipelines.schema import check
 
 
 def train(cfg: DictConfig) -> dict[str, float]:
@@ -22,12 +32,13 @@ def train(cfg: DictConfig) -> dict[str, float]:
     """
     # torch and Lightning are imported here, not at the top: a multirun's launcher process
     # (joblib, SLURM), --help and --cfg never train, and their import costs ~6 s of start-up.
-    import pytorch_lightning as pl
-    import torch
+    with libraries_loading():
+        import pytorch_lightning as pl
+        import torch
 
-    from autoencoders.devices import check_accelerator, cpu_threads
-    from autoencoders.stages import DetectorSettings, prepare_resume, run_tags, train_and_record
-    from autoencoders.training import check_selection, group_steps, training_callbacks
+        from autoencoders.devices import check_accelerator, cpu_threads
+        from autoencoders.stages import DetectorSettings, prepare_resume, run_tags, train_and_record
+        from autoencoders.training import check_selection, group_steps, training_callbacks
 
     if cfg.get("resume"):
         cfg = resumed_config(cfg)
