@@ -18,7 +18,6 @@ with libraries_loading():
     from omegaconf import DictConfig, OmegaConf, open_dict
 
     from autoencoders.errors import ConfigError
-    from autoencoders.stages import DetectorSettings, record_detector, record_evaluation, run_tags
     from autoencoders.tracking.runs import logged_config
     from pipelines.common import CONFIG_DIR, build, one_line_errors, settle_data_settings
     from pipelines.job import print_summary, stage_run
@@ -55,6 +54,9 @@ def make_detector(cfg: DictConfig) -> Any:
 
 def baseline(cfg: DictConfig) -> dict[str, float]:
     """Fit the method on the training split, evaluate it like an autoencoder, record one MLflow run."""
+    with libraries_loading():  # here, not at the top: a sweep's launcher process never fits
+        from autoencoders.stages import DetectorSettings, record_detector, record_evaluation, run_tags
+
     checked = check(cfg, "baseline")
     if cfg.baseline_for:
         cfg = follow_run(cfg)

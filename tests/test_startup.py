@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gc
 import importlib
+import subprocess
+import sys
 
 import pytest
 
@@ -44,3 +46,11 @@ def test_the_training_entry_point_freezes_its_libraries_and_leaves_collection_on
     assert gc.get_freeze_count() == 0
     importlib.reload(pipelines.train)  # its module body again: the imports' block
     assert gc.isenabled() and gc.get_freeze_count() > 10_000
+
+
+def test_the_entry_points_load_without_torch_lightning_or_matplotlib() -> None:
+    """What --help, --cfg and a multirun's launcher process pay: no training libraries."""
+    probe = "import sys, pipelines.train, pipelines.baseline, pipelines.score; "
+    probe += "print(sorted({'torch', 'pytorch_lightning', 'matplotlib'} & set(sys.modules)))"
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == "[]"

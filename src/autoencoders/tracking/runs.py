@@ -14,19 +14,22 @@ import uuid
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import mlflow
 import numpy as np
-from matplotlib.figure import Figure
 from mlflow.entities import DatasetInput, InputTag, Metric, Param, RunStatus
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
 
-from autoencoders.data.base import Splits
 from autoencoders.errors import ConfigError
 from autoencoders.tracking.store import Target, open_experiment, redact, retry_locked
+
+if TYPE_CHECKING:  # annotations only: Lightning and matplotlib load when a run trains or draws
+    from matplotlib.figure import Figure
+
+    from autoencoders.data.base import Splits
 
 log = logging.getLogger(__name__)
 
