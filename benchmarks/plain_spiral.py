@@ -3,7 +3,9 @@
 The notebook's 2-10-10-1 / 1-10-10-2 network on its 100 spiral points, Adam 3e-3 with a cosine
 schedule over 200 epochs of 20 full-batch steps (4,000 steps, as the pipeline's defaults), then the
 training RMSE. No tracking, no figures, no checkpoints: what the pipeline adds is what it costs over this.
-Run: ``.venv/bin/python benchmarks/plain_spiral.py [--threads N]``.
+Run: ``.venv/bin/python benchmarks/plain_spiral.py [--threads N]``. ``--with-pipeline-imports``
+first imports what ``python -m pipelines.train`` imports, as it does: the least the pipeline's
+end-to-end time can be while it uses those libraries.
 """
 
 from __future__ import annotations
@@ -21,6 +23,19 @@ def spiral(n: int, seed: int) -> torch.Tensor:
     return torch.as_tensor(points, dtype=torch.float32)
 
 
+def import_the_pipeline() -> None:
+    """The modules a spiral run loads (Lightning, MLflow, Hydra, matplotlib, scikit-learn), loaded
+    the pipeline's way (:mod:`autoencoders.startup`), and Lightning's NVML check undone as it does."""
+    from autoencoders.startup import libraries_loading
+
+    with libraries_loading():
+        import autoencoders.stages  # noqa: F401
+        import autoencoders.training  # noqa: F401
+        import pipelines.train  # noqa: F401
+        from autoencoders.devices import skip_failing_nvml_checks
+    skip_failing_nvml_checks()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
@@ -29,7 +44,12 @@ def main() -> None:
     parser.add_argument(
         "--seed", type=int, default=0, help="the network's initialisation (the pipeline's seed)"
     )
+    parser.add_argument(
+        "--with-pipeline-imports", action="store_true", help="import the pipeline's libraries first"
+    )
     args = parser.parse_args()
+    if args.with_pipeline_imports:
+        import_the_pipeline()
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)

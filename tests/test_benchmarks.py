@@ -38,6 +38,7 @@ def test_the_suite_writes_its_rows_and_environment_as_json(tmp_path, monkeypatch
         "conv_loop": Row("conv loop (MNIST)", 100.0, 110.0, "images/s", 1.1),
         "scoring": Row("scoring (logged detector)", 5.0, 10.0, "rows/s", 2.0),
         "scoring_cli": Row("scoring CLI (pipelines.score)", 5.0, 10.0, "rows/s", 2.0),
+        "spiral_import_floor": Row("spiral end to end, the imports alone", 2.5, 2, "s", 1.25),
     }
     for name, row in rows.items():
         monkeypatch.setattr(suite, name, lambda *args, row=row: row)
@@ -54,6 +55,7 @@ def test_the_suite_writes_its_rows_and_environment_as_json(tmp_path, monkeypatch
     assert [row["name"] for row in written["rows"]] == [
         "spiral loop",
         "spiral end to end",
+        "spiral end to end, the imports alone",
         "scoring (logged detector)",
         "scoring CLI (pipelines.score)",
         "conv loop (MNIST)",
