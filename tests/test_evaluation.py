@@ -45,6 +45,28 @@ def test_metrics_match_their_definitions() -> None:
     assert 0.5 < evaluation.metrics["test/auroc"] < 1  # far-out anomalies score higher
 
 
+class DistanceScorer:
+    """Scores by the distance between a sample and its reconstruction, noting what it was given."""
+
+    def __init__(self, codec: Shrink) -> None:
+        self.codec = codec
+        self.given: list[np.ndarray | None] = []
+
+    def score(self, x: np.ndarray, reconstruction: np.ndarray | None = None) -> np.ndarray:
+        self.given.append(reconstruction)
+        rebuilt = self.codec.decode(self.codec.encode(x)) if reconstruction is None else reconstruction
+        return np.linalg.norm(x - rebuilt, axis=1)
+
+
+def test_a_scorer_gets_the_test_reconstructions_the_evaluation_made() -> None:
+    splits = SpiralDataModule(n_test=50, n_anomalies=50).splits
+    scorer = DistanceScorer(Shrink())
+    evaluation = evaluate(Shrink(), splits, scorer=scorer)
+    np.testing.assert_allclose(evaluation.test_scores, np.linalg.norm(splits.test / 2, axis=1))
+    np.testing.assert_array_equal(scorer.given[0], splits.test / 2)  # the test set: not rebuilt
+    assert all(given is None for given in scorer.given[1:])  # validation samples: the scorer's own
+
+
 def test_no_anomalies_means_no_detection_metrics_and_a_note() -> None:
     evaluation = evaluate(Shrink(), SpiralDataModule(n_anomalies=0, n_test=50).splits)
     assert "test/auroc" not in evaluation.metrics and "test/mse" in evaluation.metrics

@@ -83,13 +83,14 @@ class Evaluation:
 
 
 def evaluate(
-    codec: Codec, splits: Splits, threshold_quantile: float = 0.99, scorer: Scorer | None = None
+    codec: Codec, splits: Splits, threshold_quantile: float = 0.99, scorer: CodecScorer | None = None
 ) -> Evaluation:
     """Reconstruction metrics on the training and normal test samples, anomaly metrics on the test set.
 
     ``test/rmse`` and ``test/mse`` use the normal test samples only: anomalies are meant to
     reconstruct badly. The anomaly score (:func:`detection`) is ``scorer``'s (an autoencoder's
-    fitted ``anomaly.score``, :mod:`autoencoders.scores`), by default the squared reconstruction error.
+    fitted ``anomaly.score``, :mod:`autoencoders.scores`), by default the squared reconstruction error;
+    either way it is given the test reconstructions made here rather than making them again.
     """
     train_codes = codec.encode(splits.train)
     train_reconstructions = codec.decode(train_codes)
@@ -103,10 +104,11 @@ def evaluate(
         "test/rmse": notebook_rmse(splits.test[normal], test_reconstructions[normal]),
         "test/mse": float(scores[normal].mean() / n_features),
     }
-    if scorer is not None:
-        evaluation = detection(scorer, splits, threshold_quantile)
-    else:
+    if scorer is None:
         evaluation = detection(ReconstructionScorer(codec), splits, threshold_quantile, scores)
+    else:
+        test_scores = scorer.score(splits.test, test_reconstructions)
+        evaluation = detection(scorer, splits, threshold_quantile, test_scores)
     evaluation.metrics = metrics | evaluation.metrics
     evaluation.train_codes, evaluation.train_reconstructions = train_codes, train_reconstructions
     evaluation.test_codes, evaluation.test_reconstructions = test_codes, test_reconstructions
@@ -117,6 +119,13 @@ class Scorer(Protocol):
     """A detector that scores samples, higher for more anomalous ones."""
 
     def score(self, x: np.ndarray) -> np.ndarray: ...
+
+
+class CodecScorer(Protocol):
+    """An encode/decode model's score, which can take the samples' reconstructions where the caller
+    has made them already (:class:`autoencoders.scores.AutoencoderScorer`)."""
+
+    def score(self, x: np.ndarray, reconstruction: np.ndarray | None = None) -> np.ndarray: ...
 
 
 def rapp_scores(

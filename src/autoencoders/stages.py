@@ -21,7 +21,7 @@ from pytorch_lightning.callbacks import ModelCheckpoint
 from autoencoders.baselines import IsolationForestScorer, KNNScorer
 from autoencoders.data.base import InMemoryDataModule
 from autoencoders.detector import Detector, DetectorSpec, input_columns, save_detector
-from autoencoders.evaluation import Codec, Evaluation, Scorer, TorchCodec, detection, evaluate
+from autoencoders.evaluation import Codec, CodecScorer, Evaluation, Scorer, TorchCodec, detection, evaluate
 from autoencoders.figures.run_figures import draw
 from autoencoders.lightning import AutoencoderModule
 from autoencoders.outputs import OUTPUTS_PATH, run_outputs
@@ -63,7 +63,7 @@ def record_evaluation(
     datamodule: InMemoryDataModule,
     label: str,
     settings: DetectorSettings = DetectorSettings(),
-    scorer: Scorer | None = None,
+    scorer: CodecScorer | None = None,
 ) -> Evaluation:
     """Evaluate ``codec`` on the datamodule's splits, draw the figures, log both into the run with
     the outputs a comparison draws from (:mod:`autoencoders.outputs`). A codec's anomaly score is
