@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-import importlib
 import subprocess
 import sys
 
@@ -19,15 +18,30 @@ class Node:
         self.me = self
 
 
-def test_the_block_pauses_collection_then_freezes_what_it_made() -> None:
+def test_a_block_that_loads_a_library_pauses_collection_then_freezes_what_exists(
+    tmp_path, monkeypatch
+) -> None:
+    (tmp_path / "fresh_library.py").write_text("TABLE = [{'row': i} for i in range(100)]\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
     assert gc.isenabled()
-    frozen_before = gc.get_freeze_count()
+    gc.unfreeze()
     with libraries_loading():
         assert not gc.isenabled()
-        made = [Node() for _ in range(100)]
+        import fresh_library
     assert gc.isenabled()
-    assert gc.get_freeze_count() >= frozen_before + len(made)
-    assert gc.is_tracked(made[0]) and not any(made[0] is o for o in gc.get_objects())  # walked no more
+    assert gc.get_freeze_count() >= len(fresh_library.TABLE)
+    assert not any(o is fresh_library.TABLE[0] for o in gc.get_objects())  # walked no more
+
+
+def test_a_block_that_loads_nothing_new_freezes_nothing() -> None:
+    """A sequential sweep's later jobs: the earlier job's garbage must stay collectable."""
+    gc.unfreeze()
+    with libraries_loading():
+        import json  # noqa: F401  (loaded already)
+
+        garbage = Node()
+    assert gc.get_freeze_count() == 0
+    assert any(o is garbage for o in gc.get_objects())
 
 
 def test_only_the_outer_block_resumes_collection_and_an_error_resumes_it_too() -> None:
@@ -39,18 +53,11 @@ def test_only_the_outer_block_resumes_collection_and_an_error_resumes_it_too() -
     assert gc.isenabled()
 
 
-def test_the_training_entry_point_freezes_its_libraries_and_leaves_collection_on() -> None:
-    import pipelines.train
-
-    gc.unfreeze()
-    assert gc.get_freeze_count() == 0
-    importlib.reload(pipelines.train)  # its module body again: the imports' block
-    assert gc.isenabled() and gc.get_freeze_count() > 10_000
-
-
-def test_the_entry_points_load_without_torch_lightning_or_matplotlib() -> None:
-    """What --help, --cfg and a multirun's launcher process pay: no training libraries."""
-    probe = "import sys, pipelines.train, pipelines.baseline, pipelines.score; "
-    probe += "print(sorted({'torch', 'pytorch_lightning', 'matplotlib'} & set(sys.modules)))"
+def test_the_entry_points_freeze_their_libraries_and_load_no_torch_lightning_or_matplotlib() -> None:
+    """What --help, --cfg and a multirun's launcher process pay: no training libraries; what they
+    load is frozen, and collection is on again."""
+    probe = "import gc, sys, pipelines.train, pipelines.baseline, pipelines.score; "
+    probe += "print(sorted({'torch', 'pytorch_lightning', 'matplotlib'} & set(sys.modules)), "
+    probe += "gc.isenabled(), gc.get_freeze_count() > 10_000)"
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
-    assert loaded.stdout.strip() == "[]"
+    assert loaded.stdout.strip() == "[] True True"
