@@ -154,10 +154,8 @@ def pipeline_breakdown(overrides: list[str]) -> dict[str, float]:
     its stages timed: setup (config, data, model, MLflow run), fit, evaluation and figures, the
     detector's MLflow model."""
     python = sys.executable
-    load = "with libraries_loading(): import pipelines.train, autoencoders.stages, autoencoders.training"
-    imports = wall([python, "-c", f"from autoencoders.startup import libraries_loading\n{load}"]) - wall(
-        [python, "-c", "pass"]
-    )
+    load = "from benchmarks.plain_spiral import import_the_pipeline; import_the_pipeline()"
+    imports = wall([python, "-c", load]) - wall([python, "-c", "pass"])
     from autoencoders import stages
     from pipelines.common import compose_config
     from pipelines.train import train
