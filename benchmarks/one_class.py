@@ -19,9 +19,9 @@ import numpy as np
 from mlflow.tracking import MlflowClient
 from omegaconf import OmegaConf
 
-from autoencoders.baselines import IsolationForestScorer, KNNScorer
-from autoencoders.evaluation import ReconstructionScorer, detection
-from autoencoders.pca import PCABaseline
+from autoencoders.baselines.classic import IsolationForestScorer, KNNScorer
+from autoencoders.baselines.pca import PCABaseline
+from autoencoders.evaluation.metrics import ReconstructionScorer, detection
 from pipelines.common import PROJECT_ROOT, build, compose_config
 
 DIGITS = range(10)

@@ -25,14 +25,14 @@ def spiral(n: int, seed: int) -> torch.Tensor:
 
 def import_the_pipeline() -> None:
     """The modules a spiral run loads (Lightning, MLflow, Hydra, matplotlib, scikit-learn), loaded
-    the pipeline's way (:mod:`autoencoders.startup`), and Lightning's NVML check undone as it does."""
-    from autoencoders.startup import libraries_loading
+    the pipeline's way (:mod:`autoencoders.util.startup`), and Lightning's NVML check undone as it does."""
+    from autoencoders.util.startup import libraries_loading
 
     with libraries_loading():
         import autoencoders.stages  # noqa: F401
-        import autoencoders.training  # noqa: F401
+        import autoencoders.training.fit  # noqa: F401
         import pipelines.train  # noqa: F401
-        from autoencoders.devices import skip_failing_nvml_checks
+        from autoencoders.training.devices import skip_failing_nvml_checks
     skip_failing_nvml_checks()
 
 

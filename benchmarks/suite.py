@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from autoencoders.console import quiet_libraries
+from autoencoders.util.console import quiet_libraries
 from pipelines.common import PROJECT_ROOT
 
 RESULTS = PROJECT_ROOT / "benchmarks" / "results"
@@ -82,8 +82,8 @@ def spiral_loop(epochs: int, repeats: int) -> Row:
     import torch
     from pytorch_lightning.loggers import CSVLogger
 
-    from autoencoders.selection import Selection
-    from autoencoders.training import fit_best, group_steps, training_callbacks
+    from autoencoders.training.fit import fit_best, group_steps, training_callbacks
+    from autoencoders.training.selection import Selection
     from benchmarks.throughput import plain_loop
     from pipelines.common import build, compose_config
 

@@ -20,10 +20,10 @@ import torch.nn.functional as F
 from autoencoders.data.base import InMemoryDataModule
 from autoencoders.data.mnist import MNISTDataModule
 from autoencoders.data.spiral import SpiralDataModule
-from autoencoders.lightning import AutoencoderModule
 from autoencoders.models.base import Autoencoder
 from autoencoders.models.conv import ConvAutoencoder
 from autoencoders.models.dense import DenseAutoencoder
+from autoencoders.training.module import AutoencoderModule
 from pipelines.common import PROJECT_ROOT
 
 

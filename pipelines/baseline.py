@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from autoencoders.startup import libraries_loading
+from autoencoders.util.startup import libraries_loading
 
 with libraries_loading():
     import hydra
@@ -42,8 +42,8 @@ def follow_run(cfg: DictConfig) -> DictConfig:
 
 def make_detector(cfg: DictConfig) -> Any:
     """The method's detector, unfitted."""
-    from autoencoders.baselines import IsolationForestScorer, KNNScorer
-    from autoencoders.pca import PCABaseline
+    from autoencoders.baselines.classic import IsolationForestScorer, KNNScorer
+    from autoencoders.baselines.pca import PCABaseline
 
     if cfg.method == "pca":
         return PCABaseline(int(cfg.n_components))

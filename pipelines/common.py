@@ -16,10 +16,10 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from autoencoders.console import quiet_libraries
 from autoencoders.errors import ConfigError, InputError, TrainingDiverged
-from autoencoders.selection import epoch_stride
 from autoencoders.tracking.store import redact
+from autoencoders.training.selection import epoch_stride
+from autoencoders.util.console import quiet_libraries
 from pipelines.job import discard_job_dir, is_multirun
 from pipelines.schema import register
 
@@ -87,7 +87,7 @@ def one_line_errors() -> Iterator[None]:
     remove the output folder Hydra made for the job; a diverged training (its run ended FAILED) the
     same way, with exit status 1.
 
-    The libraries' banners and deprecation notices are silenced (``autoencoders.console``). In a
+    The libraries' banners and deprecation notices are silenced (``autoencoders.util.console``). In a
     multirun the error is raised on, so that Hydra records the job as failed and goes on (the
     command still exits non-zero at the end). SIGTERM (a scheduler, ``kill``) becomes
     ``SystemExit(143)``, so the open run is ended KILLED rather than left RUNNING.

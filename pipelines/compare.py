@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from autoencoders.startup import libraries_loading
+from autoencoders.util.startup import libraries_loading
 
 with libraries_loading():
     import hydra

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from autoencoders.startup import libraries_loading
+from autoencoders.util.startup import libraries_loading
 
 with libraries_loading():
     import hydra

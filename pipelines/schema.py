@@ -401,7 +401,7 @@ class AnomalySchema:
 
     def __post_init__(self) -> None:
         fraction("anomaly.threshold_quantile", self.threshold_quantile)
-        from autoencoders.scores import SCORES
+        from autoencoders.anomaly.scores import SCORES
 
         one_of("anomaly.score", self.score, SCORES)
 

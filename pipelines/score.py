@@ -6,7 +6,7 @@ import os
 import time
 from pathlib import Path
 
-from autoencoders.startup import libraries_loading
+from autoencoders.util.startup import libraries_loading
 
 with libraries_loading():
     import hydra
@@ -26,7 +26,7 @@ def score(cfg: DictConfig) -> int:
         import mlflow.pyfunc
         from mlflow.exceptions import MlflowException
 
-        from autoencoders.scoring import check_output, read_input, score_batches, write_atomically
+        from autoencoders.deploy.batch import check_output, read_input, score_batches, write_atomically
         from autoencoders.tracking.runs import fluent_store
         from autoencoders.tracking.store import prepare_store
 

@@ -18,8 +18,8 @@ from mlflow.tracking import MlflowClient
 from omegaconf import DictConfig
 
 from autoencoders.errors import ConfigError
-from autoencoders.selection import Selection
 from autoencoders.tracking import sweeps
+from autoencoders.training.selection import Selection
 from pipelines.job import job_run_name, job_tags, print_link, tracking_target
 
 

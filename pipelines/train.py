@@ -5,13 +5,13 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from autoencoders.startup import libraries_loading
+from autoencoders.util.startup import libraries_loading
 
 with libraries_loading():
     import hydra
     from omegaconf import DictConfig
 
-    from autoencoders.selection import Selection
+    from autoencoders.training.selection import Selection
     from pipelines.common import CONFIG_DIR, build, one_line_errors, settle_data_settings
     from pipelines.job import (
         job_dir,
@@ -37,9 +37,9 @@ def train(cfg: DictConfig) -> dict[str, float]:
         import pytorch_lightning as pl
         import torch
 
-        from autoencoders.devices import check_accelerator, cpu_threads
         from autoencoders.stages import DetectorSettings, prepare_resume, run_tags, train_and_record
-        from autoencoders.training import check_selection, group_steps, training_callbacks
+        from autoencoders.training.devices import check_accelerator, cpu_threads
+        from autoencoders.training.fit import check_selection, group_steps, training_callbacks
 
     if cfg.get("resume"):
         cfg = resumed_config(cfg)

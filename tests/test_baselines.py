@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 
 from autoencoders import comparison
-from autoencoders.baselines import IsolationForestScorer, KNNScorer
+from autoencoders.baselines.classic import IsolationForestScorer, KNNScorer
 from autoencoders.errors import ConfigError
-from autoencoders.outputs import OUTPUTS_PATH
+from autoencoders.evaluation.records import OUTPUTS_PATH
 from autoencoders.tracking import runs
 from helpers.runs import load_detector
 from pipelines.baseline import baseline

@@ -74,8 +74,8 @@ def test_the_plain_loop_trains_the_weights_the_pipeline_trains(tmp_path) -> None
     import torch
     from pytorch_lightning.loggers import CSVLogger
 
-    from autoencoders.selection import Selection
-    from autoencoders.training import group_steps, training_callbacks
+    from autoencoders.training.fit import group_steps, training_callbacks
+    from autoencoders.training.selection import Selection
     from benchmarks.throughput import plain_loop
     from pipelines.common import build, compose_config
 

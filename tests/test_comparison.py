@@ -9,8 +9,8 @@ import pytest
 
 from autoencoders import comparison
 from autoencoders.errors import ConfigError
+from autoencoders.evaluation.records import OUTPUTS_PATH, RunOutputs
 from autoencoders.figures.group_figures import draw_group
-from autoencoders.outputs import OUTPUTS_PATH, RunOutputs
 from autoencoders.tracking.runs import log_arrays
 from helpers.runs import artifact_paths, write_run
 from pipelines.compare import compare

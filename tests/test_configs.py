@@ -11,7 +11,7 @@ from omegaconf import OmegaConf
 
 from autoencoders.data.base import InMemoryDataModule
 from autoencoders.errors import ConfigError
-from autoencoders.lightning import AutoencoderModule
+from autoencoders.training.module import AutoencoderModule
 from pipelines.common import CONFIG_DIR, build, compose_config
 from pipelines.schema import check
 
@@ -221,7 +221,7 @@ def test_the_defaults_and_library_passthroughs_pass_the_schema(overrides: list[s
 
 
 def test_tiny_networks_train_on_one_thread_unless_told_otherwise() -> None:
-    from autoencoders.devices import cpu_threads
+    from autoencoders.training.devices import cpu_threads
 
     spiral = build(compose_config("train").model)
     conv = build(compose_config("train", ["model=conv"]).model)

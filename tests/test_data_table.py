@@ -13,7 +13,7 @@ import pytest
 from autoencoders.data import table
 from autoencoders.data.table import TableDataModule
 from autoencoders.errors import ConfigError
-from autoencoders.outputs import OUTPUTS_PATH
+from autoencoders.evaluation.records import OUTPUTS_PATH
 from autoencoders.tracking import runs
 from helpers.runs import artifact_paths, load_detector
 from pipelines.compare import compare

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from autoencoders.data.spiral import SpiralDataModule
-from autoencoders.evaluation import evaluate, notebook_rmse, rapp_scores, squared_errors
+from autoencoders.evaluation.metrics import evaluate, notebook_rmse, rapp_scores, squared_errors
 from autoencoders.models.dense import DenseAutoencoder
 
 

@@ -7,12 +7,12 @@ import pytest
 from matplotlib.figure import Figure
 from sklearn.metrics import average_precision_score, roc_auc_score
 
+from autoencoders.baselines.pca import PCABaseline
 from autoencoders.data.spiral import SpiralDataModule
-from autoencoders.evaluation import evaluate
+from autoencoders.evaluation.metrics import evaluate
+from autoencoders.evaluation.records import run_outputs
 from autoencoders.figures import plots
 from autoencoders.figures.run_figures import draw, generation_codes
-from autoencoders.outputs import run_outputs
-from autoencoders.pca import PCABaseline
 
 
 def test_one_dimensional_codes_are_decoded_along_a_line_not_drawn_from_a_gaussian() -> None:

@@ -6,10 +6,10 @@ import pytest
 from mlflow.tracking import MlflowClient
 from omegaconf import OmegaConf
 
+from autoencoders.baselines.pca import PCABaseline
 from autoencoders.data.spiral import spiral_points
 from autoencoders.errors import ConfigError
-from autoencoders.evaluation import notebook_rmse
-from autoencoders.pca import PCABaseline
+from autoencoders.evaluation.metrics import notebook_rmse
 from autoencoders.tracking import runs
 from helpers.runs import artifact_paths, write_run
 from pipelines.common import compose_config

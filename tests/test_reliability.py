@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from autoencoders.lightning import AutoencoderModule
+from autoencoders.training.module import AutoencoderModule
 from helpers.entry import run_main, store_overrides
 from helpers.runs import QUICK_SPIRAL, artifact_paths
 from pipelines.common import PROJECT_ROOT

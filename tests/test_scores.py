@@ -9,12 +9,18 @@ import pandas as pd
 import pytest
 import torch
 
+from autoencoders.anomaly.scores import AutoencoderScorer, FittedScore, fit_score
 from autoencoders.data.base import Splits
 from autoencoders.data.spiral import SpiralDataModule
-from autoencoders.detector import Detector, DetectorSpec
-from autoencoders.evaluation import TorchCodec, evaluate, rapp_layer_terms, rapp_scores, squared_errors
+from autoencoders.deploy.detector import Detector, DetectorSpec
+from autoencoders.evaluation.metrics import (
+    TorchCodec,
+    evaluate,
+    rapp_layer_terms,
+    rapp_scores,
+    squared_errors,
+)
 from autoencoders.models.dense import DenseAutoencoder
-from autoencoders.scores import AutoencoderScorer, FittedScore, fit_score
 
 
 class IdentityNet(torch.nn.Module):

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from autoencoders.startup import libraries_loading
+from autoencoders.util.startup import libraries_loading
 
 
 class Node:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from autoencoders.selection import Selection, selected_value
 from autoencoders.tracking import sweeps
 from autoencoders.tracking.store import Target
+from autoencoders.training.selection import Selection, selected_value
 from helpers.runs import write_run
 
 

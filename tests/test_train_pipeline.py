@@ -15,7 +15,7 @@ from PIL import Image
 
 from autoencoders.data.spiral import SpiralDataModule
 from autoencoders.errors import ConfigError
-from autoencoders.outputs import OUTPUTS_PATH
+from autoencoders.evaluation.records import OUTPUTS_PATH
 from autoencoders.tracking import runs
 from helpers.runs import QUICK_SPIRAL, artifact_paths, load_detector
 from pipelines.train import train

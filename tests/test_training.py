@@ -10,14 +10,14 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.loggers import CSVLogger
 
-from autoencoders.callbacks import TrainingBar
+from autoencoders.anomaly.scores import AutoencoderScorer, FittedScore
 from autoencoders.data.base import Splits
 from autoencoders.data.spiral import SpiralDataModule
 from autoencoders.errors import ConfigError
-from autoencoders.evaluation import TorchCodec, evaluate
-from autoencoders.scores import AutoencoderScorer, FittedScore
-from autoencoders.selection import Selection
-from autoencoders.training import check_selection, fit_best, group_steps, training_callbacks
+from autoencoders.evaluation.metrics import TorchCodec, evaluate
+from autoencoders.training.callbacks import TrainingBar
+from autoencoders.training.fit import check_selection, fit_best, group_steps, training_callbacks
+from autoencoders.training.selection import Selection
 from pipelines.common import build, compose_config
 
 
@@ -163,8 +163,8 @@ def test_the_progress_bar_shows_the_running_loss() -> None:
 
 
 def test_divergence_in_a_group_of_steps_names_its_first_bad_step() -> None:
-    from autoencoders.callbacks import DivergenceGuard
     from autoencoders.errors import TrainingDiverged
+    from autoencoders.training.callbacks import DivergenceGuard
 
     optimizer = SimpleNamespace(param_groups=[{"lr": 0.5}])
     trainer = SimpleNamespace(global_step=10, current_epoch=0, optimizers=[optimizer], datamodule=None)

@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 from mlflow.entities import Run
 from mlflow.tracking import MlflowClient
 
-from autoencoders.outputs import OUTPUTS_PATH, RunOutputs
+from autoencoders.evaluation.records import OUTPUTS_PATH, RunOutputs
 from autoencoders.tracking.runs import load_arrays
 
 COMPARED_STAGES = ("train", "baseline", "pca_baseline")  # pca_baseline: runs logged before baselines

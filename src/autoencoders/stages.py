@@ -18,19 +18,27 @@ import pytorch_lightning as pl
 from mlflow.tracking import MlflowClient
 from pytorch_lightning.callbacks import ModelCheckpoint
 
-from autoencoders.baselines import IsolationForestScorer, KNNScorer
+from autoencoders.anomaly.scores import AutoencoderScorer, FittedScore, fit_score
+from autoencoders.baselines.classic import IsolationForestScorer, KNNScorer
+from autoencoders.baselines.pca import LinearCodec, PCABaseline
 from autoencoders.data.base import InMemoryDataModule
-from autoencoders.detector import Detector, DetectorSpec, input_columns, save_detector
-from autoencoders.evaluation import Codec, CodecScorer, Evaluation, Scorer, TorchCodec, detection, evaluate
+from autoencoders.deploy.detector import Detector, DetectorSpec, input_columns, save_detector
+from autoencoders.evaluation.metrics import (
+    Codec,
+    CodecScorer,
+    Evaluation,
+    Scorer,
+    TorchCodec,
+    detection,
+    evaluate,
+)
+from autoencoders.evaluation.records import OUTPUTS_PATH, run_outputs
 from autoencoders.figures.run_figures import draw
-from autoencoders.lightning import AutoencoderModule
-from autoencoders.outputs import OUTPUTS_PATH, run_outputs
-from autoencoders.pca import LinearCodec, PCABaseline
-from autoencoders.scores import AutoencoderScorer, FittedScore, fit_score
-from autoencoders.selection import Selection
 from autoencoders.tracking import runs
 from autoencoders.tracking.logger import BufferedMLFlowLogger
-from autoencoders.training import fit_best, relocate_checkpoint
+from autoencoders.training.fit import fit_best, relocate_checkpoint
+from autoencoders.training.module import AutoencoderModule
+from autoencoders.training.selection import Selection
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +61,7 @@ class DetectorSettings:
 
     threshold_quantile: float = 0.99
     register_as: str | None = None
-    score: str = "reconstruction"  # the autoencoders' anomaly.score (autoencoders.scores.SCORES)
+    score: str = "reconstruction"  # the autoencoders' anomaly.score (autoencoders.anomaly.scores.SCORES)
 
 
 def record_evaluation(
@@ -66,7 +74,7 @@ def record_evaluation(
     scorer: CodecScorer | None = None,
 ) -> Evaluation:
     """Evaluate ``codec`` on the datamodule's splits, draw the figures, log both into the run with
-    the outputs a comparison draws from (:mod:`autoencoders.outputs`). A codec's anomaly score is
+    the outputs a comparison draws from (:mod:`autoencoders.evaluation.records`). A codec's anomaly score is
     ``scorer``'s, by default its squared reconstruction error.
 
     Final metrics go in at step 0, where the MLflow chart view draws them as one bar per run."""

@@ -163,7 +163,7 @@ class InMemoryDataModule(pl.LightningDataModule):
         self.epoch_size = epoch_size
         self._splits: Splits | None = None
         self._tensors: dict[str, torch.Tensor] = {}
-        #: Training batches per training-step call (:func:`autoencoders.training.group_steps`).
+        #: Training batches per training-step call (:func:`autoencoders.training.fit.group_steps`).
         self.steps_per_call = 1
 
     def build_splits(self) -> Splits:

@@ -1,5 +1,5 @@
 """The comparison's figures: the models of one group on shared axes, drawn from the outputs each run
-logged (:mod:`autoencoders.outputs`), so nothing is retrained, reloaded or refitted."""
+logged (:mod:`autoencoders.evaluation.records`), so nothing is retrained, reloaded or refitted."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from collections.abc import Mapping
 import numpy as np
 from matplotlib.figure import Figure
 
+from autoencoders.evaluation.records import RunOutputs
 from autoencoders.figures import plots
-from autoencoders.outputs import RunOutputs
 
 
 def same_samples(outputs: Mapping[str, RunOutputs]) -> dict[str, RunOutputs]:

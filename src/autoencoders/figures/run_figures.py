@@ -6,9 +6,9 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from autoencoders.data.base import Splits
-from autoencoders.evaluation import Codec, Evaluation
+from autoencoders.evaluation.metrics import Codec, Evaluation
+from autoencoders.evaluation.records import RunOutputs
 from autoencoders.figures import plots
-from autoencoders.outputs import RunOutputs
 
 
 def generation_codes(train_codes: np.ndarray, n: int, seed: int = 0) -> tuple[np.ndarray, str]:

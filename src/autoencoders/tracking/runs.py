@@ -274,7 +274,7 @@ def log_detector(
     name: str = DETECTOR,
 ) -> str:
     """Log a detector's files as an MLflow pyfunc model built from code
-    (``autoencoders/detector_model.py``), with this package's source beside it, a signature with
+    (``autoencoders/deploy/pyfunc.py``), with this package's source beside it, a signature with
     named columns and an input example: ``mlflow.pyfunc.load_model`` and ``mlflow models serve``
     work without the project installed, and loading unpickles nothing.
 
@@ -305,7 +305,7 @@ def log_detector(
             flavor=mlflow.pyfunc,
             run_id=run_id,
             model_id=logged.model_id,
-            python_model=str(PACKAGE_DIR / "detector_model.py"),
+            python_model=str(PACKAGE_DIR / "deploy" / "pyfunc.py"),
             artifacts=dict(artifacts),
             code_paths=[package_source(Path(folder))],
             signature=infer_signature(input_example, output_example),

@@ -16,9 +16,9 @@ from mlflow.entities import Run
 from mlflow.tracking import MlflowClient
 from omegaconf import OmegaConf
 
-from autoencoders.selection import BEST_PREFIX, Selection, selected_value
 from autoencoders.tracking.runs import FAILED, FINISHED, end_run, log_metrics, record_failed_run
 from autoencoders.tracking.store import Target, open_experiment, redact, retry_locked
+from autoencoders.training.selection import BEST_PREFIX, Selection, selected_value
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ import mlflow.pyfunc
 import pandas as pd
 from mlflow.models import set_model
 
-from autoencoders.detector import Detector, load_detector
+from autoencoders.deploy.detector import Detector, load_detector
 
 
 class AnomalyDetector(mlflow.pyfunc.PythonModel):

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, fields
 import numpy as np
 
 from autoencoders.data.base import Splits
-from autoencoders.evaluation import Codec, Evaluation, ReconstructionScorer, Scorer
+from autoencoders.evaluation.metrics import Codec, Evaluation, ReconstructionScorer, Scorer
 
 OUTPUTS_PATH = "evaluation/test_outputs.npz"
 GRID_SIZE = 200

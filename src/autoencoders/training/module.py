@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from autoencoders.errors import ConfigError
-from autoencoders.evaluation import rapp_batch, separation_auroc
+from autoencoders.evaluation.metrics import rapp_batch, separation_auroc
 from autoencoders.models.base import Autoencoder
 
 OptimizerFactory = Callable[[Iterable[torch.nn.Parameter]], torch.optim.Optimizer]
@@ -34,7 +34,7 @@ class AutoencoderModule(pl.LightningModule):
     (``on_before_backward``, ``on_before_optimizer_step``, ...) do not run inside a group, as
     Keras's batch callbacks do not. Only where no wrapper changes a step and no limit counts
     batches: one device, no gradient scaler, clipping, accumulation or batch limits
-    (:func:`autoencoders.training.group_steps` checks).
+    (:func:`autoencoders.training.fit.group_steps` checks).
     """
 
     def __init__(

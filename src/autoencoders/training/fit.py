@@ -9,12 +9,17 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import Callback, LearningRateMonitor, ModelCheckpoint
 
-from autoencoders.callbacks import DivergenceGuard, EpochSummary, ReconstructionSnapshots, TrainingBar
 from autoencoders.data.base import InMemoryDataModule
-from autoencoders.devices import SMALL_NETWORK, skip_failing_nvml_checks
 from autoencoders.errors import ConfigError
-from autoencoders.lightning import AutoencoderModule
-from autoencoders.selection import Selection, epoch_stride
+from autoencoders.training.callbacks import (
+    DivergenceGuard,
+    EpochSummary,
+    ReconstructionSnapshots,
+    TrainingBar,
+)
+from autoencoders.training.devices import SMALL_NETWORK, skip_failing_nvml_checks
+from autoencoders.training.module import AutoencoderModule
+from autoencoders.training.selection import Selection, epoch_stride
 
 #: Metrics logged at every validation, which a checkpoint can monitor.
 EPOCH_METRICS = ("val/loss", "val/auroc")
@@ -85,7 +90,7 @@ def group_steps(
     ``steps_per_execution``) on the module and its datamodule, and return it.
 
     ``requested`` wins where set; null means :data:`SMALL_NETWORK_STEPS_PER_CALL` (at most an epoch)
-    for a network under :data:`~autoencoders.devices.SMALL_NETWORK` parameters, else 1. Why: on the
+    for a network under :data:`~autoencoders.training.devices.SMALL_NETWORK` parameters, else 1. Why: on the
     spiral's 303-parameter network Lightning's per-batch hooks, closure and progress tracking cost
     more than the optimizer step itself. A group's steps are plain PyTorch steps, so groups need a
     training whose steps no Lightning wrapper changes: one device, no gradient scaler (``16-mixed``),

@@ -3,7 +3,7 @@
 A detector is a JSON spec (the input's columns, the preprocessing fitted on the training rows, the
 threshold, how to rebuild the network) and its weights (a torch ``state_dict`` or a PCA's arrays),
 loaded with ``weights_only=True`` / ``allow_pickle=False``: nothing is unpickled. MLflow serves it
-through ``autoencoders/detector_model.py`` (models-from-code); this module has no MLflow in it.
+through ``autoencoders/deploy/pyfunc.py`` (models-from-code); this module has no MLflow in it.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from autoencoders.anomaly.scores import AutoencoderScorer, FittedScore
 from autoencoders.errors import InputError
-from autoencoders.evaluation import Codec
-from autoencoders.scores import AutoencoderScorer, FittedScore
+from autoencoders.evaluation.metrics import Codec
 
 SPEC_FILE = "detector.json"
 WEIGHTS_FILE = "weights.pt"
@@ -72,7 +72,7 @@ class Detector:
         fitted = FittedScore.from_json(self.spec.network.get("score"))
         if fitted.name == "reconstruction":
             scores = errors.sum(axis=1)
-        else:  # the run's own score (autoencoders.scores), from the reconstructions made above
+        else:  # the run's own score (autoencoders.anomaly.scores), from the reconstructions made above
             scores = AutoencoderScorer(self.codec, fitted).score(samples, reconstruction)
         out = {"score": scores, "is_anomaly": scores > self.spec.threshold}
         out |= {f"code_{i}": codes[:, i] for i in range(codes.shape[1])}
@@ -163,8 +163,8 @@ def load_detector(artifacts: Mapping[str, str]) -> Detector:
     """A detector from its files, nothing unpickled: the network class comes from an allow-list."""
     spec = DetectorSpec(**json.loads(Path(artifacts["spec"]).read_text()))
     if spec.network["class"] in ARRAY_MODELS:
-        from autoencoders.baselines import IsolationForestScorer, KNNScorer
-        from autoencoders.pca import LinearCodec
+        from autoencoders.baselines.classic import IsolationForestScorer, KNNScorer
+        from autoencoders.baselines.pca import LinearCodec
 
         with np.load(artifacts["weights"], allow_pickle=False) as stored:
             arrays = {key: stored[key] for key in stored.files}
@@ -175,7 +175,7 @@ def load_detector(artifacts: Mapping[str, str]) -> Detector:
         return Detector(spec, LinearCodec(arrays["mean"], arrays["components"], tuple(spec.input_shape)))
     import torch
 
-    from autoencoders.evaluation import TorchCodec
+    from autoencoders.evaluation.metrics import TorchCodec
     from autoencoders.models.conv import ConvAutoencoder
     from autoencoders.models.dense import DenseAutoencoder
 

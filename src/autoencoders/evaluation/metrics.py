@@ -89,8 +89,9 @@ def evaluate(
 
     ``test/rmse`` and ``test/mse`` use the normal test samples only: anomalies are meant to
     reconstruct badly. The anomaly score (:func:`detection`) is ``scorer``'s (an autoencoder's
-    fitted ``anomaly.score``, :mod:`autoencoders.scores`), by default the squared reconstruction error;
-    either way it is given the test reconstructions made here rather than making them again.
+    fitted ``anomaly.score``, :mod:`autoencoders.anomaly.scores`), by default the squared
+    reconstruction error; either way it is given the test reconstructions made here rather than
+    making them again.
     """
     train_codes = codec.encode(splits.train)
     train_reconstructions = codec.decode(train_codes)
@@ -123,7 +124,7 @@ class Scorer(Protocol):
 
 class CodecScorer(Protocol):
     """An encode/decode model's score, which can take the samples' reconstructions where the caller
-    has made them already (:class:`autoencoders.scores.AutoencoderScorer`)."""
+    has made them already (:class:`autoencoders.anomaly.scores.AutoencoderScorer`)."""
 
     def score(self, x: np.ndarray, reconstruction: np.ndarray | None = None) -> np.ndarray: ...
 

@@ -2,7 +2,7 @@
 
 - ``reconstruction``: the squared reconstruction error.
 - ``rapp``: RaPP's differences between a sample and its reconstruction along the encoder
-  (:func:`autoencoders.evaluation.rapp_scores`).
+  (:func:`autoencoders.evaluation.metrics.rapp_scores`).
 - ``rapp_hidden``: RaPP inside the network only: its terms after each encoder activation and at the
   code, each divided by that term's mean over the training samples, summed; the input's term (the
   reconstruction error) is left out. Scaled, every layer weighs alike: summed as they are, the
@@ -30,7 +30,7 @@ import numpy as np
 from sklearn.covariance import EmpiricalCovariance
 
 from autoencoders.data.base import Splits
-from autoencoders.evaluation import (
+from autoencoders.evaluation.metrics import (
     TorchCodec,
     rapp_layer_terms,
     rapp_scores,
