@@ -22,7 +22,7 @@ from omegaconf import OmegaConf
 from autoencoders.baselines.classic import IsolationForestScorer, KNNScorer
 from autoencoders.baselines.pca import PCABaseline
 from autoencoders.evaluation.metrics import ReconstructionScorer, detection
-from pipelines.common import PROJECT_ROOT, build, compose_config
+from pipelines.hydra_glue import PROJECT_ROOT, build, compose_config
 
 DIGITS = range(10)
 SWEEP = ["model=conv", "dataset.source=bundled"]

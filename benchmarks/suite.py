@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from autoencoders.util.console import quiet_libraries
-from pipelines.common import PROJECT_ROOT
+from pipelines.hydra_glue import PROJECT_ROOT
 
 RESULTS = PROJECT_ROOT / "benchmarks" / "results"
 PLAIN_SPIRAL = PROJECT_ROOT / "benchmarks" / "plain_spiral.py"
@@ -82,10 +82,11 @@ def spiral_loop(epochs: int, repeats: int) -> Row:
     import torch
     from pytorch_lightning.loggers import CSVLogger
 
-    from autoencoders.training.fit import fit_best, group_steps, training_callbacks
+    from autoencoders.training.fit import fit_best, training_callbacks
+    from autoencoders.training.grouped_steps import group_steps
     from autoencoders.training.selection import Selection
     from benchmarks.throughput import plain_loop
-    from pipelines.common import build, compose_config
+    from pipelines.hydra_glue import build, compose_config
 
     cfg = compose_config("train", [f"trainer.max_epochs={epochs}"])
     datamodule = build(cfg.dataset)
@@ -99,7 +100,11 @@ def spiral_loop(epochs: int, repeats: int) -> Row:
         module = copy.deepcopy(initial)
         with tempfile.TemporaryDirectory() as folder:
             checkpoint, callbacks = training_callbacks(
-                datamodule, Path(folder), epochs, Selection("val/loss", "min")
+                datamodule,
+                Path(folder),
+                cfg.trainer.check_val_every_n_epoch,
+                Selection("val/loss", "min"),
+                False,
             )
             trainer = build(
                 cfg.trainer,
@@ -157,7 +162,7 @@ def pipeline_breakdown(overrides: list[str]) -> dict[str, float]:
     load = "from benchmarks.plain_spiral import import_the_pipeline; import_the_pipeline()"
     imports = wall([python, "-c", load]) - wall([python, "-c", "pass"])
     from autoencoders import stages
-    from pipelines.common import compose_config
+    from pipelines.hydra_glue import compose_config
     from pipelines.train import train
 
     laps: dict[str, float] = {}
@@ -212,17 +217,17 @@ def conv_loop(steps: int, repeats: int, device: str = "cpu") -> Row:
     GPU, the images held there (no host-to-device copy per step)."""
     import torch
 
-    from autoencoders.data.mnist import MNISTDataModule
     from autoencoders.models.conv import ConvAutoencoder
     from benchmarks.throughput import lightning_loop, plain_loop
+    from pipelines.hydra_glue import build, compose_config
 
-    datamodule = MNISTDataModule(root=str(PROJECT_ROOT / "data"), source="bundled")
+    datamodule = build(compose_config("train", ["dataset=mnist", "dataset.source=bundled"]).dataset)
     datamodule.prepare_data()
     data = datamodule._tensor("train").to(device)
 
     def network() -> ConvAutoencoder:
         torch.manual_seed(0)
-        return ConvAutoencoder((1, 28, 28), code_dim=16)
+        return build(compose_config("train", ["model=conv"]).model.net)
 
     accelerator = "gpu" if device == "cuda" else "cpu"
     plain_loop(network().to(device), data, datamodule.batch_size, 10)  # warm-up

@@ -18,13 +18,9 @@ import torch
 import torch.nn.functional as F
 
 from autoencoders.data.base import InMemoryDataModule
-from autoencoders.data.mnist import MNISTDataModule
-from autoencoders.data.spiral import SpiralDataModule
 from autoencoders.models.base import Autoencoder
-from autoencoders.models.conv import ConvAutoencoder
-from autoencoders.models.dense import DenseAutoencoder
 from autoencoders.training.module import AutoencoderModule
-from pipelines.common import PROJECT_ROOT
+from pipelines.hydra_glue import build, compose_config
 
 
 def plain_loop(
@@ -75,7 +71,15 @@ def lightning_loop(
 ) -> float:
     """Seconds for ``steps`` steps of the project's LightningModule under a Trainer (``accelerator``
     ``gpu``: one CUDA device, the datamodule's tensors on it)."""
-    module = AutoencoderModule(net, functools.partial(torch.optim.Adam, lr=1e-3))
+    module = AutoencoderModule(
+        net,
+        functools.partial(torch.optim.Adam, lr=1e-3),
+        None,
+        code_l1=0.0,
+        name="benchmark",
+        code_dim=net.code_dim,
+        anomaly_score="reconstruction",
+    )
     trainer = pl.Trainer(
         accelerator=accelerator,
         devices=1,
@@ -131,15 +135,15 @@ def main() -> None:
     print("| --- | --- | --- | --- | --- | --- |")
     compare(
         "conv (32, 64), code 16, MNIST digit 0",
-        lambda: ConvAutoencoder((1, 28, 28), code_dim=16),
-        MNISTDataModule(root=str(PROJECT_ROOT / "data"), source="bundled"),
+        lambda: build(compose_config("train", ["model=conv"]).model.net),
+        build(compose_config("train", ["dataset=mnist", "dataset.source=bundled"]).dataset),
         args.steps,
         args.rounds,
     )
     compare(
         "dense 2-10-10-1, spiral (full batch)",
-        lambda: DenseAutoencoder((2,), code_dim=1),
-        SpiralDataModule(),
+        lambda: build(compose_config("train").model.net),
+        build(compose_config("train").dataset),
         20 * args.steps,
         args.rounds,
     )

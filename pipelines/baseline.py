@@ -19,9 +19,8 @@ with libraries_loading():
 
     from autoencoders.errors import ConfigError
     from autoencoders.tracking.runs import logged_config
-    from pipelines.common import CONFIG_DIR, build, one_line_errors, settle_data_settings
-    from pipelines.job import print_summary, stage_run
-    from pipelines.schema import check
+    from pipelines.hydra_glue import CONFIG_DIR, build, one_line_errors, print_summary, stage_run
+    from pipelines.stage_keys import checked, settle_data_settings
 
 METHODS = ("pca", "knn", "iforest")
 
@@ -57,15 +56,12 @@ def baseline(cfg: DictConfig) -> dict[str, float]:
     with libraries_loading():  # here, not at the top: a sweep's launcher process never fits
         from autoencoders.stages import DetectorSettings, record_detector, record_evaluation, run_tags
 
-    checked = check(cfg, "baseline")
+    cfg = checked(cfg, "baseline")
     if cfg.baseline_for:
         cfg = follow_run(cfg)
-        checked = check(cfg, "baseline")  # the followed run's dataset
     datamodule = build(cfg.dataset)
     datamodule.prepare_data()
     cfg = settle_data_settings(cfg, datamodule)  # n_components follows a table's width
-    if not checked:
-        check(cfg, "baseline")
     detector = make_detector(cfg).fit(datamodule.splits.train)
     k = int(cfg.n_components)
     tags = run_tags("baseline", datamodule, cfg.method, k)

@@ -10,7 +10,7 @@ with libraries_loading():
     from omegaconf import DictConfig
 
     from pipelines.baseline import baseline
-    from pipelines.common import CONFIG_DIR, one_line_errors
+    from pipelines.hydra_glue import CONFIG_DIR, one_line_errors
 
 pca_baseline = baseline  # the stage; the config chooses the method
 

@@ -19,8 +19,9 @@ from omegaconf import DictConfig
 
 from autoencoders.errors import ConfigError
 from autoencoders.tracking import sweeps
+from autoencoders.tracking.resume import print_link
 from autoencoders.training.selection import Selection
-from pipelines.job import job_run_name, job_tags, print_link, tracking_target
+from pipelines.hydra_glue import job_run_name, job_tags, tracking_target
 
 
 class MLflowSweepCallback(Callback):
@@ -68,4 +69,4 @@ class MLflowSweepCallback(Callback):
         except ConfigError:
             selection = None
         sweeps.finish_sweep(self.client, run_id, selection, self.summary_metrics, self.sweep_dir)
-        print_link(self.tracking, self.experiment_id, run_id, "the sweep")
+        print_link(self.tracking.uri, self.tracking.ui_url, self.experiment_id, run_id, "the sweep")

@@ -22,7 +22,7 @@ from autoencoders.data.mnist import load_bundled
 from helpers.entry import store_overrides
 from helpers.runs import QUICK_SPIRAL
 from helpers.server import ModelServer, TrackingServer
-from pipelines.common import compose_config
+from pipelines.hydra_glue import compose_config
 
 
 @pytest.fixture(scope="session")

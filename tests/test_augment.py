@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import torch
 
 from autoencoders.data.augment import random_shifts
-from autoencoders.data.mnist import MNISTDataModule
+from helpers.built import mnist_data
 
 
 def dots(n: int) -> torch.Tensor:
@@ -35,7 +35,7 @@ def test_the_same_generator_seed_gives_the_same_shifts_and_zero_is_off() -> None
 
 
 def test_the_datamodule_shifts_training_batches_only() -> None:
-    datamodule = MNISTDataModule(augment_shift=1)
+    datamodule = mnist_data(augment_shift=1)
     batch = dots(64)
     datamodule.trainer = SimpleNamespace(training=False, global_step=0)
     assert torch.equal(datamodule.on_after_batch_transfer(batch, 0), batch)  # validation: untouched
@@ -46,7 +46,7 @@ def test_the_datamodule_shifts_training_batches_only() -> None:
 
 
 def test_a_group_of_batches_gets_the_shifts_its_steps_would_get_one_by_one() -> None:
-    datamodule = MNISTDataModule(augment_shift=1)
+    datamodule = mnist_data(augment_shift=1)
     batches = [torch.rand(8, 1, 7, 7) for _ in range(3)]
     datamodule.trainer = SimpleNamespace(training=True, global_step=5)
     grouped = datamodule.on_after_batch_transfer(batches, 0)

@@ -6,6 +6,7 @@ import json
 
 from benchmarks import suite
 from benchmarks.suite import Row, rate_row, time_row
+from helpers.built import dense_net
 
 
 def test_ratios_are_ours_over_peer_in_time() -> None:
@@ -74,17 +75,18 @@ def test_the_plain_loop_trains_the_weights_the_pipeline_trains(tmp_path) -> None
     import torch
     from pytorch_lightning.loggers import CSVLogger
 
-    from autoencoders.training.fit import group_steps, training_callbacks
+    from autoencoders.training.fit import training_callbacks
+    from autoencoders.training.grouped_steps import group_steps
     from autoencoders.training.selection import Selection
     from benchmarks.throughput import plain_loop
-    from pipelines.common import build, compose_config
+    from pipelines.hydra_glue import build, compose_config
 
     cfg = compose_config("train", ["trainer.max_epochs=3"])
     datamodule = build(cfg.dataset)
     pl.seed_everything(0, verbose=False)
     module = build(cfg.model)
     net = copy.deepcopy(module.net)
-    _, callbacks = training_callbacks(datamodule, tmp_path, 3, Selection("val/loss", "min"))
+    _, callbacks = training_callbacks(datamodule, tmp_path, 1, Selection("val/loss", "min"), False)
     trainer = build(cfg.trainer, callbacks=callbacks, logger=CSVLogger(tmp_path), enable_progress_bar=False)
     group_steps(module, datamodule, trainer, None)
     trainer.fit(module, datamodule=datamodule)
@@ -101,11 +103,10 @@ def test_the_plain_scoring_script_scores_what_the_network_reconstructs(tmp_path,
     import pandas as pd
     import torch
 
-    from autoencoders.models.dense import DenseAutoencoder
     from benchmarks import plain_score
 
     torch.manual_seed(0)
-    net = DenseAutoencoder((2,), code_dim=1)  # the spiral's network, as a run saves it
+    net = dense_net((2,), code_dim=1)  # the spiral's network, as a run saves it
     torch.save(net.state_dict(), tmp_path / "weights.pt")
     points = np.random.default_rng(0).uniform(-3, 3, size=(50, 2))
     pd.DataFrame(points, columns=["x0", "x1"]).to_csv(tmp_path / "in.csv", index=False)

@@ -28,7 +28,7 @@ def autoencoder(client, rmse: float, seed: int, code_dim: int = 1, **settings) -
 
 
 def pca(client, rmse: float, code_dim: int = 1, status: str = "FINISHED", data=SPIRAL) -> str:
-    tags = {"stage": "pca_baseline", "dataset": "spiral", "model": "pca", "code_dim": str(code_dim)}
+    tags = {"stage": "baseline", "dataset": "spiral", "model": "pca", "code_dim": str(code_dim)}
     params = {**data, "n_components": code_dim, "model.code_dim": code_dim}  # as pipelines.pca_baseline logs
     return write_run(
         client, "spiral", tags, params, {"train/rmse": rmse, "test/auroc": 0.75}, status
@@ -120,7 +120,7 @@ def test_the_compare_stage_prints_the_table_and_logs_it_beside_the_runs(make_cfg
 
 
 def test_compare_on_an_empty_store_says_what_to_do(make_cfg) -> None:
-    with pytest.raises(ConfigError, match="run pipelines.train and pipelines.pca_baseline first"):
+    with pytest.raises(ConfigError, match="no FINISHED train or baseline runs"):
         compare(make_cfg(config_name="compare"))
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from autoencoders.data.base import Splits, TensorBatches
-from autoencoders.data.spiral import SpiralDataModule
+from helpers.built import spiral_data
 
 
 def test_batches_cover_every_sample_once_per_pass() -> None:
@@ -65,7 +65,7 @@ def test_showcase_spreads_each_kind_and_puts_normal_first() -> None:
 
 
 def test_validation_anomalies_come_as_a_second_loader() -> None:
-    datamodule = SpiralDataModule()
+    datamodule = spiral_data()
     assert isinstance(datamodule.val_dataloader(), TensorBatches)  # the spiral has none
     anomalies = datamodule.splits.test[datamodule.splits.test_is_anomaly][:7]
     datamodule._splits = Splits(**{**datamodule.splits.__dict__, "val_anomalies": anomalies})
@@ -77,7 +77,7 @@ def test_validation_anomalies_come_as_a_second_loader() -> None:
 def test_loaders_hold_the_split_on_the_trainers_device() -> None:
     """A GPU training keeps the in-memory split on the GPU: batches are slices there, not copies
     made step by step (the ``meta`` device stands in for a GPU here)."""
-    datamodule = SpiralDataModule()
+    datamodule = spiral_data()
     device = torch.device("meta")
     datamodule.trainer = SimpleNamespace(
         global_rank=0, world_size=1, current_epoch=0, strategy=SimpleNamespace(root_device=device)

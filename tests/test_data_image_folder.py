@@ -10,8 +10,8 @@ import pytest
 from PIL import Image
 
 from autoencoders.data import image_folder
-from autoencoders.data.image_folder import ImageFolderDataModule
 from autoencoders.errors import ConfigError
+from helpers.built import image_folder_data
 from helpers.runs import artifact_paths
 from pipelines.train import train
 
@@ -47,7 +47,7 @@ def photos(tmp_path: Path) -> Path:
 def test_images_of_any_size_and_mode_become_one_shape_and_anomalies_stay_out_of_training(
     photos, channels
 ) -> None:
-    datamodule = ImageFolderDataModule(root=str(photos), channels=channels, image_size=[16, 16])
+    datamodule = image_folder_data(root=str(photos), channels=channels, image_size=[16, 16])
     splits = datamodule.splits
     assert splits.train.shape[1:] == (channels, 16, 16) and datamodule.input_shape == (channels, 16, 16)
     assert splits.train.min() >= 0 and splits.train.max() <= 1
@@ -60,8 +60,8 @@ def test_an_unreadable_file_is_named_or_skipped_and_counted(photos, caplog) -> N
     with pytest.raises(
         ConfigError, match=r"dataset.root: .*notes.txt is not a readable image \(Unidentified"
     ):
-        ImageFolderDataModule(root=str(photos)).prepare_data()
-    datamodule = ImageFolderDataModule(root=str(photos), skip_unreadable=True)
+        image_folder_data(root=str(photos)).prepare_data()
+    datamodule = image_folder_data(root=str(photos), skip_unreadable=True)
     with caplog.at_level(logging.WARNING, logger=image_folder.__name__):
         datamodule.prepare_data()
     assert datamodule.tags == {"dataset.skipped_files": "1"} and "skipped 1 unreadable files" in caplog.text
@@ -69,10 +69,10 @@ def test_an_unreadable_file_is_named_or_skipped_and_counted(photos, caplog) -> N
 
 def test_a_missing_folder_or_no_normal_images_is_one_line(tmp_path) -> None:
     with pytest.raises(ConfigError, match=r"dataset.root=.*nowhere: no such folder"):
-        ImageFolderDataModule(root=str(tmp_path / "nowhere")).prepare_data()
+        image_folder_data(root=str(tmp_path / "nowhere")).prepare_data()
     (tmp_path / "empty" / "normal").mkdir(parents=True)
     with pytest.raises(ConfigError, match=r"dataset.root=.*empty: no images in .*normal/"):
-        ImageFolderDataModule(root=str(tmp_path / "empty")).prepare_data()
+        image_folder_data(root=str(tmp_path / "empty")).prepare_data()
 
 
 def test_a_conv_run_on_colour_images_logs_the_image_figures(make_cfg, client, photos) -> None:

@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 from autoencoders.data import mnist
-from autoencoders.data.mnist import MNISTDataModule, load_bundled
+from autoencoders.data.mnist import load_bundled
 from autoencoders.errors import ConfigError
+from helpers.built import mnist_data
 
 
 @pytest.fixture
@@ -47,7 +48,7 @@ def fake_full_mnist(tmp_path: Path) -> Path:
 def test_auto_falls_back_to_bundled_when_download_fails(tmp_path, bundled_root, no_download, caplog) -> None:
     cache = bundled_root / mnist.BUNDLED_CACHE
     (tmp_path / mnist.BUNDLED_CACHE).write_bytes(cache.read_bytes())
-    datamodule = MNISTDataModule(root=str(tmp_path), source="auto")
+    datamodule = mnist_data(root=str(tmp_path), source="auto")
     with caplog.at_level(logging.INFO, logger=mnist.__name__):
         assert len(datamodule.splits.test) == 1000
     assert datamodule.source_used == "bundled"
@@ -58,7 +59,7 @@ def test_auto_falls_back_to_bundled_when_download_fails(tmp_path, bundled_root, 
 
 
 def test_full_without_files_or_network_is_one_clear_error(tmp_path, no_download) -> None:
-    datamodule = MNISTDataModule(root=str(tmp_path), source="full")
+    datamodule = mnist_data(root=str(tmp_path), source="full")
     with pytest.raises(
         ConfigError, match=r"dataset.source=full: MNIST is not under .*use dataset.source=bundled"
     ):
@@ -66,7 +67,7 @@ def test_full_without_files_or_network_is_one_clear_error(tmp_path, no_download)
 
 
 def test_auto_uses_full_mnist_when_its_files_are_there(fake_full_mnist, no_download) -> None:
-    datamodule = MNISTDataModule(root=str(fake_full_mnist), source="auto", normal_digits=[3])
+    datamodule = mnist_data(root=str(fake_full_mnist), source="auto", normal_digits=[3])
     splits = datamodule.splits
     assert datamodule.source_used == "full"
     assert len(splits.test) == 30  # the official test split, kept whole
@@ -98,7 +99,7 @@ def test_a_cache_write_that_fails_leaves_no_file(tmp_path, monkeypatch) -> None:
 
 
 def test_one_class_split(bundled_root) -> None:
-    splits = MNISTDataModule(root=str(bundled_root), source="bundled", normal_digits=[2, 7]).splits
+    splits = mnist_data(root=str(bundled_root), source="bundled", normal_digits=[2, 7]).splits
     assert set(splits.train_labels) == {2, 7}
     assert set(splits.test_labels) == set(range(10))
     np.testing.assert_array_equal(splits.test_is_anomaly, ~np.isin(splits.test_labels, [2, 7]))

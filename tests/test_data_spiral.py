@@ -7,12 +7,12 @@ import pytest
 
 from autoencoders.data.spiral import (
     BOX,
-    SpiralDataModule,
     distance_to_spiral,
     spiral_anomalies,
     spiral_points,
 )
 from autoencoders.errors import ConfigError
+from helpers.built import spiral_data
 
 
 def notebook_spiral(n: int = 100) -> np.ndarray:
@@ -27,12 +27,12 @@ def notebook_spiral(n: int = 100) -> np.ndarray:
 
 def test_training_set_is_the_notebooks() -> None:
     np.testing.assert_array_equal(spiral_points(100, 0), notebook_spiral())
-    datamodule = SpiralDataModule()
+    datamodule = spiral_data()
     np.testing.assert_array_equal(datamodule.splits.train, notebook_spiral())
 
 
 def test_held_out_normals_lie_on_the_curve_but_are_new_points() -> None:
-    splits = SpiralDataModule(n_test=300, n_anomalies=200).splits
+    splits = spiral_data(n_test=300, n_anomalies=200).splits
     normal = splits.test[~splits.test_is_anomaly]
     assert normal.shape == (300, 2)
     assert distance_to_spiral(normal).max() < 2e-3  # the curve is sampled every ~2e-3
@@ -41,7 +41,7 @@ def test_held_out_normals_lie_on_the_curve_but_are_new_points() -> None:
 
 
 def test_anomalies_are_in_the_box_and_beyond_the_margin() -> None:
-    splits = SpiralDataModule(n_anomalies=400, anomaly_margin=0.5).splits
+    splits = spiral_data(n_anomalies=400, anomaly_margin=0.5).splits
     anomalies = splits.test[splits.test_is_anomaly]
     assert anomalies.shape == (400, 2)
     (x_lo, x_hi), (y_lo, y_hi) = BOX
@@ -51,15 +51,15 @@ def test_anomalies_are_in_the_box_and_beyond_the_margin() -> None:
 
 
 def test_splits_are_reproducible_and_seeded() -> None:
-    first = SpiralDataModule().splits
-    again = SpiralDataModule().splits
-    other = SpiralDataModule(anomaly_seed=9).splits
+    first = spiral_data().splits
+    again = spiral_data().splits
+    other = spiral_data(anomaly_seed=9).splits
     np.testing.assert_array_equal(first.test, again.test)
     assert not np.array_equal(first.test, other.test)
 
 
 def test_no_anomalies_is_allowed() -> None:
-    splits = SpiralDataModule(n_anomalies=0, n_test=50).splits
+    splits = spiral_data(n_anomalies=0, n_test=50).splits
     assert len(splits.test) == 50 and not splits.test_is_anomaly.any()
 
 

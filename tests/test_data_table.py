@@ -15,6 +15,7 @@ from autoencoders.data.table import TableDataModule
 from autoencoders.errors import ConfigError
 from autoencoders.evaluation.records import OUTPUTS_PATH
 from autoencoders.tracking import runs
+from helpers.built import table_data
 from helpers.runs import artifact_paths, load_detector
 from pipelines.compare import compare
 from pipelines.pca_baseline import pca_baseline
@@ -42,7 +43,7 @@ def transactions(tmp_path: Path) -> Path:
 
 
 def module(path: Path, **settings) -> TableDataModule:
-    datamodule = TableDataModule(path=str(path), label=settings.pop("label", "is_fraud"), **settings)
+    datamodule = table_data(path=str(path), label=settings.pop("label", "is_fraud"), **settings)
     datamodule.prepare_data()
     return datamodule
 
@@ -166,7 +167,7 @@ def test_a_table_trains_finds_the_planted_anomalies_and_compares_with_pca(
     # The detector takes the file's raw rows and applies the run's scaler itself.
     detector = load_detector(client.tracking_uri, f"runs:/{run.info.run_id}/anomaly_detector")
     outputs = runs.load_arrays(client, run.info.run_id, OUTPUTS_PATH)
-    test_rows = TableDataModule(path=str(transactions), label="is_fraud").splits.test_ids[outputs["shown"]]
+    test_rows = table_data(path=str(transactions), label="is_fraud").splits.test_ids[outputs["shown"]]
     scored = detector.predict(pd.read_csv(transactions).loc[test_rows, [f"f{i}" for i in range(8)]])
     np.testing.assert_allclose(scored["score"], outputs["scores"][outputs["shown"]], rtol=1e-4)
     errors = scored[[f"error_f{i}" for i in range(8)]].sum(axis=1)  # which features made the score:

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
-from autoencoders.data.spiral import SpiralDataModule
+from helpers.built import spiral_data
 from helpers.entry import run_main
 from helpers.runs import load_detector
 from pipelines.pca_baseline import pca_baseline
@@ -20,7 +20,7 @@ from pipelines.pca_baseline import pca_baseline
 @pytest.fixture
 def points(tmp_path: Path) -> Path:
     """New data for the spiral's detector: its test points, with an id column to carry along."""
-    splits = SpiralDataModule().splits
+    splits = spiral_data().splits
     frame = pd.DataFrame(splits.test, columns=["x0", "x1"]).assign(id=np.arange(len(splits.test)) * 7)
     path = tmp_path / "points.csv"
     frame.to_csv(path, index=False)
@@ -28,7 +28,7 @@ def points(tmp_path: Path) -> Path:
 
 
 def score_command(uri: str, model: str, source: Path, output: Path, *extra: str) -> list[str]:
-    return [f"tracking.uri={uri}", f"model={model}", f"input={source}", f"output={output}", *extra]
+    return [f"tracking.uri={uri}", f"model_uri={model}", f"input={source}", f"output={output}", *extra]
 
 
 def test_a_file_is_scored_whole_in_its_row_order(spiral_run, points, tmp_path, capsys, monkeypatch) -> None:
@@ -53,7 +53,7 @@ def test_a_file_is_scored_whole_in_its_row_order(spiral_run, points, tmp_path, c
         ("gap", "error: input row 3 has no value in column 'x0'"),
         ("text", "error: input column 'x1' is not numeric: 'about 3' in row 5"),
         ("empty", "error: input="),
-        ("no model", "error: model=runs:/0123456789abcdef/anomaly_detector: no such model"),
+        ("no model", "error: model_uri=runs:/0123456789abcdef/anomaly_detector: no such model"),
     ],
 )
 def test_bad_input_to_the_scorer_is_one_line_and_writes_nothing(
@@ -119,7 +119,7 @@ def test_a_registered_detector_scores_by_version_and_alias(
 
 def test_the_detector_answers_over_rest_as_it_does_in_process(served_detector) -> None:
     server, logged = served_detector
-    samples = SpiralDataModule().splits.test[::50]
+    samples = spiral_data().splits.test[::50]
     body = {"dataframe_split": {"columns": ["x0", "x1"], "data": samples.tolist()}}
     request = urllib.request.Request(
         f"{server.url}/invocations", json.dumps(body).encode(), {"Content-Type": "application/json"}

@@ -6,9 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from autoencoders.data.spiral import SpiralDataModule
 from autoencoders.evaluation.metrics import evaluate, notebook_rmse, rapp_scores, squared_errors
-from autoencoders.models.dense import DenseAutoencoder
+from helpers.built import dense_net, spiral_data
 
 
 class Identity:
@@ -30,13 +29,13 @@ class Shrink:
 
 
 def test_the_same_evaluation_scores_any_encode_decode_model() -> None:
-    metrics = evaluate(Identity(), SpiralDataModule().splits).metrics
+    metrics = evaluate(Identity(), spiral_data().splits).metrics
     assert metrics["train/rmse"] == 0 and metrics["test/mse"] == 0
     assert metrics["test/auroc"] == pytest.approx(0.5)  # every score ties
 
 
 def test_metrics_match_their_definitions() -> None:
-    splits = SpiralDataModule(n_test=50, n_anomalies=50).splits
+    splits = spiral_data(n_test=50, n_anomalies=50).splits
     evaluation = evaluate(Shrink(), splits)
     normal = splits.test[~splits.test_is_anomaly]
     assert evaluation.metrics["train/rmse"] == pytest.approx(notebook_rmse(splits.train, splits.train / 2))
@@ -59,7 +58,7 @@ class DistanceScorer:
 
 
 def test_a_scorer_gets_the_test_reconstructions_the_evaluation_made() -> None:
-    splits = SpiralDataModule(n_test=50, n_anomalies=50).splits
+    splits = spiral_data(n_test=50, n_anomalies=50).splits
     scorer = DistanceScorer(Shrink())
     evaluation = evaluate(Shrink(), splits, scorer=scorer)
     np.testing.assert_allclose(evaluation.test_scores, np.linalg.norm(splits.test / 2, axis=1))
@@ -68,7 +67,7 @@ def test_a_scorer_gets_the_test_reconstructions_the_evaluation_made() -> None:
 
 
 def test_no_anomalies_means_no_detection_metrics_and_a_note() -> None:
-    evaluation = evaluate(Shrink(), SpiralDataModule(n_anomalies=0, n_test=50).splits)
+    evaluation = evaluate(Shrink(), spiral_data(n_anomalies=0, n_test=50).splits)
     assert "test/auroc" not in evaluation.metrics and "test/mse" in evaluation.metrics
     assert evaluation.notes["anomaly_detection"].startswith("skipped: the test set has no anomalies")
 
@@ -76,7 +75,7 @@ def test_no_anomalies_means_no_detection_metrics_and_a_note() -> None:
 def test_rapp_adds_the_encoders_disagreement_to_the_reconstruction_error() -> None:
     """A one-layer encoder: RaPP is the squared error plus the squared distance of the two codes."""
     torch.manual_seed(0)
-    net = DenseAutoencoder((2,), code_dim=1, hidden_dims=[])
+    net = dense_net((2,), code_dim=1, hidden_dims=[])
     x = np.random.default_rng(0).normal(size=(50, 2)).astype(np.float32)
     with torch.no_grad():
         x_hat = net(torch.as_tensor(x))

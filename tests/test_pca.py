@@ -12,9 +12,8 @@ from autoencoders.errors import ConfigError
 from autoencoders.evaluation.metrics import notebook_rmse
 from autoencoders.tracking import runs
 from helpers.runs import artifact_paths, write_run
-from pipelines.common import compose_config
 from pipelines.compare import compare
-from pipelines.job import resolved
+from pipelines.hydra_glue import compose_config, resolved
 from pipelines.pca_baseline import pca_baseline
 
 NOTEBOOK_PCA_RMSE = 0.9049436506773132

@@ -13,7 +13,7 @@ import pytest
 from autoencoders.training.module import AutoencoderModule
 from helpers.entry import run_main, store_overrides
 from helpers.runs import QUICK_SPIRAL, artifact_paths
-from pipelines.common import PROJECT_ROOT
+from pipelines.hydra_glue import PROJECT_ROOT
 from pipelines.train import train
 
 
@@ -21,7 +21,7 @@ from pipelines.train import train
     ("overrides", "line"),
     [
         (["model.code_dim=0"], "error: model.code_dim must be a positive integer, got 0"),
-        (["model.code_dim=1.5"], "error: model.code_dim must be an integer, got 1.5"),
+        (["model.code_dim=1.5"], "error: model.code_dim must be a positive integer, got 1.5"),
         (["trainer.max_epochs=-1"], "error: trainer.max_epochs must be a positive integer, got -1"),
         (
             ["dataset=mnist", "dataset.normal_digits=[1,1]"],

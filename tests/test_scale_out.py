@@ -11,7 +11,7 @@ from mlflow.tracking import MlflowClient
 
 from helpers.entry import store_overrides
 from helpers.runs import QUICK_SPIRAL, artifact_paths, load_detector
-from pipelines.common import PROJECT_ROOT, compose_config
+from pipelines.hydra_glue import PROJECT_ROOT, compose_config
 from pipelines.train import train
 
 pytestmark = pytest.mark.slow

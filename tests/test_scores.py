@@ -11,7 +11,6 @@ import torch
 
 from autoencoders.anomaly.scores import AutoencoderScorer, FittedScore, fit_score
 from autoencoders.data.base import Splits
-from autoencoders.data.spiral import SpiralDataModule
 from autoencoders.deploy.detector import Detector, DetectorSpec
 from autoencoders.evaluation.metrics import (
     TorchCodec,
@@ -20,7 +19,7 @@ from autoencoders.evaluation.metrics import (
     rapp_scores,
     squared_errors,
 )
-from autoencoders.models.dense import DenseAutoencoder
+from helpers.built import dense_net, spiral_data
 
 
 class IdentityNet(torch.nn.Module):
@@ -64,7 +63,7 @@ def test_code_score_is_the_mahalanobis_distance_to_the_training_codes() -> None:
 
 def test_reconstruction_score_is_the_squared_error() -> None:
     torch.manual_seed(0)
-    net = DenseAutoencoder((2,), code_dim=1, hidden_dims=[4])
+    net = dense_net((2,), code_dim=1, hidden_dims=[4])
     codec = TorchCodec(net)
     x = stretched_splits().test
     scores = AutoencoderScorer(codec, FittedScore("reconstruction")).score(x)
@@ -74,7 +73,7 @@ def test_reconstruction_score_is_the_squared_error() -> None:
 def test_rapp_hidden_weighs_each_hidden_term_by_its_mean_on_the_training_samples() -> None:
     torch.manual_seed(0)
     splits = stretched_splits()
-    net = DenseAutoencoder((2,), code_dim=1, hidden_dims=[4])
+    net = dense_net((2,), code_dim=1, hidden_dims=[4])
     codec = TorchCodec(net)
     fitted = fit_score("rapp_hidden", codec, splits)
     terms = rapp_layer_terms(net, splits.train)
@@ -92,7 +91,7 @@ def test_rapp_hidden_weighs_each_hidden_term_by_its_mean_on_the_training_samples
 def test_a_sum_of_scores_weighs_each_by_its_spread_on_the_normal_validation_samples() -> None:
     torch.manual_seed(0)
     splits = stretched_splits()
-    codec = TorchCodec(DenseAutoencoder((2,), code_dim=1, hidden_dims=[4]))
+    codec = TorchCodec(dense_net((2,), code_dim=1, hidden_dims=[4]))
     fitted = fit_score("rapp+code", codec, splits)
     scorer = AutoencoderScorer(codec, fitted)
     rapp, code = (scorer.part(part, splits.val) for part in ("rapp", "code"))
@@ -118,8 +117,8 @@ def test_the_detector_scores_with_the_runs_fitted_score_from_plain_json(score: s
     """A run evaluated with a fitted score deploys a detector whose JSON spec holds what the score
     learned; scoring the test set through it gives the evaluation's scores."""
     torch.manual_seed(0)
-    splits = SpiralDataModule(n_test=50, n_anomalies=50).splits
-    net = DenseAutoencoder((2,), code_dim=1, hidden_dims=[6, 6])
+    splits = spiral_data(n_test=50, n_anomalies=50).splits
+    net = dense_net((2,), code_dim=1, hidden_dims=[6, 6])
     codec = TorchCodec(net)
     fitted = fit_score(score, codec, splits)
     evaluation = evaluate(codec, splits, scorer=AutoencoderScorer(codec, fitted))

@@ -49,7 +49,9 @@ def test_parallel_jobs_nest_record_a_failure_and_go_on(store, client, tmp_path) 
     parent, children = sweep_runs(client, "spiral")
     assert parent.info.status == "FAILED"
     assert [run.info.status for run in children] == ["FINISHED", "FAILED", "FINISHED"]
-    assert children[1].data.tags["error"] == "ConfigError: model.code_dim must be a positive integer, got 0"
+    assert (
+        children[1].data.tags["error"] == "InvalidParameter: model.code_dim must be a positive integer, got 0"
+    )
     assert "model.code_dim=3" in children[2].data.tags["sweep.overrides"]
     names = [run.info.run_name for run in children]
     assert [name.split(": ")[0] for name in names] == ["job 0", "job 1", "job 2"]

@@ -9,6 +9,7 @@ from mlflow.exceptions import MlflowException
 from autoencoders.data.spiral import SpiralDataModule
 from autoencoders.tracking import runs
 from autoencoders.tracking.store import Target, open_experiment, retry_locked
+from helpers.built import spiral_data
 from helpers.runs import artifact_paths
 
 
@@ -118,9 +119,9 @@ def test_splits_are_recorded_as_datasets_whose_digest_follows_the_data(client, e
         return {i.tags[0].value: i.dataset.digest for i in inputs}
 
     first, again, other = (
-        digests(SpiralDataModule()),
-        digests(SpiralDataModule()),
-        digests(SpiralDataModule(train_seed=5)),
+        digests(spiral_data()),
+        digests(spiral_data()),
+        digests(spiral_data(train_seed=5)),
     )
     assert set(first) == {"train", "validation", "test"}
     assert first == again

@@ -13,10 +13,10 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from autoencoders.data.spiral import SpiralDataModule
 from autoencoders.errors import ConfigError
 from autoencoders.evaluation.records import OUTPUTS_PATH
 from autoencoders.tracking import runs
+from helpers.built import spiral_data
 from helpers.runs import QUICK_SPIRAL, artifact_paths, load_detector
 from pipelines.train import train
 
@@ -88,7 +88,7 @@ def test_the_logged_detector_scores_as_the_evaluation_did_and_loads_without_pick
     assert logged.params["model.code_dim"] == "1"  # the run's params, as MLflow copies them
     detector = load_detector(spiral_run["uri"], f"runs:/{run.info.run_id}/anomaly_detector")
     assert detector.metadata.signature.inputs.input_names() == ["x0", "x1"]
-    splits = SpiralDataModule().splits
+    splits = spiral_data().splits
     scored = detector.predict(pd.DataFrame(splits.test, columns=["x0", "x1"]))
     assert list(scored.columns) == ["score", "is_anomaly", "code_0"]
     outputs = runs.load_arrays(client, run.info.run_id, OUTPUTS_PATH)

@@ -16,13 +16,15 @@ from autoencoders.data.spiral import SpiralDataModule
 from autoencoders.errors import ConfigError
 from autoencoders.evaluation.metrics import TorchCodec, evaluate
 from autoencoders.training.callbacks import TrainingBar
-from autoencoders.training.fit import check_selection, fit_best, group_steps, training_callbacks
+from autoencoders.training.fit import check_selection, fit_best, training_callbacks
+from autoencoders.training.grouped_steps import group_steps
 from autoencoders.training.selection import Selection
-from pipelines.common import build, compose_config
+from helpers.built import spiral_data
+from pipelines.hydra_glue import build, compose_config
 
 
 def spiral_with_validation_anomalies() -> SpiralDataModule:
-    datamodule = SpiralDataModule(epoch_size=200)
+    datamodule = spiral_data(epoch_size=200)
     splits = datamodule.splits
     anomalies = splits.test[splits.test_is_anomaly][:100]
     datamodule._splits = Splits(**{**splits.__dict__, "val_anomalies": anomalies})
@@ -32,9 +34,8 @@ def spiral_with_validation_anomalies() -> SpiralDataModule:
 def fit_selected(selection: Selection, tmp_path, epochs: int = 6, score: str = "reconstruction"):
     datamodule = spiral_with_validation_anomalies()
     pl.seed_everything(0, verbose=False)
-    module = build(compose_config("train", ["trainer.max_epochs=6"]).model)
-    module.anomaly_score = score
-    checkpoint, callbacks = training_callbacks(datamodule, tmp_path, epochs, selection)
+    module = build(compose_config("train", ["trainer.max_epochs=6", f"anomaly.score={score}"]).model)
+    checkpoint, callbacks = training_callbacks(datamodule, tmp_path, 1, selection, False)
     trainer = pl.Trainer(
         max_epochs=epochs,
         callbacks=callbacks,
@@ -75,7 +76,7 @@ def test_val_loss_checkpoint_is_the_restored_models_loss(tmp_path) -> None:
 )
 def test_selection_must_be_measured_every_epoch(metric: str, message: str) -> None:
     with pytest.raises(ConfigError) as raised:
-        check_selection(Selection(metric, "max"), SpiralDataModule())
+        check_selection(Selection(metric, "max"), spiral_data())
     assert str(raised.value).startswith(message)
 
 
@@ -85,7 +86,7 @@ def test_a_bad_mode_is_a_config_error() -> None:
 
 
 def test_the_progress_bar_shows_on_a_terminal_only_unless_set(monkeypatch) -> None:
-    from pipelines.train import progress_bar
+    from autoencoders.training.fit import progress_bar
 
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
     assert progress_bar(None) is True and progress_bar(False) is False
@@ -96,11 +97,11 @@ def test_the_progress_bar_shows_on_a_terminal_only_unless_set(monkeypatch) -> No
 def short_spiral_fit(tmp_path, steps_per_call: int | None, epochs: int = 3, **trainer_settings):
     """The default spiral module fitted for ``epochs`` with the pipeline's callbacks; returns the
     module, the trainer and the steps per call it used."""
-    datamodule = SpiralDataModule()
+    datamodule = spiral_data()
     pl.seed_everything(0, verbose=False)
     module = build(compose_config("train").model)
     _, callbacks = training_callbacks(
-        datamodule, tmp_path, epochs, Selection("val/loss", "min"), progress_bar=True
+        datamodule, tmp_path, 1, Selection("val/loss", "min"), progress_bar=True
     )
     trainer = pl.Trainer(
         max_epochs=epochs,
@@ -127,7 +128,7 @@ def test_grouped_steps_train_the_very_weights_of_one_step_per_call(tmp_path) -> 
 
 
 def test_steps_per_call_null_groups_small_networks_and_only_where_lightning_can(tmp_path) -> None:
-    datamodule, module = SpiralDataModule(), build(compose_config("train").model)
+    datamodule, module = spiral_data(), build(compose_config("train").model)
     plain = pl.Trainer(logger=False, enable_checkpointing=False)
     assert group_steps(module, datamodule, plain, None) == 20  # the spiral's epoch: one call
     assert datamodule.steps_per_call == 20 and not module.automatic_optimization

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.common import PROJECT_ROOT
+from pipelines.hydra_glue import PROJECT_ROOT
 
 
 def store_overrides(store: dict[str, str]) -> list[str]:

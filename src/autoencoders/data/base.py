@@ -16,7 +16,14 @@ import pytorch_lightning as pl
 import torch
 
 from autoencoders.data.augment import random_shifts
-from autoencoders.errors import ConfigError
+from autoencoders.util.params import (
+    FRACTION,
+    NON_NEGATIVE_INT,
+    POSITIVE_INT,
+    PROBABILITY,
+    InvalidParameter,
+    Text,
+)
 
 
 @dataclass(frozen=True)
@@ -127,13 +134,34 @@ class TensorBatches:
 def check_input_shape(input_shape: Sequence[int], expected: tuple[int, ...], dataset: str) -> None:
     """The configured ``dataset.input_shape`` (which the model reads) must be the data's own."""
     if tuple(input_shape) != expected:
-        raise ConfigError(
-            f"dataset.input_shape must be {list(expected)} for {dataset}, got {list(input_shape)}"
+        raise InvalidParameter("input_shape", f"{list(expected)} for {dataset}", list(input_shape))
+
+
+def check_split_fractions(val_fraction: float, test_fraction: float) -> None:
+    """The normal samples left for training: validation and test may not take them all."""
+    if val_fraction + test_fraction >= 1:
+        raise InvalidParameter(
+            "val_fraction + test_fraction", "below 1 (the rest trains)", val_fraction + test_fraction
         )
 
 
 class InMemoryDataModule(pl.LightningDataModule):
-    """Base for datamodules whose splits fit in memory; subclasses implement ``build_splits``."""
+    """Base for datamodules whose splits fit in memory; subclasses implement ``build_splits`` and
+    check their settings against ``_parameter_constraints`` (:mod:`autoencoders.util.params`)."""
+
+    _parameter_constraints: dict = {
+        "name": Text(),
+        "batch_size": POSITIVE_INT,
+        "epochs": POSITIVE_INT,
+        "epoch_size": POSITIVE_INT,
+    }
+    #: A user's own data: one-class split fractions and their seed.
+    _own_data_constraints: dict = {
+        "val_fraction": FRACTION,
+        "test_fraction": FRACTION,
+        "anomaly_val_fraction": PROBABILITY,
+        "split_seed": NON_NEGATIVE_INT,
+    }
 
     #: ``points`` (vectors, plotted as scatter) or ``images`` (C x H x W, plotted as grids).
     kind = "points"
@@ -163,7 +191,7 @@ class InMemoryDataModule(pl.LightningDataModule):
         self.epoch_size = epoch_size
         self._splits: Splits | None = None
         self._tensors: dict[str, torch.Tensor] = {}
-        #: Training batches per training-step call (:func:`autoencoders.training.fit.group_steps`).
+        #: Training batches per training-step call (:func:`autoencoders.training.grouped_steps.group_steps`).
         self.steps_per_call = 1
 
     def build_splits(self) -> Splits:

@@ -9,9 +9,17 @@ from pathlib import Path
 
 import numpy as np
 
-from autoencoders.data.base import InMemoryDataModule, Splits
+from autoencoders.data.base import InMemoryDataModule, Splits, check_input_shape, check_split_fractions
 from autoencoders.data.one_class import one_class_split, one_class_splits
 from autoencoders.errors import ConfigError
+from autoencoders.util.params import (
+    NON_NEGATIVE_INT,
+    POSITIVE_INT,
+    InvalidParameter,
+    ListOf,
+    Options,
+    check_params,
+)
 
 log = logging.getLogger(__name__)
 
@@ -31,30 +39,43 @@ class ImageFolderDataModule(InMemoryDataModule):
 
     kind = "images"
 
+    _parameter_constraints = {
+        **InMemoryDataModule._parameter_constraints,
+        **InMemoryDataModule._own_data_constraints,
+        "channels": Options((1, 3)),
+        "image_size": ListOf(POSITIVE_INT, "positive integers", length=2),
+        "skip_unreadable": Options((True, False)),
+        "augment_shift": NON_NEGATIVE_INT,
+    }
+
     def __init__(
         self,
+        *,
         root: str,
-        name: str = "images",
-        normal_dir: str = "normal",
-        abnormal_dir: str = "abnormal",
-        channels: int = 3,
-        image_size: Sequence[int] = (32, 32),
-        input_shape: Sequence[int] | None = None,
-        skip_unreadable: bool = False,
-        val_fraction: float = 0.15,
-        test_fraction: float = 0.2,
-        anomaly_val_fraction: float = 0.5,
-        split_seed: int = 0,
-        batch_size: int = 64,
-        epochs: int = 30,
-        epoch_size: int = 4000,
-        augment_shift: int = 0,
+        name: str,
+        normal_dir: str,
+        abnormal_dir: str,
+        channels: int,
+        image_size: Sequence[int],
+        input_shape: Sequence[int] | None,
+        skip_unreadable: bool,
+        val_fraction: float,
+        test_fraction: float,
+        anomaly_val_fraction: float,
+        split_seed: int,
+        batch_size: int,
+        epochs: int,
+        epoch_size: int,
+        augment_shift: int,
     ) -> None:
+        check_params(self._parameter_constraints, locals())
+        check_split_fractions(val_fraction, test_fraction)
+        limit = (min(image_size) - 1) // 2  # a shift of under half the smaller side
+        if augment_shift > limit:
+            raise InvalidParameter("augment_shift", f"0 (off) to {limit} pixels", augment_shift)
         shape = (channels, *image_size)
-        if input_shape is not None and tuple(input_shape) != shape:
-            raise ConfigError(
-                f"dataset.input_shape must be {list(shape)} (channels, image_size), got {list(input_shape)}"
-            )
+        if input_shape is not None:
+            check_input_shape(input_shape, shape, "(channels, *image_size)")
         super().__init__(name, shape, batch_size, split_seed, epochs, epoch_size)
         self.augment_shift = augment_shift
         self.root = Path(root)

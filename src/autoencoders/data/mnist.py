@@ -20,6 +20,16 @@ import numpy as np
 
 from autoencoders.data.base import InMemoryDataModule, Splits, check_input_shape
 from autoencoders.errors import ConfigError
+from autoencoders.util.files import atomic_file
+from autoencoders.util.params import (
+    FRACTION,
+    NON_NEGATIVE_INT,
+    Interval,
+    InvalidParameter,
+    ListOf,
+    Options,
+    check_params,
+)
 
 log = logging.getLogger(__name__)
 
@@ -62,15 +72,8 @@ def download_full(root: Path) -> None:
 
 def write_npz_atomically(path: Path, **arrays: np.ndarray) -> None:
     """Write an ``.npz`` next to its final name, then rename: a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".npz.tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            np.savez(stream, **arrays)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with atomic_file(path) as stream:
+        np.savez(stream, **arrays)
 
 
 def load_bundled(cache_dir: Path) -> LabelledImages:
@@ -172,21 +175,35 @@ class MNISTDataModule(InMemoryDataModule):
 
     kind = "images"
 
+    _parameter_constraints = {
+        **InMemoryDataModule._parameter_constraints,
+        "source": Options(SOURCES),
+        "normal_digits": ListOf(Interval(int, 0, 9), "distinct digits 0..9"),
+        "val_fraction": FRACTION,
+        "bundled_test_fraction": FRACTION,
+        "split_seed": NON_NEGATIVE_INT,
+        "augment_shift": Interval(int, 0, 13),  # under half the 28-pixel side
+    }
+
     def __init__(
         self,
-        name: str = "mnist",
-        input_shape: Sequence[int] = (1, 28, 28),
-        root: str = "data",
-        source: str = "auto",
-        normal_digits: Sequence[int] = (0,),
-        val_fraction: float = 0.1,
-        bundled_test_fraction: float = 0.2,
-        split_seed: int = 0,
-        batch_size: int = 64,
-        epochs: int = 20,
-        epoch_size: int = 4000,
-        augment_shift: int = 0,
+        *,
+        name: str,
+        input_shape: Sequence[int],
+        root: str,
+        source: str,
+        normal_digits: Sequence[int],
+        val_fraction: float,
+        bundled_test_fraction: float,
+        split_seed: int,
+        batch_size: int,
+        epochs: int,
+        epoch_size: int,
+        augment_shift: int,
     ) -> None:
+        check_params(self._parameter_constraints, locals())
+        if len(set(normal_digits)) != len(normal_digits):
+            raise InvalidParameter("normal_digits", "a non-empty list of distinct digits 0..9", normal_digits)
         check_input_shape(input_shape, (1, 28, 28), "MNIST")
         super().__init__(name, (1, 28, 28), batch_size, split_seed, epochs, epoch_size)
         self.augment_shift = augment_shift

@@ -6,6 +6,7 @@ import numpy as np
 
 from autoencoders.data.base import InMemoryDataModule, Splits, check_input_shape
 from autoencoders.errors import ConfigError
+from autoencoders.util.params import NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE_INT, check_params
 
 #: The notebook's box for anomalies and the error map: x in [-4, 4], y in [-3, 3].
 BOX = ((-4.0, 4.0), (-3.0, 3.0))
@@ -64,23 +65,34 @@ class SpiralDataModule(InMemoryDataModule):
     kind = "points"
     error_map_box = BOX
 
+    _parameter_constraints = {
+        **InMemoryDataModule._parameter_constraints,
+        **dict.fromkeys(("n_train", "n_val", "n_test"), POSITIVE_INT),
+        **dict.fromkeys(
+            ("n_anomalies", "train_seed", "val_seed", "test_seed", "anomaly_seed"), NON_NEGATIVE_INT
+        ),
+        "anomaly_margin": NON_NEGATIVE,
+    }
+
     def __init__(
         self,
-        name: str = "spiral",
-        input_shape: list[int] | tuple[int, ...] = (2,),
-        n_train: int = 100,
-        n_val: int = 100,
-        n_test: int = 500,
-        n_anomalies: int = 500,
-        train_seed: int = 0,
-        val_seed: int = 1,
-        test_seed: int = 2,
-        anomaly_seed: int = 3,
-        anomaly_margin: float = 0.3,
-        batch_size: int = 100,
-        epochs: int = 200,
-        epoch_size: int = 2000,
+        *,
+        name: str,
+        input_shape: list[int] | tuple[int, ...],
+        n_train: int,
+        n_val: int,
+        n_test: int,
+        n_anomalies: int,
+        train_seed: int,
+        val_seed: int,
+        test_seed: int,
+        anomaly_seed: int,
+        anomaly_margin: float,
+        batch_size: int,
+        epochs: int,
+        epoch_size: int,
     ) -> None:
+        check_params(self._parameter_constraints, locals())
         check_input_shape(input_shape, (2,), "the spiral")
         super().__init__(name, (2,), batch_size, train_seed, epochs, epoch_size)
         self.save_hyperparameters(logger=False)

@@ -13,30 +13,24 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from autoencoders.data.base import InMemoryDataModule, Splits
+from autoencoders.data.base import InMemoryDataModule, Splits, check_split_fractions
 from autoencoders.data.one_class import one_class_split, one_class_splits
 from autoencoders.errors import ConfigError
+from autoencoders.util.files import read_table
+from autoencoders.util.params import (
+    NAMES,
+    POSITIVE_INT,
+    POSITIVE_INTS,
+    Anything,
+    ListOf,
+    Options,
+    check_params,
+)
 
 log = logging.getLogger(__name__)
 
-READERS = {".csv": pd.read_csv, ".parquet": pd.read_parquet, ".pq": pd.read_parquet}
 SCALERS = ("standard", "minmax", "none")
 MISSING_POLICIES = ("error", "drop")
-
-
-def read_table(path: Path) -> pd.DataFrame:
-    """The file as a DataFrame, or a one-line error naming the file."""
-    setting = f"dataset.path={path}"
-    if not path.is_file():
-        raise ConfigError(f"{setting}: no such file")
-    reader = READERS.get(path.suffix.lower())
-    if reader is None:
-        raise ConfigError(f"{setting}: unreadable format {path.suffix!r}; use a .csv or .parquet file")
-    try:
-        return reader(path)
-    except Exception as error:  # pandas and pyarrow raise many kinds: all mean "not this format"
-        first = str(error).strip().splitlines()[0] if str(error).strip() else ""
-        raise ConfigError(f"{setting}: could not be read ({type(error).__name__}: {first})") from None
 
 
 def anomaly_mask(column: pd.Series, values: Sequence[Any]) -> np.ndarray:
@@ -97,29 +91,45 @@ class TableDataModule(InMemoryDataModule):
 
     kind = "table"
 
+    _parameter_constraints = {
+        **InMemoryDataModule._parameter_constraints,
+        **InMemoryDataModule._own_data_constraints,
+        "epoch_size": [POSITIVE_INT, None],
+        "input_shape": [POSITIVE_INTS, None],
+        "features": [NAMES, None],
+        "anomaly_values": ListOf(Anything(), "values"),
+        "scaler": Options(SCALERS),
+        "missing": Options(MISSING_POLICIES),
+        "model_code_dim": [POSITIVE_INT, None],
+        "model_hidden_dims": [POSITIVE_INTS, None],
+    }
+
     def __init__(
         self,
+        *,
         path: str,
-        name: str = "table",
-        features: Sequence[str] | None = None,
-        label: str | None = None,
-        anomaly_values: Sequence[Any] = (1, True, "yes"),
-        scaler: str = "minmax",
-        missing: str = "error",
-        val_fraction: float = 0.15,
-        test_fraction: float = 0.2,
-        anomaly_val_fraction: float = 0.5,
-        split_seed: int = 0,
-        batch_size: int = 256,
-        epochs: int = 50,
-        epoch_size: int | None = None,
-        input_shape: Sequence[int] | None = None,
-        model_code_dim: int | None = None,
-        model_hidden_dims: Sequence[int] | None = None,
-        model_output_activation: str | None = None,
+        name: str,
+        features: Sequence[str] | None,
+        label: str | None,
+        anomaly_values: Sequence[Any],
+        scaler: str,
+        missing: str,
+        val_fraction: float,
+        test_fraction: float,
+        anomaly_val_fraction: float,
+        split_seed: int,
+        batch_size: int,
+        epochs: int,
+        epoch_size: int | None,
+        input_shape: Sequence[int] | None,
+        model_code_dim: int | None,
+        model_hidden_dims: Sequence[int] | None,
+        model_output_activation: str | None,
     ) -> None:
         """``input_shape``, ``epoch_size`` and the ``model_*`` settings follow from the table when
         None (:meth:`settings`); the pipeline fills them in once the table is read."""
+        check_params(self._parameter_constraints, locals())
+        check_split_fractions(val_fraction, test_fraction)
         super().__init__(name, tuple(input_shape or (0,)), batch_size, split_seed, epochs, epoch_size or 1)
         self.path = Path(path)
         self.features = list(features) if features is not None else None
@@ -161,7 +171,7 @@ class TableDataModule(InMemoryDataModule):
         return {"preprocessing/scaler.json": self.preprocessing}
 
     def build_splits(self) -> Splits:
-        frame = read_table(self.path)
+        frame = read_table(self.path, "dataset.path")
         if self.label is not None and self.label not in frame.columns:
             raise ConfigError(
                 f"dataset.label: no column {self.label!r} in {self.path.name} ({columns_of(frame)})"

@@ -8,7 +8,7 @@ to a temporary file beside its final name and is moved into place when complete.
 from __future__ import annotations
 
 import os
-import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,24 +16,18 @@ import numpy as np
 import pandas as pd
 
 from autoencoders.errors import ConfigError, InputError
-
-READERS = {".csv": pd.read_csv, ".parquet": pd.read_parquet, ".pq": pd.read_parquet}
-WRITERS = {".csv": "to_csv", ".parquet": "to_parquet", ".pq": "to_parquet"}
+from autoencoders.util.files import WRITERS, read_table, write_frame
 
 
 def read_input(path: Path) -> pd.DataFrame | np.ndarray:
     """A CSV or Parquet file as a DataFrame, a ``.npy`` file as an array (no pickles)."""
-    if not path.is_file():
-        raise ConfigError(f"input={path}: no such file")
-    suffix = path.suffix.lower()
-    if suffix not in (*READERS, ".npy"):
-        raise ConfigError(f"input={path}: unreadable format {suffix!r}; use .csv, .parquet or .npy")
-    try:
-        data = np.load(path, allow_pickle=False) if suffix == ".npy" else READERS[suffix](path)
-    except pd.errors.EmptyDataError:
-        data = pd.DataFrame()
-    except Exception as error:  # pandas, pyarrow and numpy raise many kinds
-        raise ConfigError(f"input={path}: could not be read ({type(error).__name__})") from None
+    if path.suffix.lower() == ".npy" and path.is_file():
+        try:
+            data = np.load(path, allow_pickle=False)
+        except Exception as error:  # numpy raises many kinds
+            raise ConfigError(f"input={path}: could not be read ({type(error).__name__})") from None
+    else:
+        data = read_table(path, "input")
     if len(data) == 0:
         raise InputError(f"input={path} is empty: no rows to score")
     return data
@@ -77,13 +71,34 @@ def score_batches(
     return pd.concat([data, scores], axis=1) if isinstance(data, pd.DataFrame) else scores
 
 
-def write_atomically(frame: pd.DataFrame, path: Path) -> None:
-    """Write ``frame`` next to ``path`` and rename it into place: the output is complete or absent."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
-    os.close(handle)
+def score_file(
+    model_uri: str, tracking_uri: str, paths: tuple[Path, Path], batch_size: int, keep: list[str]
+) -> int:
+    """Load the detector (nothing unpickled), score the input file in batches, write the output
+    whole; ``paths``: (input, output). Prints what it did; returns the number of rows scored."""
+    import mlflow.pyfunc
+    from mlflow.exceptions import MlflowException
+
+    from autoencoders.tracking.runs import fluent_store
+    from autoencoders.tracking.store import prepare_store
+
+    source, output = paths
+    check_output(output)
+    data = read_input(source)
+    prepare_store(tracking_uri)
+    os.environ.setdefault("MLFLOW_ALLOW_PICKLE_DESERIALIZATION", "false")
     try:
-        getattr(frame, WRITERS[path.suffix.lower()])(temporary, index=False)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+        with fluent_store(tracking_uri):
+            model = mlflow.pyfunc.load_model(model_uri)
+    except (MlflowException, OSError) as error:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ConfigError(f"model_uri={model_uri}: no such model ({first[:200]})") from None
+    started = time.perf_counter()
+    scored = score_batches(model, data, batch_size, keep)
+    write_frame(scored, output)
+    seconds = time.perf_counter() - started
+    print(
+        f"scored {len(scored)} rows in {seconds:.2f} s ({len(scored) / seconds:,.0f} rows/s): "
+        f"{int(scored['is_anomaly'].sum())} anomalous; wrote {output}"
+    )
+    return len(scored)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from autoencoders.errors import ConfigError
+from autoencoders.util.params import Options
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {
     "relu": nn.ReLU,
@@ -20,10 +20,12 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {
 }
 
 
-def activation(name: str, setting: str = "model.net.activation") -> nn.Module:
-    """A fresh activation layer by name, or a ConfigError that lists the names allowed."""
-    if name not in ACTIVATIONS:
-        raise ConfigError(f"{setting} must be one of {sorted(ACTIVATIONS)}, got {name!r}")
+#: A network setting that names an activation.
+ACTIVATION = Options(tuple(sorted(ACTIVATIONS)))
+
+
+def activation(name: str) -> nn.Module:
+    """A fresh activation layer by name (checked by the network's constructor)."""
     return ACTIVATIONS[name]()
 
 

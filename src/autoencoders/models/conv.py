@@ -8,8 +8,15 @@ from collections.abc import Sequence
 from torch import nn
 
 from autoencoders.errors import ConfigError
-from autoencoders.models.base import Autoencoder
+from autoencoders.models.base import ACTIVATION, Autoencoder
 from autoencoders.models.base import activation as make_activation
+from autoencoders.util.params import (
+    POSITIVE_INT,
+    POSITIVE_INTS,
+    InvalidParameter,
+    Options,
+    check_params,
+)
 
 UPSAMPLING = ("transposed", "upsample")
 
@@ -40,15 +47,28 @@ class ConvAutoencoder(Autoencoder):
     """Encoder: stride-2 convolutions through ``channels``, then a dense layer to the code.
     Decoder: the mirror image, upsampling by ``upsampling``, sigmoid output for [0, 1] pixels."""
 
+    _parameter_constraints = {
+        "input_shape": POSITIVE_INTS,
+        "code_dim": POSITIVE_INT,
+        "channels": POSITIVE_INTS,
+        "kernel_size": POSITIVE_INT,
+        "upsampling": Options(UPSAMPLING),
+        "activation": ACTIVATION,
+    }
+
     def __init__(
         self,
         input_shape: Sequence[int],
-        code_dim: int = 16,
-        channels: Sequence[int] = (32, 64),
-        kernel_size: int = 3,
-        upsampling: str = "transposed",
-        activation: str = "relu",
+        *,
+        code_dim: int,
+        channels: Sequence[int],
+        kernel_size: int,
+        upsampling: str,
+        activation: str,
     ) -> None:
+        check_params(self._parameter_constraints, locals())
+        if kernel_size % 2 == 0:
+            raise InvalidParameter("kernel_size", "an odd positive integer", kernel_size)
         input_shape = tuple(int(size) for size in input_shape)
         if len(input_shape) != 3:
             raise ConfigError(

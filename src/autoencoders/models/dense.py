@@ -7,8 +7,9 @@ from collections.abc import Sequence
 
 from torch import nn
 
-from autoencoders.models.base import Autoencoder
+from autoencoders.models.base import ACTIVATION, Autoencoder
 from autoencoders.models.base import activation as make_activation
+from autoencoders.util.params import POSITIVE_INT, POSITIVE_INTS, ListOf, check_params
 
 
 def mlp(sizes: Sequence[int], activation_name: str, final: nn.Module | None = None) -> nn.Sequential:
@@ -30,20 +31,30 @@ class DenseAutoencoder(Autoencoder):
     network compares with the convolutional one on MNIST.
     """
 
+    _parameter_constraints = {
+        "input_shape": POSITIVE_INTS,
+        "code_dim": POSITIVE_INT,
+        "hidden_dims": ListOf(POSITIVE_INT, "positive integers", empty=True),  # []: a linear autoencoder
+        "activation": ACTIVATION,
+        "output_activation": [ACTIVATION, None],
+    }
+
     def __init__(
         self,
         input_shape: Sequence[int],
-        code_dim: int = 1,
-        hidden_dims: Sequence[int] = (10, 10),
-        activation: str = "relu",
-        output_activation: str | None = None,
+        *,
+        code_dim: int,
+        hidden_dims: Sequence[int],
+        activation: str,
+        output_activation: str | None,
     ) -> None:
+        check_params(self._parameter_constraints, locals())
         input_shape = tuple(int(size) for size in input_shape)
         n_features = math.prod(input_shape)
         widths = [n_features, *hidden_dims, code_dim]
         final = None
         if output_activation is not None:
-            final = make_activation(output_activation, "model.net.output_activation")
+            final = make_activation(output_activation)
         encoder = mlp(widths, activation)
         decoder = mlp(widths[::-1], activation, final)
         if len(input_shape) > 1:

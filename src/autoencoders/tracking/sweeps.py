@@ -19,6 +19,7 @@ from omegaconf import OmegaConf
 from autoencoders.tracking.runs import FAILED, FINISHED, end_run, log_metrics, record_failed_run
 from autoencoders.tracking.store import Target, open_experiment, redact, retry_locked
 from autoencoders.training.selection import BEST_PREFIX, Selection, selected_value
+from autoencoders.util.files import markdown_table
 
 log = logging.getLogger(__name__)
 
@@ -165,6 +166,4 @@ def summary_csv(runs: Sequence[Run], metrics: Sequence[str]) -> str:
 
 def summary_markdown(runs: Sequence[Run], metrics: Sequence[str]) -> str:
     header, *rows = summary_rows(runs, metrics)
-    lines = ["| " + " | ".join(header) + " |", "| --- " * len(header) + "|"]
-    lines += ["| " + " | ".join(cell.replace("|", "/") for cell in row) + " |" for row in rows]
-    return "\n".join(lines) + "\n"
+    return markdown_table(header, rows) + "\n"

@@ -12,6 +12,7 @@ from pytorch_lightning.callbacks import Callback, TQDMProgressBar
 from torchvision.utils import make_grid
 
 from autoencoders.errors import TrainingDiverged
+from autoencoders.training.grouped_steps import running_loss, set_refresh_rate
 
 log = logging.getLogger(__name__)
 
@@ -114,14 +115,14 @@ class TrainingBar(TQDMProgressBar):
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         # Known only now: the batches an epoch has (groups of them, with steps_per_call).
-        self._refresh_rate = max(1, int(trainer.num_training_batches) // self.redraws_per_epoch)
+        set_refresh_rate(self, max(1, int(trainer.num_training_batches) // self.redraws_per_epoch))
         super().on_train_start(trainer, pl_module)
 
     def get_metrics(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> dict[str, Any]:
         items = super().get_metrics(trainer, pl_module)
         items.pop("v_num", None)
-        samples = getattr(pl_module, "_epoch_samples", 0)
-        if samples:
-            items["loss"] = f"{float(pl_module._epoch_loss_sum) / samples:.4g}"
+        loss = running_loss(pl_module)
+        if loss is not None:
+            items["loss"] = f"{loss:.4g}"
         items["step"] = trainer.global_step  # optimizer steps: the bar counts calls (steps_per_call)
         return items

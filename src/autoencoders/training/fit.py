@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytorch_lightning as pl
 import torch
@@ -17,12 +20,55 @@ from autoencoders.training.callbacks import (
     ReconstructionSnapshots,
     TrainingBar,
 )
-from autoencoders.training.devices import SMALL_NETWORK, skip_failing_nvml_checks
+from autoencoders.training.devices import check_accelerator, cpu_threads, skip_failing_nvml_checks
+from autoencoders.training.grouped_steps import group_steps
 from autoencoders.training.module import AutoencoderModule
-from autoencoders.training.selection import Selection, epoch_stride
+from autoencoders.training.selection import Selection
 
 #: Metrics logged at every validation, which a checkpoint can monitor.
 EPOCH_METRICS = ("val/loss", "val/auroc")
+
+
+def prepare_training(
+    module: AutoencoderModule,
+    datamodule: InMemoryDataModule,
+    selection: Selection,
+    accelerator: str,
+    num_threads: int | None,
+) -> None:
+    """Checks that need the built objects (before the trainer exists), and torch's thread count."""
+    threads = cpu_threads(sum(p.numel() for p in module.parameters()), num_threads)
+    if threads:
+        torch.set_num_threads(threads)
+    check_accelerator(accelerator)
+    check_selection(selection, datamodule)
+
+
+def prepare_trainer(
+    module: AutoencoderModule,
+    datamodule: InMemoryDataModule,
+    selection: Selection,
+    workdir: Path,
+    make_trainer: Callable[..., pl.Trainer],
+    settings: Mapping[str, Any],
+    steps_per_call: int | None,
+) -> tuple[pl.Trainer, ModelCheckpoint]:
+    """The trainer ``make_trainer`` builds with this run's callbacks, and its checkpoint callback.
+    ``settings``: the trainer's config (``check_val_every_n_epoch``, ``enable_progress_bar``: null
+    shows Lightning's bar on a terminal only, so CI and log files get the EpochSummary lines)."""
+    bar = progress_bar(settings.get("enable_progress_bar"))
+    every = settings.get("check_val_every_n_epoch") or 1
+    checkpoint, callbacks = training_callbacks(datamodule, workdir, every, selection, bar)
+    trainer = make_trainer(
+        default_root_dir=str(workdir), callbacks=callbacks, enable_progress_bar=bar, logger=False
+    )
+    group_steps(module, datamodule, trainer, steps_per_call)
+    return trainer, checkpoint
+
+
+def progress_bar(setting: bool | None) -> bool:
+    """``trainer.enable_progress_bar``: as set; null shows Lightning's bar on a terminal only."""
+    return sys.stderr.isatty() if setting is None else bool(setting)
 
 
 def check_selection(selection: Selection, datamodule: InMemoryDataModule) -> None:
@@ -42,16 +88,16 @@ def check_selection(selection: Selection, datamodule: InMemoryDataModule) -> Non
 def training_callbacks(
     datamodule: InMemoryDataModule,
     workdir: Path,
-    max_epochs: int,
+    every_n_epochs: int,
     selection: Selection,
-    progress_bar: bool = False,
+    progress_bar: bool,
 ) -> tuple[ModelCheckpoint, list[Callback]]:
     """The checkpoint of the best epoch by ``selection`` and every callback a training uses,
     checkpoint first.
 
     First, because under ``ddp_fork``/``ddp_spawn`` Lightning copies ``best_model_path`` back to the
-    main process for the first checkpoint callback only. At most ~20 checkpoint writes per run: a
-    200-epoch spiral run would otherwise spend more time saving checkpoints than training. Each
+    main process for the first checkpoint callback only. ``every_n_epochs``: the trainer's
+    ``check_val_every_n_epoch``, so that each validation may become the checkpoint. Each
     write also saves ``last.ckpt``, the state an interrupted run resumes from. ``progress_bar``:
     Lightning's bar with the running loss (the trainer must have ``enable_progress_bar=True``).
     """
@@ -60,7 +106,7 @@ def training_callbacks(
         filename="best",
         monitor=selection.metric,
         mode=selection.mode,
-        every_n_epochs=epoch_stride(max_epochs),  # the validations: trainer.check_val_every_n_epoch
+        every_n_epochs=every_n_epochs,
         save_last=True,
     )
     callbacks: list[Callback] = [
@@ -75,56 +121,6 @@ def training_callbacks(
         splits = datamodule.splits
         callbacks.append(ReconstructionSnapshots(splits.test[splits.showcase(8, 8)]))
     return checkpoint, callbacks
-
-
-#: Optimizer steps per training call for a network under ``SMALL_NETWORK`` parameters when
-#: ``steps_per_call`` is null: enough that Lightning's per-batch work stops mattering (the spiral's
-#: 20 steps an epoch become one call), few enough that a progress bar still moves.
-SMALL_NETWORK_STEPS_PER_CALL = 32
-
-
-def group_steps(
-    module: AutoencoderModule, datamodule: InMemoryDataModule, trainer: pl.Trainer, requested: int | None
-) -> int:
-    """Set how many optimizer steps one training call takes (``steps_per_call``; Keras's
-    ``steps_per_execution``) on the module and its datamodule, and return it.
-
-    ``requested`` wins where set; null means :data:`SMALL_NETWORK_STEPS_PER_CALL` (at most an epoch)
-    for a network under :data:`~autoencoders.training.devices.SMALL_NETWORK` parameters, else 1. Why: on the
-    spiral's 303-parameter network Lightning's per-batch hooks, closure and progress tracking cost
-    more than the optimizer step itself. A group's steps are plain PyTorch steps, so groups need a
-    training whose steps no Lightning wrapper changes: one device, no gradient scaler (``16-mixed``),
-    clipping or accumulation, and no limit counted in batches (``max_steps``,
-    ``limit_train_batches``, ``val_check_interval``); null then means 1.
-    """
-    unsupported = [
-        setting
-        for setting, present in (
-            (f"{trainer.world_size} processes (DDP)", trainer.world_size > 1),
-            (f"trainer.precision={trainer.precision}", trainer.precision in ("16-mixed", "16")),
-            ("trainer.gradient_clip_val", trainer.gradient_clip_val is not None),
-            ("trainer.accumulate_grad_batches", trainer.accumulate_grad_batches > 1),
-            # Lightning counts these in calls, not steps: a group would change what they mean.
-            ("trainer.max_steps", trainer.max_steps not in (-1, None)),
-            ("trainer.limit_train_batches", trainer.limit_train_batches != 1.0),
-            ("trainer.val_check_interval", trainer.val_check_interval != 1.0),
-        )
-        if present
-    ]
-    if requested is not None and requested > 1 and unsupported:
-        raise ConfigError(
-            f"steps_per_call={requested} needs one device without a gradient scaler (16-mixed), "
-            f"clipping, accumulation or batch limits, but this training has {unsupported[0]}: "
-            "use steps_per_call=1"
-        )
-    steps = requested
-    if steps is None:
-        small = sum(p.numel() for p in module.parameters()) < SMALL_NETWORK
-        steps = min(SMALL_NETWORK_STEPS_PER_CALL, datamodule.steps_per_epoch) if small else 1
-        steps = 1 if unsupported else steps
-    module.group_steps(steps)
-    datamodule.steps_per_call = steps
-    return steps
 
 
 def relocate_checkpoint(path: Path, dirpath: Path) -> None:

@@ -13,6 +13,8 @@ import torch.nn.functional as F
 from autoencoders.errors import ConfigError
 from autoencoders.evaluation.metrics import rapp_batch, separation_auroc
 from autoencoders.models.base import Autoencoder
+from autoencoders.training.grouped_steps import count_manual_step
+from autoencoders.util.params import NON_NEGATIVE, POSITIVE_INT, InvalidParameter, Text, check_params
 
 OptimizerFactory = Callable[[Iterable[torch.nn.Parameter]], torch.optim.Optimizer]
 SchedulerFactory = Callable[[torch.optim.Optimizer], Any]
@@ -34,21 +36,29 @@ class AutoencoderModule(pl.LightningModule):
     (``on_before_backward``, ``on_before_optimizer_step``, ...) do not run inside a group, as
     Keras's batch callbacks do not. Only where no wrapper changes a step and no limit counts
     batches: one device, no gradient scaler, clipping, accumulation or batch limits
-    (:func:`autoencoders.training.fit.group_steps` checks).
+    (:func:`autoencoders.training.grouped_steps.group_steps` checks).
     """
+
+    _parameter_constraints = {"name": Text(), "code_dim": POSITIVE_INT, "code_l1": NON_NEGATIVE}
 
     def __init__(
         self,
         net: Autoencoder,
         optimizer: OptimizerFactory,
-        scheduler: SchedulerFactory | None = None,
-        code_l1: float = 0.0,
-        name: str = "autoencoder",
-        code_dim: int | None = None,
+        scheduler: SchedulerFactory | None,
+        *,
+        code_l1: float,
+        name: str,
+        code_dim: int,
+        anomaly_score: str,
     ) -> None:
+        """``anomaly_score``: the run's ``anomaly.score``; ``val/auroc`` ranks each epoch by the
+        reconstruction error where it is ``reconstruction``, else by RaPP (every other score builds
+        on the encoder)."""
         super().__init__()
-        if code_dim is not None and code_dim != net.code_dim:
-            raise ConfigError(f"model.code_dim is {code_dim} but the network's code has {net.code_dim}")
+        check_params(self._parameter_constraints, locals())
+        if code_dim != net.code_dim:
+            raise InvalidParameter("code_dim", f"the network's code size ({net.code_dim})", code_dim)
         self.net = net
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
@@ -57,8 +67,8 @@ class AutoencoderModule(pl.LightningModule):
         self._epoch_loss_sum = torch.zeros(())
         self._epoch_samples = 0
         self._val_scores: dict[int, list[torch.Tensor]] = {0: [], 1: []}
-        #: The anomaly score of ``val/auroc`` each epoch: the run's ``anomaly.score``.
-        self.anomaly_score = "reconstruction"
+        self.epoch_score = "reconstruction" if anomaly_score == "reconstruction" else "rapp"
+        self.check_optimizer()
 
     def group_steps(self, steps_per_call: int) -> None:
         """Train on groups of ``steps_per_call`` batches per call (the datamodule must yield them):
@@ -102,7 +112,7 @@ class AutoencoderModule(pl.LightningModule):
         try:
             self.configure_optimizers()
         except (TypeError, ValueError) as error:
-            raise ConfigError(f"model.optimizer / model.scheduler: {error}") from error
+            raise ConfigError(f"model.optimizer / model.scheduler: {str(error).splitlines()[0]}") from error
 
     def training_step(self, batch: torch.Tensor | list[torch.Tensor], batch_idx: int) -> torch.Tensor:
         if self.automatic_optimization:
@@ -110,16 +120,13 @@ class AutoencoderModule(pl.LightningModule):
             self._add_to_epoch_loss(loss.detach() * len(batch), len(batch))
             return loss
         optimizer = self.optimizers().optimizer  # torch's own, unwrapped
-        # What trainer.global_step counts under manual optimization (each LightningOptimizer.step).
-        steps = self.trainer.fit_loop.epoch_loop.manual_optimization.optim_step_progress
         losses = []
         for one in batch:  # a group of batches (steps_per_call): one optimizer step each
             loss = self.objective(one)[0]
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-            steps.increment_ready()
-            steps.increment_completed()
+            count_manual_step(self.trainer)
             losses.append(loss.detach())
         # One loss per step, for the epoch's mean and for DivergenceGuard, which finds the first
         # step whose loss is not finite (the rest of a diverged group trains on NaN, and fails).
@@ -158,7 +165,7 @@ class AutoencoderModule(pl.LightningModule):
                 sync_dist=True,
                 add_dataloader_idx=False,
             )
-        if self.anomaly_score == "rapp":  # the run's own score, as its evaluation will use
+        if self.epoch_score == "rapp":  # the run's own score, as its evaluation will use
             scores = rapp_batch(self.net, batch, reconstruction).double()
         else:
             scores = (reconstruction - batch).flatten(1).double().pow(2).sum(1)

@@ -20,9 +20,15 @@ class InvalidParameter(ConfigError):
         self.name, self.allowed, self.value = name, allowed, value
         super().__init__(f"{name} must be {allowed}, got {value!r}")
 
-    def under(self, prefix: str) -> ConfigError:
+    def __reduce__(self) -> tuple:  # a failed multirun job's error travels back to Hydra pickled
+        return type(self), (self.name, self.allowed, self.value)
+
+    def under(self, prefix: str) -> InvalidParameter:
         """The same message with the setting's full config path."""
-        return InvalidParameter(f"{prefix}.{self.name}" if prefix else self.name, self.allowed, self.value)
+        return self.under_name(f"{prefix}.{self.name}" if prefix else self.name)
+
+    def under_name(self, name: str) -> InvalidParameter:
+        return InvalidParameter(name, self.allowed, self.value)
 
 
 def is_number(value: Any, kind: type) -> bool:
@@ -79,24 +85,6 @@ class Options:
 
 
 @dataclass(frozen=True)
-class ListOf:
-    """A non-empty list whose every item meets ``item``; ``length``: exactly that many items."""
-
-    item: Any
-    length: int | None = None
-
-    def __call__(self, value: Any) -> bool:
-        if isinstance(value, str) or not isinstance(value, Sequence) or not value:
-            return False
-        return (self.length is None or len(value) == self.length) and all(self.item(v) for v in value)
-
-    def __str__(self) -> str:
-        items = str(self.item).removeprefix("a ").removeprefix("an ")
-        items = items.replace("integer", "integers").replace("number", "numbers")
-        return f"a list of {self.length} {items}" if self.length else f"a non-empty list of {items}"
-
-
-@dataclass(frozen=True)
 class Text:
     """A non-empty string."""
 
@@ -107,7 +95,41 @@ class Text:
         return "a non-empty name"
 
 
+@dataclass(frozen=True)
+class ListOf:
+    """A non-empty list whose every item meets ``item``, described as ``noun``; ``length``: exactly
+    that many items."""
+
+    item: Any
+    noun: str = "values"
+    length: int | None = None
+    empty: bool = False  # an empty list is allowed
+
+    def __call__(self, value: Any) -> bool:
+        if isinstance(value, str) or not isinstance(value, Sequence) or not (value or self.empty):
+            return False
+        return (self.length is None or len(value) == self.length) and all(self.item(v) for v in value)
+
+    def __str__(self) -> str:
+        if self.length:
+            return f"a list of {self.length} {self.noun}"
+        return f"a list of {self.noun}" if self.empty else f"a non-empty list of {self.noun}"
+
+
+@dataclass(frozen=True)
+class Anything:
+    """Any value (an item of a list whose items are free)."""
+
+    def __call__(self, value: Any) -> bool:
+        return True
+
+    def __str__(self) -> str:
+        return "values"
+
+
 POSITIVE_INT = Interval(int, 1)
+POSITIVE_INTS = ListOf(POSITIVE_INT, "positive integers")
+NAMES = ListOf(Text(), "names")
 NON_NEGATIVE_INT = Interval(int, 0)
 POSITIVE = Interval(float, 0, closed="right")
 NON_NEGATIVE = Interval(float, 0)

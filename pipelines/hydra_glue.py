@@ -1,0 +1,245 @@
+"""The Hydra glue of every entry point: the config folder and its resolvers, building objects with
+one-line errors, what a job knows about itself (sweep, overrides, folder), its MLflow run, resume."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from hydra import compose, initialize_config_dir
+from hydra.core.hydra_config import HydraConfig
+from hydra.errors import InstantiationException
+from hydra.types import RunMode
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
+
+from autoencoders.errors import ConfigError, InputError, TrainingDiverged
+from autoencoders.tracking import resume, runs, sweeps
+from autoencoders.tracking.store import Target, redact
+from autoencoders.training.selection import epoch_stride
+from autoencoders.util.console import quiet_libraries
+from autoencoders.util.params import InvalidParameter
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+CONFIG_DIR = str(PROJECT_ROOT / "conf")
+RESOLVERS = {
+    "project_root": lambda: str(PROJECT_ROOT),
+    "path_stem": lambda path: Path(str(path)).stem or "data",  # the experiment of your own data
+    "epoch_stride": epoch_stride,  # validate every n-th epoch: ~20 times a run
+    "optuna_direction": lambda mode: {"min": "minimize", "max": "maximize"}.get(mode, mode),
+}
+for _name, _resolver in RESOLVERS.items():
+    if not OmegaConf.has_resolver(_name):
+        OmegaConf.register_new_resolver(_name, _resolver)
+
+
+def compose_config(config_name: str, overrides: list[str] | None = None) -> DictConfig:
+    """The config an entry point would see, composed without running it (tests, notebooks, benchmarks)."""
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        return compose(config_name, overrides=overrides or [])
+
+
+def one_line(error: OmegaConfBaseException) -> str:
+    """OmegaConf's report (an unset ``???`` or a broken interpolation) in one line."""
+    message = str(error.msg or error).splitlines()[0]
+    if "Missing mandatory value: " in message:  # ``???`` met while resolving another setting
+        return f"{message.split('Missing mandatory value: ')[1].strip()} must be set"
+    if isinstance(error, MissingMandatoryValue):
+        return f"{error.full_key} must be set"
+    return f"{error.full_key}: {message}" if error.full_key else message
+
+
+def build(node: DictConfig, **kwargs: Any) -> Any:
+    """``hydra.utils.instantiate`` with the target's own check as a one-line error: a setting out of
+    range named by its full path (``model.net.channels``), any other error by its config group.
+    Targets get plain lists and dicts, never OmegaConf containers (checkpoints load weights only)."""
+    try:
+        return instantiate(node, _convert_="all", **kwargs)
+    except OmegaConfBaseException as error:
+        raise ConfigError(one_line(error)) from None
+    except InstantiationException as error:
+        where = str(error).rpartition("full_key: ")[2].strip() if "full_key: " in str(error) else node._key()
+        cause = error.__cause__
+        while cause is not None and not isinstance(cause, ConfigError):
+            cause = cause.__cause__
+        if isinstance(cause, InvalidParameter):
+            named = cause.under(where or "")
+            raise named.under_name(source_of(node._get_root(), named.name)) from error
+        if cause is not None:
+            raise cause from error
+        lines = [line.strip() for line in str(error.__cause__ or error).splitlines() if line.strip()]
+        first = " ".join(lines[:2]) if lines[0].endswith(":") and len(lines) > 1 else lines[0]
+        raise ConfigError(f"{where or 'config'}: {first}") from error
+
+
+def resolved(cfg: DictConfig, key: str) -> Any:
+    """``cfg[key]`` as plain values, interpolations resolved; a broken one is a one-line error."""
+    try:
+        value = cfg[key]
+        return OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
+    except OmegaConfBaseException as error:
+        raise ConfigError(one_line(error)) from None
+
+
+def source_of(root: DictConfig, key: str) -> str:
+    """The setting a value was written as: ``model.net.code_dim`` is ``${..code_dim}``, so a bad
+    value is named ``model.code_dim``, as the user typed it."""
+    parent_key, _, name = key.rpartition(".")
+    parent = OmegaConf.select(root, parent_key) if parent_key else root
+    if (
+        not isinstance(parent, DictConfig)
+        or name not in parent
+        or not OmegaConf.is_interpolation(parent, name)
+    ):
+        return key
+    match = re.fullmatch(r"\$\{(\.*)([\w.]+)\}", str(parent._get_node(name)._value()))
+    if match is None:
+        return key
+    dots, target = match.groups()
+    levels = parent_key.split(".")[: len(parent_key.split(".")) - max(len(dots) - 1, 0)] if dots else []
+    return ".".join([*levels, target])
+
+
+def _exit_on_sigterm(signum: int, frame: Any) -> None:
+    raise SystemExit(128 + signum)
+
+
+@contextlib.contextmanager
+def one_line_errors() -> Iterator[None]:
+    """Bad settings and input: ``error: <message>`` on stderr, exit 2, no traceback, no output
+    folder; a diverged training (its run ended FAILED) the same way with exit 1. In a multirun the
+    error is raised on, so Hydra records the job as failed and goes on. SIGTERM becomes
+    ``SystemExit(143)``, so the open run ends KILLED rather than RUNNING."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    quiet_libraries()
+    try:
+        yield
+    except (ConfigError, InputError, TrainingDiverged) as error:
+        print(f"error: {redact(str(error))}", file=sys.stderr)
+        if is_multirun():
+            raise
+        if isinstance(error, ConfigError | InputError):
+            discard_job_dir()  # nothing ran: leave no output folder behind
+        raise SystemExit(1 if isinstance(error, TrainingDiverged) else 2) from None
+
+
+def is_multirun() -> bool:
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+
+
+def task_overrides() -> list[str]:
+    return list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
+
+
+def discard_job_dir() -> None:
+    """Remove what Hydra wrote for a job that stopped on bad input, and the folders left empty by
+    that up to the launch directory; anything else stays."""
+    if not HydraConfig.initialized():
+        return
+    job = HydraConfig.get()
+    folder = Path(job.runtime.output_dir)
+    if job.output_subdir:
+        shutil.rmtree(folder / job.output_subdir, ignore_errors=True)
+    (folder / f"{job.job.name}.log").unlink(missing_ok=True)
+    launch = Path(job.runtime.cwd).resolve()
+    with contextlib.suppress(OSError):
+        folder.rmdir()  # only when empty
+        folder = folder.parent.resolve()
+        while launch in folder.parents:  # outputs/<date>, left empty
+            folder.rmdir()
+            folder = folder.parent
+
+
+@contextlib.contextmanager
+def job_dir() -> Iterator[Path]:
+    """The job's working folder (checkpoints): Hydra's output dir, or under the compose API a
+    temporary one, removed when the job is done (what matters is in MLflow by then)."""
+    if HydraConfig.initialized():
+        yield Path(HydraConfig.get().runtime.output_dir)
+        return
+    with tempfile.TemporaryDirectory(prefix="autoencoders-") as folder:
+        yield Path(folder)
+
+
+#: Overrides that say where a job writes, not what it is: left out of its run's name.
+PLUMBING = ("tracking.", "hydra.", "paths.", "hydra/")
+
+
+def job_tags() -> dict[str, str]:
+    """Tags that put this job's run under its sweep's parent run ({} outside a multirun)."""
+    if not is_multirun():
+        return {}
+    job = HydraConfig.get()
+    return sweeps.job_tags(Path(job.sweep.dir), job.job.num, job.overrides.task)
+
+
+def job_run_name(chosen: str | None, default: str) -> str:
+    """``run_name`` when set; in a multirun ``job N: <its overrides>``; else the stage's own name."""
+    if chosen or not is_multirun():
+        return chosen or default
+    job = HydraConfig.get()
+    swept = [item for item in job.overrides.task if not item.startswith(PLUMBING)]
+    return f"job {job.job.num}: {' '.join(swept) if swept else default}"
+
+
+def tracking_target(tracking: DictConfig) -> Target:
+    return Target(tracking.uri, tracking.experiment, tracking.get("artifact_root"))
+
+
+@contextlib.contextmanager
+def stage_run(
+    cfg: DictConfig,
+    tags: dict[str, str],
+    name: str,
+    skip_params: tuple[str, ...] = (),
+    extra_params: dict[str, object] | None = None,
+) -> Iterator[tuple[Any, str, str]]:
+    """This job's MLflow run (or the run ``resume`` reopens): the resolved config as params (less
+    the groups in ``skip_params``; machine paths as tags), the config and overrides as files, the
+    sweep's tags. Yields ``(client, experiment_id, run_id)``."""
+    if cfg.get("resume"):
+        opening = resume.resumed_run(cfg.tracking.uri, cfg.resume)
+    else:
+        flat = runs.flatten({key: resolved(cfg, key) for key in cfg if key not in skip_params})
+        params, path_tags = runs.split_paths({**flat, **(extra_params or {})})
+        run_name, config = job_run_name(cfg.get("run_name"), name), OmegaConf.to_yaml(cfg)
+        target, tags = tracking_target(cfg.tracking), {**path_tags, **tags, **job_tags()}
+        opening = runs.stage_run(target, run_name, tags, params, config, task_overrides())
+    with opening as (client, experiment_id, run_id):
+        try:
+            yield client, experiment_id, run_id
+        except BaseException:
+            resume.print_resume_hint(client, run_id)  # where a training kept its last checkpoint
+            raise
+
+
+def print_summary(cfg: DictConfig, experiment_id: str, run_id: str, metrics: dict[str, float]) -> None:
+    tracking = cfg.tracking
+    resume.print_summary(tracking.uri, tracking.ui_url, tracking.experiment, (experiment_id, run_id), metrics)
+
+
+def resumed_config(cfg: DictConfig) -> DictConfig:
+    """The config the run ``cfg.resume`` logged, with this command's ``tracking`` and ``paths``: a
+    resumed run continues what it ran, so other overrides stop here."""
+    other = [item for item in task_overrides() if not item.startswith(("resume=", "tracking=", *PLUMBING))]
+    if other:
+        raise ConfigError(
+            f"resume={cfg.resume} continues the run with its logged config; drop {' '.join(other)} "
+            "(only tracking.*, paths.* and hydra.* settings go with resume)"
+        )
+    text, experiment = resume.resumable_config(cfg.tracking.uri, cfg.resume)
+    logged = OmegaConf.create(text)
+    with open_dict(logged):
+        logged.tracking, logged.paths, logged.resume = cfg.tracking, cfg.paths, cfg.resume
+        logged.tracking.experiment = experiment
+    return logged

@@ -1,0 +1,36 @@
+"""Autoencoders next to their baselines, from the runs an MLflow store holds: ``groups`` finds and
+summarises the runs, ``report`` writes and draws the comparison, ``record`` logs it as a run."""
+
+from autoencoders.comparison.groups import (
+    Table,
+    best_model,
+    collect,
+    display_names,
+    group_folders,
+    group_labels,
+    ratio,
+)
+from autoencoders.comparison.report import (
+    bar_chart,
+    group_outputs,
+    markdown,
+    readable,
+    run_list,
+    summary_metrics,
+)
+
+__all__ = [
+    "Table",
+    "bar_chart",
+    "best_model",
+    "collect",
+    "display_names",
+    "group_folders",
+    "group_labels",
+    "group_outputs",
+    "markdown",
+    "ratio",
+    "readable",
+    "run_list",
+    "summary_metrics",
+]

@@ -1,0 +1,158 @@
+"""The comparison as people read it: a Markdown table, the list of runs it used, the metrics of the
+compare run, the bar chart, and the outputs each group's figures are drawn from."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from matplotlib.figure import Figure
+from mlflow.tracking import MlflowClient
+
+from autoencoders.comparison.groups import (
+    BASELINE,
+    ModelSummary,
+    Table,
+    best_model,
+    direction,
+    display_names,
+    group_labels,
+    ratio,
+)
+from autoencoders.evaluation.records import OUTPUTS_PATH, RunOutputs
+from autoencoders.tracking.runs import load_arrays
+from autoencoders.util.files import markdown_table
+
+
+def readable(value: float) -> str:
+    """Four significant digits, more where a value sits close to 1 (an AUROC of 0.99998 is not 1)."""
+    digits = 4
+    if 0 < 1 - abs(value) < 0.01:
+        digits = int(np.ceil(-np.log10(1 - abs(value)))) + 2
+    return f"{value:.{digits}g}"
+
+
+def markdown(table: Table, metrics: list[str]) -> str:
+    """The table as Markdown: ``mean ± sample std`` per metric (no spread for a single run), the
+    ratio to PCA as ``(x0.04)``, the best model of each group in bold, and per row the seeds its
+    runs used and the older repeats left out."""
+    arrows = {metric: "↑" if direction(metric) == "max" else "↓" for metric in metrics}
+    header = ["experiment", "group", "model", "runs (seeds)", *[f"{m} {arrows[m]}" for m in metrics]]
+    rows = []
+    labels = group_labels(table)
+    for key, models in table.items():
+        names = display_names(models)
+        best = {metric: best_model(models, metric) for metric in metrics}
+        for model in sorted(models, key=lambda name: (name == BASELINE, name)):
+            summary = models[model]
+            cells = []
+            for metric in metrics:
+                mean, std = summary.mean(metric), summary.std(metric)
+                if mean is None:
+                    cells.append("")
+                    continue
+                cell = readable(mean) + (f" ± {std:.2g}" if std is not None else "")
+                factor = ratio(table, key, model, metric)
+                cell += f" (x{factor:.4g})" if factor is not None else ""
+                cells.append(f"**{cell}**" if best[metric] == model else cell)
+            seeds = ", ".join(seed for seed in summary.seeds if seed) or "-"
+            runs = f"{len(summary.run_ids)} ({seeds})"
+            runs += f", {len(summary.replaced)} older repeats left out" if summary.replaced else ""
+            row = [key.experiment, labels[key], names[model], runs, *cells]
+            rows.append(row)
+    legend = (
+        "↑ higher is better, ↓ lower is better; bold: the best model of the group; (xR): mean over PCA's."
+    )
+    return "\n".join([markdown_table(header, rows), "", legend]) + "\n"
+
+
+def run_list(table: Table, link: Callable[[str], str]) -> str:
+    """Every run the table used, and every older repeat it left out, with a link to each."""
+    rows = []
+    labels = group_labels(table)
+    for key, models in table.items():
+        for model, summary in models.items():
+            for run_ids, used in ((summary.run_ids, "yes"), (summary.replaced, "no: an older repeat")):
+                rows += [[labels[key], model, f"[{run_id}]({link(run_id)})", used] for run_id in run_ids]
+    return markdown_table(["group", "model", "run", "used"], rows) + "\n"
+
+
+def summary_metrics(table: Table, metrics: list[str]) -> dict[str, float]:
+    """Each model's mean per metric, as metric names of the compare run (``<group>/<model>/<metric>``)."""
+    found = {}
+    for key, models in table.items():
+        names = display_names(models)
+        for model, summary in models.items():
+            for metric in metrics:
+                mean = summary.mean(metric)
+                if mean is not None:
+                    found[f"{key.slug}/{names[model]}/{metric}"] = mean
+    return found
+
+
+def representatives(models: dict[str, ModelSummary]) -> dict[str, ModelSummary]:
+    """One variant per model name (the one with the most runs): what the figures show of a group
+    whose model was swept over its settings."""
+    found: dict[str, ModelSummary] = {}
+    for variant, summary in models.items():
+        base = variant.split("#")[0]
+        if base not in found or len(summary.run_ids) > len(found[base].run_ids):
+            found[base] = summary
+    return dict(sorted(found.items(), key=lambda item: (item[0] == BASELINE, item[0])))
+
+
+def shown_run(summary: ModelSummary) -> tuple[str, str]:
+    """``(run id, seed)`` of the run a figure shows for a model: its lowest seed, so that models
+    trained on several seeds are shown at the same one."""
+    order = sorted(
+        range(len(summary.seeds)), key=lambda i: (not summary.seeds[i].isdigit(), summary.seeds[i].zfill(12))
+    )
+    return summary.run_ids[order[0]], summary.seeds[order[0]]
+
+
+def group_outputs(client: MlflowClient, models: dict[str, ModelSummary]) -> dict[str, RunOutputs]:
+    """Per model of a group (one variant each), the outputs its shown run logged, named
+    ``model (seed N)``; runs logged without outputs are left out."""
+    found = {}
+    for name, summary in representatives(models).items():
+        run_id, seed = shown_run(summary)
+        arrays = load_arrays(client, run_id, OUTPUTS_PATH)
+        if arrays is not None:
+            found[f"{name} (seed {seed})" if seed else name] = RunOutputs.from_arrays(arrays)
+    return found
+
+
+def bar_chart(table: Table, metrics: list[str]) -> Figure:
+    """One panel per metric: a bar per model in each group (its most-run variant), labelled with its
+    mean, error bars the spread over seeds. Errors that span decades get a log axis (an autoencoder's
+    error can be a thousandth of PCA's); detection scores zoom in on the values they take, so that
+    0.9957 and 0.9952 do not look the same."""
+    shown = [m for m in metrics if any(s.mean(m) is not None for g in table.values() for s in g.values())]
+    bases = sorted({variant.split("#")[0] for group in table.values() for variant in group})
+
+    figure = Figure(figsize=(max(7, 2.2 * len(table) + 3), 2.9 * len(shown)), layout="constrained")
+    axes = figure.subplots(len(shown), 1, squeeze=False)
+    width = 0.8 / max(1, len(bases))
+    labels = group_labels(table)
+    for ax, metric in zip(axes[:, 0], shown, strict=True):
+        values = []
+        for index, base in enumerate(bases):
+            picked = [representatives(group).get(base) for group in table.values()]
+            means = [np.nan if p is None or p.mean(metric) is None else p.mean(metric) for p in picked]
+            stds = [0.0 if p is None or p.std(metric) is None else p.std(metric) for p in picked]
+            positions = np.arange(len(table)) + (index - (len(bases) - 1) / 2) * width
+            bars = ax.bar(positions, means, width, yerr=stds, label=base)
+            ax.bar_label(bars, [readable(m) if np.isfinite(m) else "" for m in means], fontsize=7)
+            values += [m for m in means if np.isfinite(m)]
+        arrow = "higher is better" if direction(metric) == "max" else "lower is better"
+        ax.set_ylabel(metric)
+        ax.set_title(f"{metric} ({arrow})", fontsize=9)
+        if direction(metric) == "max":  # scores in [0, 1]: show the range they take, with room for labels
+            low = min(values)
+            ax.set_ylim(max(0.0, low - 0.25 * (1.0 - low) - 0.01), 1.0 + 0.15 * (1.0 - low) + 0.005)
+        elif values and min(values) > 0 and max(values) / min(values) > 30:
+            ax.set_yscale("log")
+        ax.set_xticks(np.arange(len(table)), [labels[key] for key in table], fontsize=8)
+    axes[0, 0].legend(fontsize=8)
+    figure.suptitle("models per group: mean over seeds, error bars the sample spread")
+    return figure

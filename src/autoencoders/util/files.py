@@ -1,0 +1,69 @@
+"""Files in and out, once for the whole project: reading a user's table, writing a file whole
+(complete or absent, never half-written), and Markdown tables."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+import pandas as pd
+
+from autoencoders.errors import ConfigError
+
+#: Table formats by file suffix: what a dataset reads and what the scorer reads and writes.
+READERS: dict[str, Callable[..., pd.DataFrame]] = {
+    ".csv": pd.read_csv,
+    ".parquet": pd.read_parquet,
+    ".pq": pd.read_parquet,
+}
+WRITERS = {".csv": "to_csv", ".parquet": "to_parquet", ".pq": "to_parquet"}
+
+
+def read_table(path: Path, setting: str) -> pd.DataFrame:
+    """A CSV or Parquet file as a DataFrame, or a one-line error naming ``setting`` (``dataset.path``)."""
+    if not path.is_file():
+        raise ConfigError(f"{setting}={path}: no such file")
+    reader = READERS.get(path.suffix.lower())
+    if reader is None:
+        raise ConfigError(f"{setting}={path}: unreadable format {path.suffix!r}; use a .csv or .parquet file")
+    try:
+        return reader(path)
+    except pd.errors.EmptyDataError:
+        return pd.DataFrame()
+    except Exception as error:  # pandas and pyarrow raise many kinds: all mean "not this format"
+        first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        raise ConfigError(f"{setting}={path}: could not be read ({type(error).__name__}: {first})") from None
+
+
+@contextlib.contextmanager
+def atomic_file(path: Path) -> Iterator[IO[bytes]]:
+    """A binary stream to a temporary file beside ``path``, renamed into place when the block ends
+    without error (and removed when it does not): a reader never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            yield stream
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def write_frame(frame: pd.DataFrame, path: Path) -> None:
+    """``frame`` as the CSV or Parquet file ``path`` names, written whole."""
+    with atomic_file(path) as stream:
+        getattr(frame, WRITERS[path.suffix.lower()])(stream, index=False)
+
+
+def markdown_table(header: Sequence[Any], rows: Sequence[Sequence[Any]]) -> str:
+    """A Markdown table; a ``|`` inside a cell becomes ``/`` so that it cannot split the cell."""
+
+    def line(cells: Sequence[Any]) -> str:
+        return "| " + " | ".join(str(cell).replace("|", "/") for cell in cells) + " |"
+
+    return "\n".join([line(header), "| --- " * len(header) + "|", *map(line, rows)])
