@@ -1,15 +1,15 @@
 """Fit a classic detector and log it beside the autoencoders: ``python -m pipelines.baseline method=knn``.
 
-``method``: ``pca`` (reconstruction error from ``n_components`` components), ``knn`` (distance to the
-k-th nearest normal training sample) or ``iforest`` (scikit-learn's IsolationForest). Same dataset
-group, splits and evaluation as ``pipelines.train``; tags ``stage=baseline``, ``model=<method>``, and
-the code size whose comparison group the run joins. ``baseline_for=<run id>`` copies that autoencoder
+``method``: a config of ``conf/method/`` whose ``_target_`` is a detector class
+(:mod:`autoencoders.anomaly.detector`): ``pca`` (reconstruction error from ``n_components``
+components), ``knn`` (distance to the ``n_neighbors``-th nearest normal training sample) or
+``iforest`` (scikit-learn's IsolationForest, seeded by ``seed``). Same dataset group, splits and
+evaluation as ``pipelines.train``; tags ``stage=baseline``, ``model=<the detector's name>``, and the
+code size whose comparison group the run joins. ``baseline_for=<run id>`` copies that autoencoder
 run's dataset settings and code size from its logged config.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 from autoencoders.util.startup import libraries_loading
 
@@ -23,8 +23,6 @@ with libraries_loading():
     from pipelines.job import print_summary, stage_run
     from pipelines.schema import check
 
-METHODS = ("pca", "knn", "iforest")
-
 
 def follow_run(cfg: DictConfig) -> DictConfig:
     """``cfg`` with the dataset, code size and experiment of the run named by ``baseline_for``."""
@@ -35,26 +33,15 @@ def follow_run(cfg: DictConfig) -> DictConfig:
     cfg = cfg.copy()
     with open_dict(cfg):
         cfg.dataset = run_cfg.dataset
-        cfg.n_components = run_cfg.model.code_dim
+        cfg.model.code_dim = run_cfg.model.code_dim  # PCA's n_components follows it
         cfg.tracking.experiment = experiment
     return cfg
-
-
-def make_detector(cfg: DictConfig) -> Any:
-    """The method's detector, unfitted."""
-    from autoencoders.baselines.classic import IsolationForestScorer, KNNScorer
-    from autoencoders.baselines.pca import PCABaseline
-
-    if cfg.method == "pca":
-        return PCABaseline(int(cfg.n_components))
-    if cfg.method == "knn":
-        return KNNScorer(int(cfg.knn.k), cfg.knn.pca_components)
-    return IsolationForestScorer(int(cfg.iforest.n_estimators), int(cfg.iforest.seed))
 
 
 def baseline(cfg: DictConfig) -> dict[str, float]:
     """Fit the method on the training split, evaluate it like an autoencoder, record one MLflow run."""
     with libraries_loading():  # here, not at the top: a sweep's launcher process never fits
+        from autoencoders.anomaly.detector import reconstructs
         from autoencoders.stages import DetectorSettings, record_detector, record_evaluation, run_tags
 
     checked = check(cfg, "baseline")
@@ -63,25 +50,24 @@ def baseline(cfg: DictConfig) -> dict[str, float]:
         checked = check(cfg, "baseline")  # the followed run's dataset
     datamodule = build(cfg.dataset)
     datamodule.prepare_data()
-    cfg = settle_data_settings(cfg, datamodule)  # n_components follows a table's width
+    cfg = settle_data_settings(cfg, datamodule)  # the code size follows a table's width
     if not checked:
         check(cfg, "baseline")
-    detector = make_detector(cfg).fit(datamodule.splits.train)
-    k = int(cfg.n_components)
-    tags = run_tags("baseline", datamodule, cfg.method, k)
+    detector = build(cfg.method).fit(datamodule.splits.train)
+    # The group the run joins: a reconstructing detector's own code size, else the model's.
+    code_dim = detector.code_dim if reconstructs(detector) else int(cfg.model.code_dim)
+    tags = run_tags("baseline", datamodule, detector.name, code_dim)
     if cfg.baseline_for:
         tags["baseline_for"] = cfg.baseline_for
-    names = {"pca": f"pca k={k}", "knn": f"knn k={cfg.knn.k}", "iforest": "iforest"}
-    label = {"pca": f"PCA ({k})", "knn": f"kNN (k={cfg.knn.k})", "iforest": "IsolationForest"}[cfg.method]
     # The model group is there for its code_dim only; the code size is logged under the name every
     # model's runs use, model.code_dim.
     opened = stage_run(
-        cfg, tags, names[cfg.method], skip_params=("model",), extra_params={"model.code_dim": k}
+        cfg, tags, detector.run_name, skip_params=("model",), extra_params={"model.code_dim": code_dim}
     )
     settings = DetectorSettings(cfg.anomaly.threshold_quantile, cfg.get("register_as"), cfg.anomaly.score)
     with opened as (client, experiment_id, run_id):
-        evaluation = record_evaluation(client, run_id, detector, datamodule, label, settings)
-        record_detector(cfg.tracking.uri, run_id, detector, datamodule, evaluation.threshold, settings)
+        evaluation = record_evaluation(client, run_id, detector, datamodule, settings)
+        record_detector(cfg.tracking.uri, run_id, detector, datamodule, settings)
     print_summary(cfg, experiment_id, run_id, evaluation.metrics)
     return evaluation.metrics
 

@@ -20,6 +20,7 @@ from autoencoders.errors import ConfigError, InputError, TrainingDiverged
 from autoencoders.tracking.store import redact
 from autoencoders.training.selection import epoch_stride
 from autoencoders.util.console import quiet_libraries
+from autoencoders.util.params import InvalidParameter
 from pipelines.job import discard_job_dir, is_multirun
 from pipelines.schema import register
 
@@ -62,15 +63,18 @@ def settle_data_settings(cfg: DictConfig, datamodule: Any) -> DictConfig:
 
 def build(node: DictConfig, **kwargs: Any) -> Any:
     """``hydra.utils.instantiate``, with any error the target raises about its arguments reported
-    as a ConfigError: the target's own when it is one, else one naming the config group. Targets get
-    plain lists and dicts, never OmegaConf containers: what they save in a checkpoint must load
-    with ``weights_only=True``."""
+    as a ConfigError: a setting out of range (:class:`InvalidParameter`) under its config path
+    (``method.n_neighbors must be ...``), the target's own ConfigError as it is, else one naming the
+    config group. Targets get plain lists and dicts, never OmegaConf containers: what they save in a
+    checkpoint must load with ``weights_only=True``."""
     try:
         return instantiate(node, _convert_="all", **kwargs)
     except InstantiationException as error:
         cause = error.__cause__
         while cause is not None and not isinstance(cause, ConfigError):
             cause = cause.__cause__
+        if isinstance(cause, InvalidParameter):
+            raise cause.under(node._get_full_key(None)) from error
         if cause is not None:
             raise cause from error
         first = str(error.__cause__ or error).strip().splitlines()[0]

@@ -443,34 +443,15 @@ class TrainKeys(SelectionKeys):
 
 
 @dataclass
-class KNNKeys:
-    k: int = MISSING
-    pca_components: int | None = None
-
-
-@dataclass
-class IsolationForestKeys:
-    n_estimators: int = MISSING
-    seed: int = MISSING
-
-
-@dataclass
 class BaselineKeys(SelectionKeys):
-    method: str = MISSING
-    n_components: int = MISSING
+    """The baseline stage's own keys; the method's settings are checked by its class (``conf/method``)."""
+
+    seed: int = MISSING
     baseline_for: str | None = None
-    knn: KNNKeys = field(default_factory=KNNKeys)
-    iforest: IsolationForestKeys = field(default_factory=IsolationForestKeys)
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        one_of("method", self.method, ("pca", "knn", "iforest"))
-        positive("n_components", self.n_components)
-        positive("knn.k", self.knn.k)
-        if self.knn.pca_components is not None:
-            positive("knn.pca_components", self.knn.pca_components)
-        positive("iforest.n_estimators", self.iforest.n_estimators)
-        at_least_zero("iforest.seed", self.iforest.seed)
+        at_least_zero("seed", self.seed)
 
 
 @dataclass

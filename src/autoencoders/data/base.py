@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,17 @@ import torch
 
 from autoencoders.data.augment import random_shifts
 from autoencoders.errors import ConfigError
+
+
+class DataKind(str, Enum):
+    """What a dataset's samples are: how they are drawn, shown and named as input columns."""
+
+    POINTS = "points"  # 2-D vectors, plotted as scatter; input columns x0, x1
+    IMAGES = "images"  # C x H x W, plotted as grids; input columns p0 .. pN
+    TABLE = "table"  # rows of named features; input columns the table's own
+
+    def __str__(self) -> str:
+        return self.value
 
 
 @dataclass(frozen=True)
@@ -135,8 +147,8 @@ def check_input_shape(input_shape: Sequence[int], expected: tuple[int, ...], dat
 class InMemoryDataModule(pl.LightningDataModule):
     """Base for datamodules whose splits fit in memory; subclasses implement ``build_splits``."""
 
-    #: ``points`` (vectors, plotted as scatter) or ``images`` (C x H x W, plotted as grids).
-    kind = "points"
+    #: What the samples are (:class:`DataKind`).
+    kind = DataKind.POINTS
     #: Training batches of images are shifted by up to this many pixels (``dataset.augment_shift``).
     augment_shift = 0
 

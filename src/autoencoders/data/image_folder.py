@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from autoencoders.data.base import InMemoryDataModule, Splits
+from autoencoders.data.base import DataKind, InMemoryDataModule, Splits
 from autoencoders.data.one_class import one_class_split, one_class_splits
 from autoencoders.errors import ConfigError
 
@@ -29,7 +29,7 @@ def read_image(path: Path, channels: int, size: tuple[int, int]) -> np.ndarray:
 class ImageFolderDataModule(InMemoryDataModule):
     """Normal images for training and validation; abnormal ones for validation and test only."""
 
-    kind = "images"
+    kind = DataKind.IMAGES
 
     def __init__(
         self,

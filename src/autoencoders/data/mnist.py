@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from autoencoders.data.base import InMemoryDataModule, Splits, check_input_shape
+from autoencoders.data.base import DataKind, InMemoryDataModule, Splits, check_input_shape
 from autoencoders.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -170,7 +170,7 @@ def to_unit_images(images: np.ndarray) -> np.ndarray:
 class MNISTDataModule(InMemoryDataModule):
     """One-class MNIST, in memory: normal digits for training and validation, all ten for testing."""
 
-    kind = "images"
+    kind = DataKind.IMAGES
 
     def __init__(
         self,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from autoencoders.data.base import InMemoryDataModule, Splits, check_input_shape
+from autoencoders.data.base import DataKind, InMemoryDataModule, Splits, check_input_shape
 from autoencoders.errors import ConfigError
 
 #: The notebook's box for anomalies and the error map: x in [-4, 4], y in [-3, 3].
@@ -61,7 +61,7 @@ def spiral_anomalies(n: int, seed: int, margin: float) -> np.ndarray:
 class SpiralDataModule(InMemoryDataModule):
     """Training points exactly as the notebook draws them; validation and test from other seeds."""
 
-    kind = "points"
+    kind = DataKind.POINTS
     error_map_box = BOX
 
     def __init__(

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from autoencoders.data.base import InMemoryDataModule, Splits
+from autoencoders.data.base import DataKind, InMemoryDataModule, Splits
 from autoencoders.data.one_class import one_class_split, one_class_splits
 from autoencoders.errors import ConfigError
 
@@ -95,7 +95,7 @@ def suggested_sizes(n_features: int) -> tuple[int, list[int]]:
 class TableDataModule(InMemoryDataModule):
     """Rows of numeric features, scaled with statistics of the training rows only."""
 
-    kind = "table"
+    kind = DataKind.TABLE
 
     def __init__(
         self,

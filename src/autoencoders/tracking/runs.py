@@ -281,6 +281,8 @@ def log_detector(
     The requirements are given, not inferred: inference imports the model in a subprocess and costs
     several seconds per run.
     """
+    from importlib.metadata import version
+
     import mlflow.pyfunc
     import torch
     from mlflow.models import Model, infer_signature
@@ -289,7 +291,8 @@ def log_detector(
         f"torch=={torch.__version__.split('+')[0]}",
         "numpy",
         "pandas",
-        "scikit-learn",
+        f"scikit-learn=={version('scikit-learn')}",  # the skops files of its estimators
+        f"skops=={version('skops')}",
         "pytorch-lightning",
     ]
     # Into run_id directly, not through mlflow.start_run, whose exit would end the run before

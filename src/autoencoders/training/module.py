@@ -10,8 +10,9 @@ import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 
+from autoencoders.anomaly.rapp import rapp_batch
+from autoencoders.anomaly.scores import separation_auroc
 from autoencoders.errors import ConfigError
-from autoencoders.evaluation.metrics import rapp_batch, separation_auroc
 from autoencoders.models.base import Autoencoder
 
 OptimizerFactory = Callable[[Iterable[torch.nn.Parameter]], torch.optim.Optimizer]
