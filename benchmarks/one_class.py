@@ -19,9 +19,10 @@ import numpy as np
 from mlflow.tracking import MlflowClient
 from omegaconf import OmegaConf
 
-from autoencoders.baselines.classic import IsolationForestScorer, KNNScorer
-from autoencoders.baselines.pca import PCABaseline
-from autoencoders.evaluation.metrics import ReconstructionScorer, detection
+from autoencoders.baselines.iforest import IsolationForestDetector
+from autoencoders.baselines.knn import KNNDetector
+from autoencoders.baselines.pca import PCADetector
+from autoencoders.evaluation.metrics import evaluate
 from pipelines.hydra_glue import PROJECT_ROOT, build, compose_config
 
 DIGITS = range(10)
@@ -48,12 +49,15 @@ def baselines(code_dim: int, digit: int, overrides: list[str]) -> dict[str, floa
     """Each classic detector's test AUROC on the very split the sweep's job for ``digit`` used."""
     cfg = compose_config("train", [*SWEEP, *overrides, f"dataset.normal_digits=[{digit}]"])
     splits = build(cfg.dataset).splits
-    scorers = {
-        f"PCA-{code_dim}": ReconstructionScorer(PCABaseline(code_dim).fit(splits.train)),
-        "kNN (k=5)": KNNScorer(5).fit(splits.train),
-        "IsolationForest": IsolationForestScorer().fit(splits.train),
+    detectors = {
+        f"PCA-{code_dim}": PCADetector(code_dim),
+        "kNN (k=5)": KNNDetector(5, None),
+        "IsolationForest": IsolationForestDetector(200, 0),
     }
-    return {name: detection(scorer, splits).metrics["test/auroc"] for name, scorer in scorers.items()}
+    return {
+        name: evaluate(detector.fit(splits.train), splits, 0.99).metrics["test/auroc"]
+        for name, detector in detectors.items()
+    }
 
 
 def main() -> None:

@@ -251,7 +251,7 @@ def scoring(store: Path, rows: int, repeats: int) -> Row:
     import pandas as pd
     import torch
 
-    from autoencoders.tracking.runs import fluent_store
+    from autoencoders.tracking.models import fluent_store
 
     with fluent_store(f"sqlite:///{store}/mlflow.db"):  # not left in the environment of later commands
         run = mlflow.search_runs(search_all_experiments=True, order_by=["start_time DESC"], max_results=1)
@@ -288,7 +288,7 @@ def scoring_cli(store: Path, rows: int, repeats: int) -> Row:
     import pandas as pd
     import torch
 
-    from autoencoders.tracking.runs import fluent_store
+    from autoencoders.tracking.models import fluent_store
 
     uri = f"sqlite:///{store}/mlflow.db"
     with fluent_store(uri):

@@ -17,13 +17,12 @@ with libraries_loading():
     from autoencoders.errors import ConfigError
     from autoencoders.tracking.resume import print_link
     from autoencoders.tracking.store import prepare_store
-    from pipelines.hydra_glue import CONFIG_DIR, one_line_errors, stage_run
-    from pipelines.stage_keys import checked
+    from pipelines import hydra_glue as glue
 
 
 def compare(cfg: DictConfig) -> str:
     """Build the table from the store, print it, and log one compare run per experiment."""
-    cfg, metrics = checked(cfg, "compare"), list(cfg.metrics)
+    cfg, metrics = glue.checked(cfg, "compare"), list(cfg.metrics)
     names = list(cfg.experiments) if cfg.experiments else None
     table = comparison.collect(prepare_store(cfg.tracking.uri), names, metrics)
     if not table:
@@ -37,7 +36,7 @@ def compare(cfg: DictConfig) -> str:
     def open_run(experiment: str, tags: dict[str, str], name: str):  # noqa: ANN202 - a context manager
         with open_dict(cfg):
             cfg.tracking.experiment = experiment
-        return stage_run(cfg, tags, name)
+        return glue.stage_run(cfg, tags, name)
 
     for experiment, experiment_id, run_id, compared in record_comparison(
         table, metrics, open_run, cfg.tracking.ui_url
@@ -47,9 +46,9 @@ def compare(cfg: DictConfig) -> str:
     return text
 
 
-@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="compare")
+@hydra.main(version_base="1.3", config_path=glue.CONFIG_DIR, config_name="compare")
 def main(cfg: DictConfig) -> None:
-    with one_line_errors():
+    with glue.one_line_errors():
         compare(cfg)
 
 

@@ -4,8 +4,6 @@ one-line errors, what a job knows about itself (sweep, overrides, folder), its M
 from __future__ import annotations
 
 import contextlib
-import re
-import shutil
 import signal
 import sys
 import tempfile
@@ -20,14 +18,15 @@ from hydra.errors import InstantiationException
 from hydra.types import RunMode
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
-from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
+from omegaconf.errors import OmegaConfBaseException
 
 from autoencoders.errors import ConfigError, InputError, TrainingDiverged
 from autoencoders.tracking import resume, runs, sweeps
 from autoencoders.tracking.store import Target, redact
 from autoencoders.training.selection import epoch_stride
 from autoencoders.util.console import quiet_libraries
-from autoencoders.util.params import InvalidParameter
+from autoencoders.util.files import remove_job_folder
+from pipelines.stage_keys import check, one_line, resolved, target_error
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 CONFIG_DIR = str(PROJECT_ROOT / "conf")
@@ -48,16 +47,6 @@ def compose_config(config_name: str, overrides: list[str] | None = None) -> Dict
         return compose(config_name, overrides=overrides or [])
 
 
-def one_line(error: OmegaConfBaseException) -> str:
-    """OmegaConf's report (an unset ``???`` or a broken interpolation) in one line."""
-    message = str(error.msg or error).splitlines()[0]
-    if "Missing mandatory value: " in message:  # ``???`` met while resolving another setting
-        return f"{message.split('Missing mandatory value: ')[1].strip()} must be set"
-    if isinstance(error, MissingMandatoryValue):
-        return f"{error.full_key} must be set"
-    return f"{error.full_key}: {message}" if error.full_key else message
-
-
 def build(node: DictConfig, **kwargs: Any) -> Any:
     """``hydra.utils.instantiate`` with the target's own check as a one-line error: a setting out of
     range named by its full path (``model.net.channels``), any other error by its config group.
@@ -67,46 +56,7 @@ def build(node: DictConfig, **kwargs: Any) -> Any:
     except OmegaConfBaseException as error:
         raise ConfigError(one_line(error)) from None
     except InstantiationException as error:
-        where = str(error).rpartition("full_key: ")[2].strip() if "full_key: " in str(error) else node._key()
-        cause = error.__cause__
-        while cause is not None and not isinstance(cause, ConfigError):
-            cause = cause.__cause__
-        if isinstance(cause, InvalidParameter):
-            named = cause.under(where or "")
-            raise named.under_name(source_of(node._get_root(), named.name)) from error
-        if cause is not None:
-            raise cause from error
-        lines = [line.strip() for line in str(error.__cause__ or error).splitlines() if line.strip()]
-        first = " ".join(lines[:2]) if lines[0].endswith(":") and len(lines) > 1 else lines[0]
-        raise ConfigError(f"{where or 'config'}: {first}") from error
-
-
-def resolved(cfg: DictConfig, key: str) -> Any:
-    """``cfg[key]`` as plain values, interpolations resolved; a broken one is a one-line error."""
-    try:
-        value = cfg[key]
-        return OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
-    except OmegaConfBaseException as error:
-        raise ConfigError(one_line(error)) from None
-
-
-def source_of(root: DictConfig, key: str) -> str:
-    """The setting a value was written as: ``model.net.code_dim`` is ``${..code_dim}``, so a bad
-    value is named ``model.code_dim``, as the user typed it."""
-    parent_key, _, name = key.rpartition(".")
-    parent = OmegaConf.select(root, parent_key) if parent_key else root
-    if (
-        not isinstance(parent, DictConfig)
-        or name not in parent
-        or not OmegaConf.is_interpolation(parent, name)
-    ):
-        return key
-    match = re.fullmatch(r"\$\{(\.*)([\w.]+)\}", str(parent._get_node(name)._value()))
-    if match is None:
-        return key
-    dots, target = match.groups()
-    levels = parent_key.split(".")[: len(parent_key.split(".")) - max(len(dots) - 1, 0)] if dots else []
-    return ".".join([*levels, target])
+        raise target_error(error, node) from error
 
 
 def _exit_on_sigterm(signum: int, frame: Any) -> None:
@@ -142,22 +92,11 @@ def task_overrides() -> list[str]:
 
 
 def discard_job_dir() -> None:
-    """Remove what Hydra wrote for a job that stopped on bad input, and the folders left empty by
-    that up to the launch directory; anything else stays."""
-    if not HydraConfig.initialized():
-        return
-    job = HydraConfig.get()
-    folder = Path(job.runtime.output_dir)
-    if job.output_subdir:
-        shutil.rmtree(folder / job.output_subdir, ignore_errors=True)
-    (folder / f"{job.job.name}.log").unlink(missing_ok=True)
-    launch = Path(job.runtime.cwd).resolve()
-    with contextlib.suppress(OSError):
-        folder.rmdir()  # only when empty
-        folder = folder.parent.resolve()
-        while launch in folder.parents:  # outputs/<date>, left empty
-            folder.rmdir()
-            folder = folder.parent
+    """Remove what Hydra wrote for a job that stopped on bad input (nothing else)."""
+    if HydraConfig.initialized():
+        job = HydraConfig.get()
+        written = [job.output_subdir or "", f"{job.job.name}.log"]
+        remove_job_folder(Path(job.runtime.output_dir), written, Path(job.runtime.cwd))
 
 
 @contextlib.contextmanager
@@ -221,6 +160,18 @@ def stage_run(
         except BaseException:
             resume.print_resume_hint(client, run_id)  # where a training kept its last checkpoint
             raise
+
+
+def checked(cfg: DictConfig, stage: str) -> DictConfig:
+    """The config a stage runs (a resumed run's own), its keys checked, every library seeded
+    (Python, numpy, torch) by ``seed``: a seeded object built after this draws the same."""
+    cfg = resumed_config(cfg) if cfg.get("resume") else cfg
+    check(cfg, stage)
+    if "seed" in cfg:
+        from lightning_fabric.utilities.seed import seed_everything
+
+        seed_everything(cfg.seed, workers=True, verbose=False)
+    return cfg
 
 
 def print_summary(cfg: DictConfig, experiment_id: str, run_id: str, metrics: dict[str, float]) -> None:

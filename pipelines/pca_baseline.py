@@ -9,15 +9,15 @@ with libraries_loading():
     import hydra
     from omegaconf import DictConfig
 
+    from pipelines import hydra_glue as glue
     from pipelines.baseline import baseline
-    from pipelines.hydra_glue import CONFIG_DIR, one_line_errors
 
 pca_baseline = baseline  # the stage; the config chooses the method
 
 
-@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="pca_baseline")
+@hydra.main(version_base="1.3", config_path=glue.CONFIG_DIR, config_name="pca_baseline")
 def main(cfg: DictConfig) -> float | None:
-    with one_line_errors():
+    with glue.one_line_errors():
         return baseline(cfg).get(cfg.optimized_metric)
 
 

@@ -11,8 +11,7 @@ with libraries_loading():
     import hydra
     from omegaconf import DictConfig
 
-    from pipelines.hydra_glue import CONFIG_DIR, one_line_errors
-    from pipelines.stage_keys import checked
+    from pipelines import hydra_glue as glue
 
 
 def score(cfg: DictConfig) -> int:
@@ -20,14 +19,14 @@ def score(cfg: DictConfig) -> int:
     with libraries_loading():
         from autoencoders.deploy.batch import score_file
 
-    cfg = checked(cfg, "score")
+    cfg = glue.checked(cfg, "score")
     paths = (Path(cfg.input), Path(cfg.output))
     return score_file(cfg.model_uri, cfg.tracking.uri, paths, int(cfg.batch_size), list(cfg.keep))
 
 
-@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="score")
+@hydra.main(version_base="1.3", config_path=glue.CONFIG_DIR, config_name="score")
 def main(cfg: DictConfig) -> None:
-    with one_line_errors():
+    with glue.one_line_errors():
         score(cfg)
 
 

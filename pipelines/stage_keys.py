@@ -4,10 +4,14 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
 
+from autoencoders.errors import ConfigError
+from autoencoders.tracking import runs
 from autoencoders.training.selection import MODES
 from autoencoders.util.params import (
     FRACTION,
@@ -20,7 +24,6 @@ from autoencoders.util.params import (
     Text,
     check_params,
 )
-from pipelines.hydra_glue import resolved, resumed_config
 
 OPTIONAL_NAME = [Text(), None]
 SELECTION = {"optimized_metric": Text(), "optimized_mode": Options(MODES), "run_name": OPTIONAL_NAME}
@@ -51,18 +54,6 @@ GROUPS: dict[str, dict[str, Any]] = {
 }
 
 
-def checked(cfg: DictConfig, stage: str) -> DictConfig:
-    """The config a stage runs (a resumed run's own), its keys checked, every library seeded
-    (Python, numpy, torch) by ``seed``: a seeded object built after this draws the same."""
-    cfg = resumed_config(cfg) if cfg.get("resume") else cfg
-    check(cfg, stage)
-    if "seed" in cfg:
-        from lightning_fabric.utilities.seed import seed_everything
-
-        seed_everything(cfg.seed, workers=True, verbose=False)
-    return cfg
-
-
 def check(cfg: DictConfig, stage: str) -> None:
     """The stage's own keys and the plain-value groups it reads; the first bad value raises a
     one-line ConfigError naming it. Nothing is built."""
@@ -79,6 +70,20 @@ def check(cfg: DictConfig, stage: str) -> None:
                 raise error.under(group) from None
 
 
+def followed_config(cfg: DictConfig) -> DictConfig:
+    """``cfg`` with the dataset, code size and experiment of the run named by ``baseline_for``."""
+    text, experiment = runs.logged_config(cfg.tracking.uri, cfg.baseline_for, "baseline_for")
+    run_cfg = OmegaConf.create(text)
+    if "dataset" not in run_cfg or "model" not in run_cfg:
+        raise ConfigError(f"baseline_for={cfg.baseline_for}: that run's config has no dataset or model")
+    cfg = cfg.copy()
+    with open_dict(cfg):
+        cfg.dataset = run_cfg.dataset
+        cfg.model.code_dim = run_cfg.model.code_dim  # PCA's n_components follows it
+        cfg.tracking.experiment = experiment
+    return cfg
+
+
 def settle_data_settings(cfg: DictConfig, datamodule: Any) -> DictConfig:
     """``cfg`` with the dataset settings the data decides (a table's width, the dense model's sizes
     for it) where the config left them null: what the model is built from and the run records."""
@@ -88,3 +93,60 @@ def settle_data_settings(cfg: DictConfig, datamodule: Any) -> DictConfig:
         for key, value in found.items():
             cfg.dataset[key] = value
     return cfg
+
+
+def one_line(error: OmegaConfBaseException) -> str:
+    """OmegaConf's report (an unset ``???`` or a broken interpolation) in one line."""
+    message = str(error.msg or error).splitlines()[0]
+    if "Missing mandatory value: " in message:  # ``???`` met while resolving another setting
+        return f"{message.split('Missing mandatory value: ')[1].strip()} must be set"
+    if isinstance(error, MissingMandatoryValue):
+        return f"{error.full_key} must be set"
+    return f"{error.full_key}: {message}" if error.full_key else message
+
+
+def resolved(cfg: DictConfig, key: str) -> Any:
+    """``cfg[key]`` as plain values, interpolations resolved; a broken one is a one-line error."""
+    try:
+        value = cfg[key]
+        return OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
+    except OmegaConfBaseException as error:
+        raise ConfigError(one_line(error)) from None
+
+
+def source_of(root: DictConfig, key: str) -> str:
+    """The setting a value was written as: ``model.net.code_dim`` is ``${..code_dim}``, so a bad
+    value is named ``model.code_dim``, as the user typed it."""
+    parent_key, _, name = key.rpartition(".")
+    parent = OmegaConf.select(root, parent_key) if parent_key else root
+    if (
+        not isinstance(parent, DictConfig)
+        or name not in parent
+        or not OmegaConf.is_interpolation(parent, name)
+    ):
+        return key
+    match = re.fullmatch(r"\$\{(\.*)([\w.]+)\}", str(parent._get_node(name)._value()))
+    if match is None:
+        return key
+    dots, target = match.groups()
+    levels = parent_key.split(".")[: len(parent_key.split(".")) - max(len(dots) - 1, 0)] if dots else []
+    return ".".join([*levels, target])
+
+
+def target_error(error: Exception, node: DictConfig) -> ConfigError:
+    """What building ``node`` failed on, in one line: a setting out of range named as the user wrote
+    it (``model.code_dim``), the target's own ConfigError as it is, else the first line of the error
+    under its config group."""
+    text = str(error)
+    where = text.rpartition("full_key: ")[2].strip() if "full_key: " in text else node._key()
+    cause = error.__cause__
+    while cause is not None and not isinstance(cause, ConfigError):
+        cause = cause.__cause__
+    if isinstance(cause, InvalidParameter):
+        named = cause.under(where or "")
+        return named.under_name(source_of(node._get_root(), named.name))
+    if cause is not None:
+        return cause
+    lines = [line.strip() for line in str(error.__cause__ or error).splitlines() if line.strip()]
+    first = " ".join(lines[:2]) if lines[0].endswith(":") and len(lines) > 1 else lines[0]
+    return ConfigError(f"{where or 'config'}: {first}")

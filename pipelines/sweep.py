@@ -1,9 +1,5 @@
-"""The Hydra callback that groups a multirun in MLflow (``hydra.callbacks`` in ``conf/hydra/default.yaml``).
-
-It hands every step to ``autoencoders.tracking.sweeps``: the parent run when the multirun starts, a
-FAILED child for a job that failed before it opened its run, and the summary, best job and final
-status when the sweep ends.
-"""
+"""The Hydra callback that groups a multirun in MLflow (``hydra.callbacks``, ``conf/hydra/default.yaml``);
+every step is ``autoencoders.tracking.sweeps``'s: parent run, failed jobs, summary, best job, status."""
 
 from __future__ import annotations
 
@@ -17,10 +13,9 @@ from hydra.experimental.callback import Callback
 from mlflow.tracking import MlflowClient
 from omegaconf import DictConfig
 
-from autoencoders.errors import ConfigError
 from autoencoders.tracking import sweeps
 from autoencoders.tracking.resume import print_link
-from autoencoders.training.selection import Selection
+from autoencoders.training.selection import MODES, Selection
 from pipelines.hydra_glue import job_run_name, job_tags, tracking_target
 
 
@@ -28,8 +23,7 @@ class MLflowSweepCallback(Callback):
     """The parent run of a multirun, its failed jobs, its summary and its final status."""
 
     def __init__(self, best_metric: str, best_mode: str, summary_metrics: Sequence[str] = ()) -> None:
-        # Checked when the sweep ends, not here: Hydra builds callbacks before any job, outside
-        # the entry point's one-line errors (each job reports a bad setting itself).
+        # Checked when the sweep ends: Hydra builds callbacks outside the jobs' one-line errors.
         self.best_metric, self.best_mode = best_metric, best_mode
         self.summary_metrics = list(summary_metrics)
         self.client: MlflowClient | None = None
@@ -40,13 +34,9 @@ class MLflowSweepCallback(Callback):
         self.sweep_dir = Path(config.hydra.sweep.dir)
         target = tracking_target(config.tracking)
         self.client, self.run_id = sweeps.start_sweep(target, self.sweep_dir, config.hydra.overrides.task)
-        self.tracking, self.experiment_id = (
-            config.tracking,
-            self.client.get_run(self.run_id).info.experiment_id,
-        )
-        # A failed job makes Hydra raise after the last job, before on_multirun_end: end the parent
-        # at exit then, so it is never left RUNNING.
-        atexit.register(self.finish)
+        self.tracking = config.tracking
+        self.experiment_id = self.client.get_run(self.run_id).info.experiment_id
+        atexit.register(self.finish)  # a failed job makes Hydra raise before on_multirun_end
 
     def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
         """A job that failed before it created its run still gets a FAILED child run."""
@@ -64,9 +54,6 @@ class MLflowSweepCallback(Callback):
         if self.client is None or self.run_id is None:
             return
         run_id, self.run_id = self.run_id, None
-        try:
-            selection: Selection | None = Selection(self.best_metric, self.best_mode)
-        except ConfigError:
-            selection = None
+        selection = Selection(self.best_metric, self.best_mode) if self.best_mode in MODES else None
         sweeps.finish_sweep(self.client, run_id, selection, self.summary_metrics, self.sweep_dir)
         print_link(self.tracking.uri, self.tracking.ui_url, self.experiment_id, run_id, "the sweep")

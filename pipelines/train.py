@@ -11,8 +11,8 @@ with libraries_loading():
     import hydra
     from omegaconf import DictConfig
 
-    from pipelines.hydra_glue import CONFIG_DIR, build, job_dir, one_line_errors, print_summary, stage_run
-    from pipelines.stage_keys import checked, settle_data_settings
+    from pipelines import hydra_glue as glue
+    from pipelines.stage_keys import settle_data_settings
 
 
 def train(cfg: DictConfig) -> dict[str, float]:
@@ -22,14 +22,14 @@ def train(cfg: DictConfig) -> dict[str, float]:
         from autoencoders.training.fit import prepare_trainer, prepare_training
         from autoencoders.training.selection import Selection
 
-    cfg = checked(cfg, "train")
-    datamodule = build(cfg.dataset)
+    cfg = glue.checked(cfg, "train")
+    datamodule = glue.build(cfg.dataset)
     datamodule.prepare_data()  # loads (downloads, caches) the data: a missing source fails here
     cfg = settle_data_settings(cfg, datamodule)
-    module, selection = build(cfg.model), Selection(cfg.optimized_metric, cfg.optimized_mode)
+    module, selection = glue.build(cfg.model), Selection(cfg.optimized_metric, cfg.optimized_mode)
     prepare_training(module, datamodule, selection, cfg.trainer.accelerator, cfg.num_threads)
-    with job_dir() as workdir:
-        make_trainer = partial(build, cfg.trainer)
+    with glue.job_dir() as workdir:
+        make_trainer = partial(glue.build, cfg.trainer)
         trainer, best = prepare_trainer(
             module, datamodule, selection, workdir, make_trainer, cfg.trainer, cfg.steps_per_call
         )
@@ -38,19 +38,19 @@ def train(cfg: DictConfig) -> dict[str, float]:
             return {}
         tags = run_tags("train", datamodule, module.name, module.code_dim)
         settings = DetectorSettings(cfg.anomaly.threshold_quantile, cfg.register_as, cfg.anomaly.score)
-        with stage_run(cfg, tags, f"{module.name} code={module.code_dim} seed={cfg.seed}") as opened:
+        with glue.stage_run(cfg, tags, f"{module.name} code={module.code_dim} seed={cfg.seed}") as opened:
             client, experiment_id, run_id = opened
             resume = prepare_resume(client, run_id, Path(best.dirpath)) if cfg.resume else None
             fitted = (module, datamodule, trainer, best, selection)
             metrics = train_and_record(*fitted, client, run_id, cfg.tracking.uri, resume, settings)
-    print_summary(cfg, experiment_id, run_id, metrics)
+    glue.print_summary(cfg, experiment_id, run_id, metrics)
     return metrics
 
 
-@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
+@hydra.main(version_base="1.3", config_path=glue.CONFIG_DIR, config_name="train")
 def main(cfg: DictConfig) -> float | None:
     """Returns ``optimized_metric`` of the evaluated model, for sweepers that optimise it (Optuna)."""
-    with one_line_errors():
+    with glue.one_line_errors():
         return train(cfg).get(cfg.optimized_metric)
 
 

@@ -29,7 +29,11 @@ def autoencoder(client, rmse: float, seed: int, code_dim: int = 1, **settings) -
 
 def pca(client, rmse: float, code_dim: int = 1, status: str = "FINISHED", data=SPIRAL) -> str:
     tags = {"stage": "baseline", "dataset": "spiral", "model": "pca", "code_dim": str(code_dim)}
-    params = {**data, "n_components": code_dim, "model.code_dim": code_dim}  # as pipelines.pca_baseline logs
+    params = {
+        **data,
+        "method.n_components": code_dim,
+        "model.code_dim": code_dim,
+    }  # as pipelines.baseline logs
     return write_run(
         client, "spiral", tags, params, {"train/rmse": rmse, "test/auroc": 0.75}, status
     ).info.run_id

@@ -18,8 +18,7 @@ from autoencoders.errors import ConfigError
 from autoencoders.models.conv import ConvAutoencoder
 from autoencoders.models.dense import DenseAutoencoder
 from autoencoders.training.module import AutoencoderModule
-from pipelines.hydra_glue import CONFIG_DIR, build, compose_config
-from pipelines.stage_keys import checked
+from pipelines.hydra_glue import CONFIG_DIR, build, checked, compose_config
 
 
 def options(group: str) -> list[str]:
@@ -85,7 +84,7 @@ def test_the_other_entry_configs_compose(entry: str, overrides: list[str]) -> No
     cfg = compose_config(entry, overrides)
     assert cfg.tracking.uri.startswith("sqlite:////")
     if entry == "pca_baseline":
-        assert cfg.n_components == cfg.model.code_dim
+        assert cfg.method.n_components == cfg.model.code_dim
         assert cfg.dataset.name == ("mnist" if overrides else "spiral")
 
 
@@ -157,9 +156,9 @@ def first_config_error(stage: str, overrides: list[str]) -> str:
     cfg = compose_config(stage, overrides)
     with pytest.raises(ConfigError) as raised:
         cfg = checked(cfg, stage)
-        for group in ("dataset", "model", "trainer"):
-            if group in cfg and stage == "train":
-                build(cfg[group])
+        groups = {"train": ("dataset", "model", "trainer"), "baseline": ("dataset", "method")}
+        for group in groups.get(stage, ()):
+            build(cfg[group])
     return str(raised.value)
 
 
@@ -231,6 +230,8 @@ def first_config_error(stage: str, overrides: list[str]) -> str:
             ["model_uri=runs:/x/m", "input=a.csv", "output=b.csv", "batch_size=0"],
             "batch_size must be",
         ),
+        ("baseline", ["seed=-1"], "seed must be 0 or more, got -1"),
+        ("baseline", ["method=knn", "method.n_neighbors=0"], "method.n_neighbors must be a positive integer"),
     ],
 )
 def test_every_bad_value_is_named_in_one_line(stage: str, overrides: list[str], message: str) -> None:

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
+from autoencoders.baselines.pca import PCADetector
 from helpers.built import spiral_data
 from helpers.entry import run_main
 from helpers.runs import load_detector
@@ -131,4 +132,12 @@ def test_the_detector_answers_over_rest_as_it_does_in_process(served_detector) -
     )
     np.testing.assert_allclose(served["score"], local["score"], rtol=1e-9)
     assert served["is_anomaly"].tolist() == local["is_anomaly"].tolist()
+    # Loaded through the registry from its skops file, the PCA scores as one fitted in this process.
+    deployed = load_detector(logged["uri"], logged["model_uri"]).unwrap_python_model().detector
+    assert deployed.spec.detector == "pca" and isinstance(deployed.detector, PCADetector)
+    in_process = PCADetector(1).fit(spiral_data().splits.train)
+    model_space = samples.astype(np.float32)  # what the network side takes
+    np.testing.assert_allclose(local["score"], in_process.decision_function(model_space), rtol=1e-12)
+    in_process.threshold_ = deployed.spec.threshold
+    assert local["is_anomaly"].astype(int).tolist() == in_process.predict(model_space).tolist()
     assert MlflowClient(logged["uri"]).get_run(logged["model_uri"].split("/")[1]).info.status == "FINISHED"

@@ -1,4 +1,4 @@
-"""One evaluation for any encode/decode model: its metrics, and what it says when it cannot measure."""
+"""One evaluation for every detector: its metrics, and what it says when it cannot measure."""
 
 from __future__ import annotations
 
@@ -6,68 +6,90 @@ import numpy as np
 import pytest
 import torch
 
-from autoencoders.evaluation.metrics import evaluate, notebook_rmse, rapp_scores, squared_errors
+from autoencoders.anomaly.detector import AnomalyDetector, reconstructs, squared_errors
+from autoencoders.anomaly.rapp import rapp_scores
+from autoencoders.evaluation.metrics import evaluate, notebook_rmse
 from helpers.built import dense_net, spiral_data
 
 
-class Identity:
+class Shrink(AnomalyDetector):
+    """Reconstructs every sample at ``factor`` times its size: the error grows with the distance
+    from 0. Its score is the distance to the reconstruction; it notes the reconstructions given."""
+
+    name = "shrink"
+
+    def __init__(self, factor: float) -> None:
+        self.factor = factor
+        self.given: list[np.ndarray | None] = []
+
+    def fit(self, x: np.ndarray) -> Shrink:
+        return self
+
     def encode(self, x: np.ndarray) -> np.ndarray:
         return x
 
     def decode(self, code: np.ndarray) -> np.ndarray:
-        return code
+        return code * self.factor
+
+    def decision_function(self, x: np.ndarray, reconstruction: np.ndarray | None = None) -> np.ndarray:
+        self.given.append(reconstruction)
+        rebuilt = self.decode(self.encode(x)) if reconstruction is None else reconstruction
+        return np.linalg.norm(x - rebuilt, axis=1)
 
 
-class Shrink:
-    """Reconstructs every sample at half its size: the error grows with the distance from 0."""
+class Norm(AnomalyDetector):
+    """Scores by the distance from 0 and reconstructs nothing (as kNN)."""
 
-    def encode(self, x: np.ndarray) -> np.ndarray:
-        return x
+    name = "norm"
 
-    def decode(self, code: np.ndarray) -> np.ndarray:
-        return code / 2
+    def decision_function(self, x: np.ndarray) -> np.ndarray:
+        return np.linalg.norm(x, axis=1)
 
 
-def test_the_same_evaluation_scores_any_encode_decode_model() -> None:
-    metrics = evaluate(Identity(), spiral_data().splits).metrics
+def test_the_same_evaluation_scores_any_reconstructing_detector() -> None:
+    metrics = evaluate(Shrink(1.0), spiral_data().splits, 0.99).metrics
     assert metrics["train/rmse"] == 0 and metrics["test/mse"] == 0
     assert metrics["test/auroc"] == pytest.approx(0.5)  # every score ties
 
 
-def test_metrics_match_their_definitions() -> None:
+def test_metrics_match_their_definitions_and_the_threshold_is_the_detectors() -> None:
     splits = spiral_data(n_test=50, n_anomalies=50).splits
-    evaluation = evaluate(Shrink(), splits)
+    detector = Shrink(0.5)
+    evaluation = evaluate(detector, splits, 0.9)
     normal = splits.test[~splits.test_is_anomaly]
     assert evaluation.metrics["train/rmse"] == pytest.approx(notebook_rmse(splits.train, splits.train / 2))
     assert evaluation.metrics["test/mse"] == pytest.approx(float(((normal / 2) ** 2).mean()))
-    np.testing.assert_allclose(evaluation.test_scores, squared_errors(splits.test, splits.test / 2))
-    assert 0.5 < evaluation.metrics["test/auroc"] < 1  # far-out anomalies score higher
-
-
-class DistanceScorer:
-    """Scores by the distance between a sample and its reconstruction, noting what it was given."""
-
-    def __init__(self, codec: Shrink) -> None:
-        self.codec = codec
-        self.given: list[np.ndarray | None] = []
-
-    def score(self, x: np.ndarray, reconstruction: np.ndarray | None = None) -> np.ndarray:
-        self.given.append(reconstruction)
-        rebuilt = self.codec.decode(self.codec.encode(x)) if reconstruction is None else reconstruction
-        return np.linalg.norm(x - rebuilt, axis=1)
-
-
-def test_a_scorer_gets_the_test_reconstructions_the_evaluation_made() -> None:
-    splits = spiral_data(n_test=50, n_anomalies=50).splits
-    scorer = DistanceScorer(Shrink())
-    evaluation = evaluate(Shrink(), splits, scorer=scorer)
     np.testing.assert_allclose(evaluation.test_scores, np.linalg.norm(splits.test / 2, axis=1))
-    np.testing.assert_array_equal(scorer.given[0], splits.test / 2)  # the test set: not rebuilt
-    assert all(given is None for given in scorer.given[1:])  # validation samples: the scorer's own
+    assert 0.5 < evaluation.metrics["test/auroc"] < 1  # far-out anomalies score higher
+    threshold = np.quantile(np.linalg.norm(splits.val / 2, axis=1), 0.9)
+    assert detector.threshold_ == evaluation.threshold == evaluation.metrics["threshold"]
+    assert evaluation.threshold == pytest.approx(threshold)
+    flagged = detector.predict(splits.test)
+    assert (
+        flagged.sum()
+        == evaluation.metrics["test/true_positives"] + evaluation.metrics["test/false_positives"]
+    )
+
+
+def test_a_detector_gets_the_test_reconstructions_the_evaluation_made() -> None:
+    splits = spiral_data(n_test=50, n_anomalies=50).splits
+    detector = Shrink(0.5)
+    evaluate(detector, splits, 0.99)
+    np.testing.assert_array_equal(detector.given[0], splits.test / 2)  # the test set: not rebuilt
+    assert all(given is None for given in detector.given[1:])  # validation samples: the detector's own
+
+
+def test_a_detector_that_does_not_reconstruct_gets_anomaly_metrics_only() -> None:
+    splits = spiral_data(n_test=50, n_anomalies=50).splits
+    assert not reconstructs(Norm()) and reconstructs(Shrink(1.0))
+    evaluation = evaluate(Norm(), splits, 0.99)
+    assert "train/rmse" not in evaluation.metrics and "test/auroc" in evaluation.metrics
+    assert evaluation.test_reconstructions is None
+    np.testing.assert_allclose(evaluation.test_scores, np.linalg.norm(splits.test, axis=1))
 
 
 def test_no_anomalies_means_no_detection_metrics_and_a_note() -> None:
-    evaluation = evaluate(Shrink(), spiral_data(n_anomalies=0, n_test=50).splits)
+    evaluation = evaluate(Shrink(0.5), spiral_data(n_anomalies=0, n_test=50).splits, 0.99)
     assert "test/auroc" not in evaluation.metrics and "test/mse" in evaluation.metrics
     assert evaluation.notes["anomaly_detection"].startswith("skipped: the test set has no anomalies")
 
@@ -80,5 +102,5 @@ def test_rapp_adds_the_encoders_disagreement_to_the_reconstruction_error() -> No
     with torch.no_grad():
         x_hat = net(torch.as_tensor(x))
         codes = net.encode(torch.as_tensor(x)) - net.encode(x_hat)
-    expected = ((x - x_hat.numpy()) ** 2).sum(1) + (codes.numpy() ** 2).sum(1)
+    expected = squared_errors(x, x_hat.numpy()) + (codes.numpy() ** 2).sum(1)
     np.testing.assert_allclose(rapp_scores(net, x), expected, rtol=1e-5)

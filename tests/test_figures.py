@@ -7,7 +7,7 @@ import pytest
 from matplotlib.figure import Figure
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from autoencoders.baselines.pca import PCABaseline
+from autoencoders.baselines.pca import PCADetector
 from autoencoders.evaluation.metrics import evaluate
 from autoencoders.evaluation.records import run_outputs
 from autoencoders.figures import plots
@@ -26,9 +26,9 @@ def test_one_dimensional_codes_are_decoded_along_a_line_not_drawn_from_a_gaussia
 @pytest.mark.parametrize(("n_anomalies", "roc"), [(100, True), (0, False)])
 def test_a_run_gets_the_roc_curve_only_where_there_are_anomalies(n_anomalies: int, roc: bool) -> None:
     datamodule = spiral_data(n_test=100, n_anomalies=n_anomalies)
-    baseline = PCABaseline(1).fit(datamodule.splits.train)
-    evaluation = evaluate(baseline, datamodule.splits)
-    outputs = run_outputs(baseline, datamodule.splits, evaluation, "points", datamodule.error_map_box)
+    baseline = PCADetector(1).fit(datamodule.splits.train)
+    evaluation = evaluate(baseline, datamodule.splits, 0.99)
+    outputs = run_outputs(baseline, datamodule.splits, evaluation, datamodule.kind, datamodule.error_map_box)
     figures = draw(baseline, datamodule.splits, evaluation, outputs, "PCA")
     expected = {"reconstructions", "codes", "samples", "error_map", "scores"} | ({"roc"} if roc else set())
     assert set(figures) == {f"{name}.png" for name in expected}  # top level: the compare-runs page

@@ -17,7 +17,8 @@ from autoencoders.util.params import (
     Options,
     check_params,
 )
-from pipelines.hydra_glue import build, compose_config, source_of
+from pipelines.hydra_glue import build, compose_config
+from pipelines.stage_keys import source_of
 
 
 @pytest.mark.parametrize(

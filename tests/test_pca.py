@@ -6,22 +6,23 @@ import pytest
 from mlflow.tracking import MlflowClient
 from omegaconf import OmegaConf
 
-from autoencoders.baselines.pca import PCABaseline
+from autoencoders.baselines.pca import PCADetector
 from autoencoders.data.spiral import spiral_points
 from autoencoders.errors import ConfigError
 from autoencoders.evaluation.metrics import notebook_rmse
 from autoencoders.tracking import runs
 from helpers.runs import artifact_paths, write_run
 from pipelines.compare import compare
-from pipelines.hydra_glue import compose_config, resolved
+from pipelines.hydra_glue import compose_config
 from pipelines.pca_baseline import pca_baseline
+from pipelines.stage_keys import resolved
 
 NOTEBOOK_PCA_RMSE = 0.9049436506773132
 
 
 def test_pca_baseline_reproduces_the_notebooks_figure() -> None:
     x = spiral_points(100, 0)
-    baseline = PCABaseline(1).fit(x)
+    baseline = PCADetector(1).fit(x)
     assert notebook_rmse(x, baseline.decode(baseline.encode(x))) == pytest.approx(
         NOTEBOOK_PCA_RMSE, abs=1e-12
     )
@@ -35,7 +36,7 @@ def test_the_pca_stage_on_the_default_spiral_logs_what_the_autoencoder_logs(spir
     (pca_run,) = client.search_runs([ae_run.info.experiment_id], "tags.stage = 'baseline'")
     assert pca_run.info.status == "FINISHED" and pca_run.info.run_name == "pca k=1"
     assert pca_run.data.tags["model"] == "pca"
-    assert pca_run.data.params["n_components"] == "1"
+    assert pca_run.data.params["method.n_components"] == "1"
     assert pca_run.data.params["model.code_dim"] == "1"  # the code size under every model's name
     assert not any(key.startswith("model.optimizer") for key in pca_run.data.params)
     assert pca_run.data.metrics["train/rmse"] == pytest.approx(NOTEBOOK_PCA_RMSE, abs=1e-9)
@@ -86,7 +87,7 @@ def test_baseline_for_follows_the_runs_data_and_code_size(make_cfg, client) -> N
     ae_run = client.get_run(ae_run_id)
     assert pca_run.data.tags["baseline_for"] == ae_run_id
     assert pca_run.data.tags["code_dim"] == "2"
-    assert pca_run.data.params["n_components"] == "2"
+    assert pca_run.data.params["method.n_components"] == "2"
     for key in ["dataset.n_train", "dataset.train_seed", "dataset.n_test", "dataset.anomaly_margin"]:
         assert pca_run.data.params[key] == ae_run.data.params[key], key
     assert pca_run.data.params["dataset.n_train"] == "80"

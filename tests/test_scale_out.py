@@ -37,7 +37,7 @@ def test_training_against_a_tracking_server(mlflow_server, capsys) -> None:
     assert not [text for text in logged if "s3cret" in text]
     assert run.data.tags["tracking.uri"] == url.replace("://", "://***@")
     detector = load_detector(url, f"runs:/{run.info.run_id}/anomaly_detector")  # over HTTP too
-    assert detector.unwrap_python_model().detector.spec.network["settings"]["code_dim"] == 1
+    assert detector.unwrap_python_model().detector.spec.state["settings"]["code_dim"] == 1
 
 
 def test_ddp_on_two_cpu_processes_makes_one_run(store, client, tmp_path, spiral_run) -> None:

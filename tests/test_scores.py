@@ -9,16 +9,14 @@ import pandas as pd
 import pytest
 import torch
 
-from autoencoders.anomaly.scores import AutoencoderScorer, FittedScore, fit_score
-from autoencoders.data.base import Splits
-from autoencoders.deploy.detector import Detector, DetectorSpec
-from autoencoders.evaluation.metrics import (
-    TorchCodec,
-    evaluate,
-    rapp_layer_terms,
-    rapp_scores,
-    squared_errors,
-)
+from autoencoders.anomaly.autoencoder import AutoencoderDetector
+from autoencoders.anomaly.detector import squared_errors
+from autoencoders.anomaly.rapp import rapp_layer_terms, rapp_scores
+from autoencoders.anomaly.scores import ScoreSpec, anomaly_scores, fit_score, score_part
+from autoencoders.data.base import DataKind, Splits
+from autoencoders.deploy.detector import DeployedDetector, DetectorSpec, load_detector, save_detector
+from autoencoders.evaluation.metrics import evaluate
+from autoencoders.models.codec import TorchCodec
 from helpers.built import dense_net, spiral_data
 
 
@@ -55,7 +53,7 @@ def test_code_score_is_the_mahalanobis_distance_to_the_training_codes() -> None:
     splits = stretched_splits()
     codec = TorchCodec(IdentityNet())
     fitted = fit_score("code", codec, splits)
-    across, along = AutoencoderScorer(codec, fitted).score(np.array([[3.0, 0.0], [0.0, 3.0]], np.float32))
+    across, along = anomaly_scores(fitted, codec, np.array([[3.0, 0.0], [0.0, 3.0]], np.float32))
     assert across == pytest.approx(9.0, rel=0.15)  # three standard deviations of the narrow axis
     assert along == pytest.approx(1.0, rel=0.15)  # one of the wide axis: the same distance from 0
     np.testing.assert_allclose(fitted.code_mean, splits.train.mean(0), atol=1e-6)
@@ -66,7 +64,7 @@ def test_reconstruction_score_is_the_squared_error() -> None:
     net = dense_net((2,), code_dim=1, hidden_dims=[4])
     codec = TorchCodec(net)
     x = stretched_splits().test
-    scores = AutoencoderScorer(codec, FittedScore("reconstruction")).score(x)
+    scores = anomaly_scores(ScoreSpec("reconstruction"), codec, x)
     np.testing.assert_allclose(scores, squared_errors(x, codec.decode(codec.encode(x))), rtol=1e-6)
 
 
@@ -83,7 +81,7 @@ def test_rapp_hidden_weighs_each_hidden_term_by_its_mean_on_the_training_samples
         terms[:, 0], squared_errors(splits.train, codec.decode(codec.encode(splits.train))), rtol=1e-5
     )
     np.testing.assert_allclose(fitted.layer_means, terms[:, 1:].mean(0), rtol=1e-6)
-    scores = AutoencoderScorer(codec, fitted).score(splits.train)
+    scores = anomaly_scores(fitted, codec, splits.train)
     assert scores.mean() == pytest.approx(2.0)  # each term averages 1 on the samples it was fitted on
     np.testing.assert_allclose(scores, (terms[:, 1:] / terms[:, 1:].mean(0)).sum(1), rtol=1e-6)
 
@@ -93,12 +91,13 @@ def test_a_sum_of_scores_weighs_each_by_its_spread_on_the_normal_validation_samp
     splits = stretched_splits()
     codec = TorchCodec(dense_net((2,), code_dim=1, hidden_dims=[4]))
     fitted = fit_score("rapp+code", codec, splits)
-    scorer = AutoencoderScorer(codec, fitted)
-    rapp, code = (scorer.part(part, splits.val) for part in ("rapp", "code"))
+    rapp, code = (score_part(fitted, part, codec, splits.val) for part in ("rapp", "code"))
     assert fitted.scales == pytest.approx({"rapp": rapp.std(), "code": code.std()})
     assert (rapp / fitted.scales["rapp"]).std() == pytest.approx(1)
-    np.testing.assert_allclose(scorer.score(splits.val), rapp / rapp.std() + code / code.std(), rtol=1e-9)
-    assert (scorer.score(splits.test) > 0).all()  # positive, as log-scaled figures need
+    np.testing.assert_allclose(
+        anomaly_scores(fitted, codec, splits.val), rapp / rapp.std() + code / code.std(), rtol=1e-9
+    )
+    assert (anomaly_scores(fitted, codec, splits.test) > 0).all()  # positive, as log-scaled figures need
 
 
 def test_auto_chooses_on_validation_what_separates_the_anomalies() -> None:
@@ -113,23 +112,26 @@ def test_auto_without_validation_anomalies_uses_rapp() -> None:
 
 
 @pytest.mark.parametrize("score", ["rapp+code", "rapp_hidden"])
-def test_the_detector_scores_with_the_runs_fitted_score_from_plain_json(score: str) -> None:
+def test_the_deployed_detector_scores_with_the_runs_fitted_score_from_plain_json(
+    score: str, tmp_path
+) -> None:
     """A run evaluated with a fitted score deploys a detector whose JSON spec holds what the score
-    learned; scoring the test set through it gives the evaluation's scores."""
+    learned; scoring the test set through the saved and loaded detector gives the evaluation's scores."""
     torch.manual_seed(0)
     splits = spiral_data(n_test=50, n_anomalies=50).splits
     net = dense_net((2,), code_dim=1, hidden_dims=[6, 6])
-    codec = TorchCodec(net)
-    fitted = fit_score(score, codec, splits)
-    evaluation = evaluate(codec, splits, scorer=AutoencoderScorer(codec, fitted))
-    stored = json.loads(json.dumps(fitted.to_json()))  # what the spec file holds
-    network = {"class": "DenseAutoencoder", "settings": net.settings, "score": stored}
-    spec = DetectorSpec("points", ["x0", "x1"], [2], evaluation.threshold, network, {"scaler": "none"})
-    scored = Detector(spec, codec).score(pd.DataFrame(splits.test, columns=["x0", "x1"]))
+    detector = AutoencoderDetector(net, score).fit(splits.train, splits.val, splits.val_anomalies)
+    evaluation = evaluate(detector, splits, 0.99)
+    spec = DetectorSpec(
+        DataKind.POINTS, ["x0", "x1"], [2], detector.threshold_, "autoencoder", {}, {"scaler": "none"}
+    )
+    artifacts = save_detector(tmp_path, spec, detector)
+    stored = json.loads((tmp_path / "detector.json").read_text())
+    assert stored["detector"] == "autoencoder" and stored["kind"] == "points"
+    assert stored["state"]["network"] == "dense" and stored["state"]["score"]["name"] == score
+    loaded = load_detector(artifacts)
+    assert isinstance(loaded, DeployedDetector) and isinstance(loaded.detector, AutoencoderDetector)
+    scored = loaded.predict(pd.DataFrame(splits.test, columns=["x0", "x1"]))
     np.testing.assert_allclose(scored["score"], evaluation.test_scores, rtol=1e-6)
     assert (scored["is_anomaly"] == (evaluation.test_scores > evaluation.threshold)).all()
-
-
-def test_detectors_that_stored_the_score_by_name_still_load() -> None:
-    assert FittedScore.from_json("rapp") == FittedScore("rapp")
-    assert FittedScore.from_json(None).name == "reconstruction"
+    assert (loaded.detector.predict(splits.test) == scored["is_anomaly"]).all()

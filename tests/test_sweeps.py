@@ -83,12 +83,17 @@ def test_parallel_jobs_nest_record_a_failure_and_go_on(store, client, tmp_path) 
 
 def test_a_pca_sweep_is_grouped_too(store, client, tmp_path, monkeypatch) -> None:
     status = run_main(
-        "pca_baseline", tmp_path, "-m", *store_overrides(store), "n_components=1,2", monkeypatch=monkeypatch
+        "pca_baseline",
+        tmp_path,
+        "-m",
+        *store_overrides(store),
+        "method.n_components=1,2",
+        monkeypatch=monkeypatch,
     )
     assert status == 0
     parent, children = sweep_runs(client, "spiral")
     assert parent.info.status == "FINISHED"
-    assert [run.data.params["n_components"] for run in children] == ["1", "2"]
+    assert [run.data.params["method.n_components"] for run in children] == ["1", "2"]
     assert all(run.data.tags["stage"] == "baseline" for run in children)
     assert parent.data.tags["best_job"] == "1"  # two components reconstruct 2-D points exactly
 

@@ -15,7 +15,7 @@ from PIL import Image
 
 from autoencoders.errors import ConfigError
 from autoencoders.evaluation.records import OUTPUTS_PATH
-from autoencoders.tracking import runs
+from autoencoders.tracking import models, runs
 from helpers.built import spiral_data
 from helpers.runs import QUICK_SPIRAL, artifact_paths, load_detector
 from pipelines.train import train
@@ -100,7 +100,7 @@ def test_the_logged_detector_scores_as_the_evaluation_did_and_loads_without_pick
     hits = scored["is_anomaly"].to_numpy() & splits.test_is_anomaly
     assert run.data.metrics["test/true_positives"] == hits.sum()
     assert run.data.metrics["test/recall"] == pytest.approx(hits.sum() / splits.test_is_anomaly.sum())
-    with runs.fluent_store(spiral_run["uri"]):
+    with models.fluent_store(spiral_run["uri"]):
         files = Path(mlflow.artifacts.download_artifacts(f"runs:/{run.info.run_id}/anomaly_detector"))
     assert (files / "code" / "autoencoders" / "stages.py").exists()  # the package's source travels
     assert not list(files.rglob("__pycache__"))  # without its bytecode caches

@@ -10,11 +10,11 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.loggers import CSVLogger
 
-from autoencoders.anomaly.scores import AutoencoderScorer, FittedScore
+from autoencoders.anomaly.autoencoder import AutoencoderDetector
 from autoencoders.data.base import Splits
 from autoencoders.data.spiral import SpiralDataModule
 from autoencoders.errors import ConfigError
-from autoencoders.evaluation.metrics import TorchCodec, evaluate
+from autoencoders.evaluation.metrics import evaluate
 from autoencoders.training.callbacks import TrainingBar
 from autoencoders.training.fit import check_selection, fit_best, training_callbacks
 from autoencoders.training.grouped_steps import group_steps
@@ -53,10 +53,8 @@ def test_val_auroc_each_epoch_is_the_evaluations_and_the_checkpoint_keeps_the_be
         Selection("val/auroc", "max"), tmp_path, score=score
     )
     splits = datamodule.splits
-    codec = TorchCodec(module.net)
-    restored = evaluate(codec, splits, scorer=AutoencoderScorer(codec, FittedScore(score))).metrics[
-        "val/auroc"
-    ]
+    detector = AutoencoderDetector(module.net, score).fit(splits.train, splits.val)
+    restored = evaluate(detector, splits, 0.99).metrics["val/auroc"]
     assert restored == pytest.approx(float(checkpoint.best_model_score), abs=1e-6)  # stored as float32
     assert chosen.path and chosen.epoch is not None
 

@@ -18,23 +18,15 @@ import pytorch_lightning as pl
 from mlflow.tracking import MlflowClient
 from pytorch_lightning.callbacks import ModelCheckpoint
 
-from autoencoders.anomaly.scores import AutoencoderScorer, FittedScore, fit_score
-from autoencoders.baselines.classic import IsolationForestScorer, KNNScorer
-from autoencoders.baselines.pca import LinearCodec, PCABaseline
+from autoencoders.anomaly.autoencoder import AutoencoderDetector
+from autoencoders.anomaly.detector import AnomalyDetector
 from autoencoders.data.base import InMemoryDataModule
-from autoencoders.deploy.detector import Detector, DetectorSpec, input_columns, save_detector
-from autoencoders.evaluation.metrics import (
-    Codec,
-    CodecScorer,
-    Evaluation,
-    Scorer,
-    TorchCodec,
-    detection,
-    evaluate,
-)
+from autoencoders.deploy.detector import DeployedDetector, DetectorSpec, input_columns, save_detector
+from autoencoders.evaluation.metrics import Evaluation, evaluate
 from autoencoders.evaluation.records import OUTPUTS_PATH, run_outputs
 from autoencoders.figures.run_figures import draw
-from autoencoders.tracking import runs
+from autoencoders.registry import DETECTORS
+from autoencoders.tracking import models, runs
 from autoencoders.tracking.logger import BufferedMLFlowLogger
 from autoencoders.training.fit import fit_best, relocate_checkpoint
 from autoencoders.training.module import AutoencoderModule
@@ -67,23 +59,18 @@ class DetectorSettings:
 def record_evaluation(
     client: MlflowClient,
     run_id: str,
-    codec: Codec | Scorer,
+    detector: AnomalyDetector,
     datamodule: InMemoryDataModule,
-    label: str,
     settings: DetectorSettings = DetectorSettings(),
-    scorer: CodecScorer | None = None,
 ) -> Evaluation:
-    """Evaluate ``codec`` on the datamodule's splits, draw the figures, log both into the run with
-    the outputs a comparison draws from (:mod:`autoencoders.evaluation.records`). A codec's anomaly score is
-    ``scorer``'s, by default its squared reconstruction error.
+    """Evaluate the fitted ``detector`` on the datamodule's splits (which sets its ``threshold_``),
+    draw the figures, log both into the run with the outputs a comparison draws from
+    (:mod:`autoencoders.evaluation.records`).
 
     Final metrics go in at step 0, where the MLflow chart view draws them as one bar per run."""
     splits = datamodule.splits
     runs.log_splits(client, run_id, datamodule.name, splits, datamodule.data_source)
-    if hasattr(codec, "encode"):
-        evaluation = evaluate(codec, splits, settings.threshold_quantile, scorer)
-    else:  # a scorer: anomaly metrics only
-        evaluation = detection(codec, splits, settings.threshold_quantile)
+    evaluation = evaluate(detector, splits, settings.threshold_quantile)
     runs.log_metrics(client, run_id, evaluation.metrics, step=0)
     for key, note in evaluation.notes.items():
         client.set_tag(run_id, key, note)
@@ -92,9 +79,9 @@ def record_evaluation(
         client.log_dict(run_id, content, path)
     box = getattr(datamodule, "error_map_box", None)
     features = getattr(datamodule, "feature_names", None)
-    outputs = run_outputs(codec, splits, evaluation, datamodule.kind, box, features, scorer)
+    outputs = run_outputs(detector, splits, evaluation, datamodule.kind, box, features)
     runs.log_arrays(client, run_id, outputs.arrays(), OUTPUTS_PATH)
-    runs.log_figures(client, run_id, draw(codec, splits, evaluation, outputs, label))
+    runs.log_figures(client, run_id, draw(detector, splits, evaluation, outputs, detector.label))
     return evaluation
 
 
@@ -139,46 +126,30 @@ def keep_checkpoints(client: MlflowClient, run_id: str, checkpoint: ModelCheckpo
 def record_detector(
     tracking_uri: str,
     run_id: str,
-    model: AutoencoderModule | PCABaseline | KNNScorer | IsolationForestScorer,
+    detector: AnomalyDetector,
     datamodule: InMemoryDataModule,
-    threshold: float,
     settings: DetectorSettings,
-    score: FittedScore | None = None,
 ) -> str:
-    """Log the run's ``anomaly_detector`` (and register it under ``settings.register_as``): the
-    network's weights or the PCA's arrays, the preprocessing, the threshold and an autoencoder's
-    fitted ``score`` as plain files."""
+    """Log the run's fitted, thresholded ``detector`` as its ``anomaly_detector`` (and register it
+    under ``settings.register_as``): the detector's own files, the preprocessing and the threshold."""
     features = getattr(datamodule, "feature_names", None) or None
-    if isinstance(model, PCABaseline):
-        network: dict = {"class": "PCA", "n_components": model.code_dim}
-        codec: Codec = LinearCodec.of(model)
-    elif isinstance(model, KNNScorer):
-        network, codec = {"class": "kNN", "k": model.k}, model
-    elif isinstance(model, IsolationForestScorer):
-        network, codec = {"class": "IsolationForest"}, model
-    else:
-        network = {
-            "class": type(model.net).__name__,
-            "settings": model.net.settings,
-            "score": (score or FittedScore("reconstruction")).to_json(),
-        }
-        codec = TorchCodec(model.net.cpu().eval())
     spec = DetectorSpec(
         kind=datamodule.kind,
         columns=input_columns(datamodule.kind, datamodule.input_shape, features),
         input_shape=list(datamodule.input_shape),
-        threshold=threshold,
-        network=network,
+        threshold=float(detector.threshold_),
+        detector=DETECTORS.name_of(type(detector)),
+        state={},
         preprocessing=getattr(datamodule, "preprocessing", None) or {"scaler": "none"},
         features=features,
     )
-    detector = Detector(spec, codec)
-    example = detector.to_raw(datamodule.splits.train[:5])
+    deployed = DeployedDetector(spec, detector)
+    example = deployed.to_raw(datamodule.splits.train[:5])
     with tempfile.TemporaryDirectory() as folder:
-        artifacts = save_detector(Path(folder), spec, codec)
-        uri = runs.log_detector(tracking_uri, run_id, artifacts, example, detector.score(example))
+        artifacts = save_detector(Path(folder), spec, detector)
+        uri = models.log_detector(tracking_uri, run_id, artifacts, example, deployed.predict(example))
     if settings.register_as:
-        version = runs.register(tracking_uri, run_id, uri, settings.register_as)
+        version = models.register(tracking_uri, run_id, uri, settings.register_as)
         log.info("registered the detector as models:/%s/%s", settings.register_as, version)
     return uri
 
@@ -217,15 +188,14 @@ def train_and_record(
     if chosen.path:
         client.log_artifact(run_id, chosen.path, "checkpoints")
         client.set_tag(run_id, "best_epoch", str(chosen.epoch + 1))  # counted from 1, as the curves
-    codec = TorchCodec(module.net.cpu().eval())
-    score = fit_score(settings.score, codec, datamodule.splits)
-    client.set_tag(run_id, "anomaly.score", score.name)  # what anomaly.score=auto chose
-    label = f"{module.name} autoencoder"
-    scorer = AutoencoderScorer(codec, score)
-    evaluation = record_evaluation(client, run_id, codec, datamodule, label, settings, scorer)
+    splits = datamodule.splits
+    detector = AutoencoderDetector(module.net.cpu().eval(), settings.score)
+    detector.fit(splits.train, splits.val, splits.val_anomalies)
+    client.set_tag(run_id, "anomaly.score", detector.score_.name)  # what anomaly.score=auto chose
+    evaluation = record_evaluation(client, run_id, detector, datamodule, settings)
     metrics = dict(evaluation.metrics)
     if selection.metric not in metrics:  # a per-epoch metric (val/loss): the chosen model's value
         metrics[selection.metric] = module.validation_loss(datamodule.splits.val)
     runs.log_metrics(client, run_id, {selection.best_key: metrics[selection.metric]})
-    record_detector(tracking_uri, run_id, module, datamodule, evaluation.threshold, settings, score)
+    record_detector(tracking_uri, run_id, detector, datamodule, settings)
     return metrics

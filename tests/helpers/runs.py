@@ -46,7 +46,7 @@ def load_detector(tracking_uri: str, model_uri: str):  # noqa: ANN201 - an MLflo
     """``mlflow.pyfunc.load_model`` against one store, leaving the process's tracking URI as it was."""
     import mlflow.pyfunc
 
-    from autoencoders.tracking.runs import fluent_store
+    from autoencoders.tracking.models import fluent_store
 
     with fluent_store(tracking_uri):
         return mlflow.pyfunc.load_model(model_uri)

@@ -2,7 +2,7 @@
 
 - ``reconstruction``: the squared reconstruction error.
 - ``rapp``: RaPP's differences between a sample and its reconstruction along the encoder
-  (:func:`autoencoders.evaluation.metrics.rapp_scores`).
+  (:func:`autoencoders.anomaly.rapp.rapp_scores`).
 - ``rapp_hidden``: RaPP inside the network only: its terms after each encoder activation and at the
   code, each divided by that term's mean over the training samples, summed; the input's term (the
   reconstruction error) is left out. Scaled, every layer weighs alike: summed as they are, the
@@ -28,15 +28,12 @@ from typing import Any
 
 import numpy as np
 from sklearn.covariance import EmpiricalCovariance
+from sklearn.metrics import roc_auc_score
 
+from autoencoders.anomaly.detector import squared_errors
+from autoencoders.anomaly.rapp import rapp_layer_terms, rapp_scores
 from autoencoders.data.base import Splits
-from autoencoders.evaluation.metrics import (
-    TorchCodec,
-    rapp_layer_terms,
-    rapp_scores,
-    separation_auroc,
-    squared_errors,
-)
+from autoencoders.models.codec import TorchCodec
 
 #: The settings of ``anomaly.score``.
 SCORES = ("auto", "reconstruction", "rapp", "rapp_hidden", "code", "rapp+code")
@@ -47,8 +44,8 @@ FALLBACK = "rapp"
 
 
 @dataclass
-class FittedScore:
-    """One concrete score and what it learned from the training and validation samples."""
+class ScoreSpec:
+    """One concrete anomaly score and what it learned from the training and validation samples."""
 
     name: str  # reconstruction, rapp, rapp_hidden, code or rapp+code
     code_mean: list[float] | None = None
@@ -66,77 +63,76 @@ class FittedScore:
         return {key: value for key, value in asdict(self).items() if value is not None}
 
     @classmethod
-    def from_json(cls, stored: dict[str, Any] | str | None) -> FittedScore:
-        """A detector's stored score; older detectors kept the name alone."""
-        if stored is None:
-            return cls("reconstruction")
-        return cls(stored) if isinstance(stored, str) else cls(**stored)
+    def from_json(cls, stored: dict[str, Any]) -> ScoreSpec:
+        return cls(**stored)
 
 
-class AutoencoderScorer:
-    """Scores samples with a torch autoencoder (wrapped in a :class:`TorchCodec`) and a fitted score."""
-
-    def __init__(self, codec: TorchCodec, fitted: FittedScore) -> None:
-        self.codec = codec
-        self.fitted = fitted
-
-    def score(self, x: np.ndarray, reconstruction: np.ndarray | None = None) -> np.ndarray:
-        """The fitted score of ``x``; ``reconstruction``: its reconstructions where the caller has
-        them already (a detector returns them too), so the network does not rebuild them."""
-        if len(self.fitted.parts) == 1:
-            return self.part(self.fitted.name, x, reconstruction)
-        scales = self.fitted.scales or {}
-        return sum(self.part(name, x, reconstruction) / scales[name] for name in self.fitted.parts)
-
-    def part(self, name: str, x: np.ndarray, reconstruction: np.ndarray | None = None) -> np.ndarray:
-        module = self.codec.module
-        if name == "reconstruction":
-            rebuilt = self.codec.decode(self.codec.encode(x)) if reconstruction is None else reconstruction
-            return squared_errors(x, rebuilt)
-        if name == "rapp":
-            return rapp_scores(module, x, reconstruction=reconstruction)
-        if name == "rapp_hidden":
-            hidden = rapp_layer_terms(module, x, reconstruction=reconstruction)[:, 1:]
-            return (hidden / np.asarray(self.fitted.layer_means)).sum(1)
-        offsets = self.codec.encode(x).reshape(len(x), -1).astype(np.float64) - np.asarray(
-            self.fitted.code_mean
-        )
-        return np.einsum("ij,jk,ik->i", offsets, np.asarray(self.fitted.code_precision), offsets)
+def anomaly_scores(
+    spec: ScoreSpec, codec: TorchCodec, x: np.ndarray, reconstruction: np.ndarray | None = None
+) -> np.ndarray:
+    """The anomaly score ``spec`` of ``x`` under the autoencoder ``codec``; ``reconstruction``: its
+    reconstructions where the caller has them already, so that the network does not rebuild them."""
+    if len(spec.parts) == 1:
+        return score_part(spec, spec.name, codec, x, reconstruction)
+    scales = spec.scales or {}
+    return sum(score_part(spec, name, codec, x, reconstruction) / scales[name] for name in spec.parts)
 
 
-def fit_score(name: str, codec: TorchCodec, splits: Splits) -> FittedScore:
+def score_part(
+    spec: ScoreSpec, name: str, codec: TorchCodec, x: np.ndarray, reconstruction: np.ndarray | None = None
+) -> np.ndarray:
+    """One part of a (summed) score, unscaled."""
+    module = codec.module
+    if name == "reconstruction":
+        rebuilt = codec.decode(codec.encode(x)) if reconstruction is None else reconstruction
+        return squared_errors(x, rebuilt)
+    if name == "rapp":
+        return rapp_scores(module, x, reconstruction=reconstruction)
+    if name == "rapp_hidden":
+        hidden = rapp_layer_terms(module, x, reconstruction=reconstruction)[:, 1:]
+        return (hidden / np.asarray(spec.layer_means)).sum(1)
+    offsets = codec.encode(x).reshape(len(x), -1).astype(np.float64) - np.asarray(spec.code_mean)
+    return np.einsum("ij,jk,ik->i", offsets, np.asarray(spec.code_precision), offsets)
+
+
+def fit_score(name: str, codec: TorchCodec, splits: Splits) -> ScoreSpec:
     """The score ``name`` fitted on ``splits`` (``auto``: the best candidate on validation)."""
     if name == "auto":
         return choose_score(codec, splits)
-    fitted = FittedScore(name)
+    spec = ScoreSpec(name)
     if name == "rapp_hidden":
         means = rapp_layer_terms(codec.module, splits.train)[:, 1:].mean(0)
         # A unit dead on every training sample has mean 0: its term is then left unscaled.
-        fitted.layer_means = [float(mean) or 1.0 for mean in means]
-    if "code" in fitted.parts:
+        spec.layer_means = [float(mean) or 1.0 for mean in means]
+    if "code" in spec.parts:
         codes = codec.encode(splits.train).reshape(len(splits.train), -1).astype(np.float64)
-        covariance = EmpiricalCovariance().fit(
-            codes
-        )  # its precision is a pseudo-inverse: no singular failure
-        fitted.code_mean = covariance.location_.tolist()
-        fitted.code_precision = covariance.precision_.tolist()
-    if len(fitted.parts) > 1:
-        scorer = AutoencoderScorer(codec, fitted)
-        fitted.scales = {}
-        for part in fitted.parts:
-            fitted.scales[part] = float(scorer.part(part, splits.val).std()) or 1.0
-    return fitted
+        covariance = EmpiricalCovariance().fit(codes)  # its precision is a pseudo-inverse: never singular
+        spec.code_mean = covariance.location_.tolist()
+        spec.code_precision = covariance.precision_.tolist()
+    if len(spec.parts) > 1:
+        spec.scales = {}
+        for part in spec.parts:
+            spec.scales[part] = float(score_part(spec, part, codec, splits.val).std()) or 1.0
+    return spec
 
 
-def choose_score(codec: TorchCodec, splits: Splits) -> FittedScore:
+def choose_score(codec: TorchCodec, splits: Splits) -> ScoreSpec:
     """``auto``: the candidate whose validation AUROC is highest (the first of equals)."""
     if splits.val_anomalies is None or not len(splits.val_anomalies) or not len(splits.val):
         return fit_score(FALLBACK, codec, splits)
     best, best_auroc = None, -1.0
     for name in CANDIDATES:
-        fitted = fit_score(name, codec, splits)
-        scorer = AutoencoderScorer(codec, fitted)
-        auroc = separation_auroc(scorer.score(splits.val), scorer.score(splits.val_anomalies))
+        spec = fit_score(name, codec, splits)
+        auroc = separation_auroc(
+            anomaly_scores(spec, codec, splits.val), anomaly_scores(spec, codec, splits.val_anomalies)
+        )
         if auroc > best_auroc:
-            best, best_auroc = fitted, auroc
+            best, best_auroc = spec, auroc
     return best
+
+
+def separation_auroc(normal_scores: np.ndarray, anomalous_scores: np.ndarray) -> float:
+    """How well the scores rank anomalous samples above normal ones (anomalies positive); shared by
+    the per-epoch ``val/auroc`` the checkpoint monitors and the final one, so that they agree."""
+    is_anomaly = np.r_[np.zeros(len(normal_scores), bool), np.ones(len(anomalous_scores), bool)]
+    return float(roc_auc_score(is_anomaly, np.concatenate([normal_scores, anomalous_scores])))

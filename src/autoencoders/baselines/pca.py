@@ -1,70 +1,59 @@
-"""The PCA baseline: scikit-learn's PCA behind the same ``encode``/``decode`` the autoencoders offer."""
+"""PCA as a detector: scikit-learn's PCA behind the ``encode``/``decode`` the autoencoders offer,
+scored by the squared reconstruction error."""
 
 from __future__ import annotations
+
+from typing import ClassVar
 
 import numpy as np
 from sklearn.decomposition import PCA
 
+from autoencoders.anomaly.detector import flat, squared_errors
+from autoencoders.baselines.skops_io import SklearnDetector
 from autoencoders.errors import ConfigError
+from autoencoders.util.params import POSITIVE_INT, check_params
 
 
-class PCABaseline:
-    """Linear encoder (projection onto the leading components) and decoder (back-projection).
+class PCADetector(SklearnDetector):
+    """Linear encoder (projection onto the ``n_components`` leading components) and decoder
+    (back-projection). Any sample shape: samples are flattened for PCA and reshaped on the way back."""
 
-    Works on any sample shape: samples are flattened for PCA and reshaped on the way back.
-    """
-
-    name = "pca"
+    name: ClassVar[str] = "pca"
+    _parameter_constraints: ClassVar[dict] = {"n_components": POSITIVE_INT}
 
     def __init__(self, n_components: int) -> None:
+        check_params(self._parameter_constraints, {"n_components": n_components})
         self.n_components = n_components
-        self.pca: PCA | None = None
-        self.sample_shape: tuple[int, ...] = ()
 
     @property
     def code_dim(self) -> int:
         return self.n_components
 
-    def fit(self, x: np.ndarray) -> PCABaseline:
-        flat = x.reshape(len(x), -1)
-        if self.n_components > min(flat.shape):
+    @property
+    def run_name(self) -> str:
+        return f"pca k={self.n_components}"
+
+    @property
+    def label(self) -> str:
+        return f"PCA ({self.n_components})"
+
+    def fit(self, x: np.ndarray) -> PCADetector:
+        data = flat(x)
+        if self.n_components > min(data.shape):
             raise ConfigError(
-                f"n_components={self.n_components} is more than PCA can fit on {flat.shape[0]} samples "
-                f"of {flat.shape[1]} features"
+                f"n_components={self.n_components} is more than PCA can fit on {data.shape[0]} samples "
+                f"of {data.shape[1]} features"
             )
-        self.sample_shape = x.shape[1:]
-        self.pca = PCA(self.n_components, svd_solver="full").fit(flat.astype(np.float64))
+        self.sample_shape_ = tuple(int(size) for size in x.shape[1:])
+        self.pca_ = PCA(self.n_components, svd_solver="full").fit(data)
         return self
 
     def encode(self, x: np.ndarray) -> np.ndarray:
-        if self.pca is None:
-            raise RuntimeError("PCABaseline.encode before fit")
-        return self.pca.transform(x.reshape(len(x), -1).astype(np.float64))
+        return self.pca_.transform(flat(x))
 
     def decode(self, code: np.ndarray) -> np.ndarray:
-        if self.pca is None:
-            raise RuntimeError("PCABaseline.decode before fit")
-        return self.pca.inverse_transform(code).reshape(len(code), *self.sample_shape)
+        return self.pca_.inverse_transform(code).reshape(len(code), *self.sample_shape_)
 
-
-class LinearCodec:
-    """A fitted PCA as plain arrays: ``encode`` projects onto the components, ``decode`` maps back.
-    What the deployed detector of a PCA run holds (no scikit-learn object to unpickle)."""
-
-    def __init__(self, mean: np.ndarray, components: np.ndarray, sample_shape: tuple[int, ...]) -> None:
-        self.mean, self.components, self.sample_shape = mean, components, tuple(sample_shape)
-
-    @classmethod
-    def of(cls, baseline: PCABaseline) -> LinearCodec:
-        if baseline.pca is None:
-            raise RuntimeError("LinearCodec.of an unfitted PCABaseline")
-        return cls(baseline.pca.mean_, baseline.pca.components_, baseline.sample_shape)
-
-    def arrays(self) -> dict[str, np.ndarray]:
-        return {"mean": self.mean, "components": self.components}
-
-    def encode(self, x: np.ndarray) -> np.ndarray:
-        return (x.reshape(len(x), -1).astype(np.float64) - self.mean) @ self.components.T
-
-    def decode(self, code: np.ndarray) -> np.ndarray:
-        return (code @ self.components + self.mean).reshape(len(code), *self.sample_shape)
+    def decision_function(self, x: np.ndarray, reconstruction: np.ndarray | None = None) -> np.ndarray:
+        """The squared reconstruction error; ``reconstruction``: where the caller has made it already."""
+        return squared_errors(x, self.decode(self.encode(x)) if reconstruction is None else reconstruction)

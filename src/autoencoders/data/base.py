@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,6 +26,17 @@ from autoencoders.util.params import (
     InvalidParameter,
     Text,
 )
+
+
+class DataKind(str, Enum):
+    """What a dataset's samples are: how they are drawn, shown and named as input columns."""
+
+    POINTS = "points"  # 2-D vectors, plotted as scatter; input columns x0, x1
+    IMAGES = "images"  # C x H x W, plotted as grids; input columns p0 .. pN
+    TABLE = "table"  # rows of named features; input columns the table's own
+
+    def __str__(self) -> str:
+        return self.value
 
 
 @dataclass(frozen=True)
@@ -163,8 +176,8 @@ class InMemoryDataModule(pl.LightningDataModule):
         "split_seed": NON_NEGATIVE_INT,
     }
 
-    #: ``points`` (vectors, plotted as scatter) or ``images`` (C x H x W, plotted as grids).
-    kind = "points"
+    #: What the samples are (:class:`DataKind`).
+    kind = DataKind.POINTS
     #: Training batches of images are shifted by up to this many pixels (``dataset.augment_shift``).
     augment_shift = 0
 
@@ -190,6 +203,8 @@ class InMemoryDataModule(pl.LightningDataModule):
         self.epochs = epochs
         self.epoch_size = epoch_size
         self._splits: Splits | None = None
+        #: What reading the data left out, by kind (a table's rows with gaps, unreadable images).
+        self.left_out: dict[str, int] = {}
         self._tensors: dict[str, torch.Tensor] = {}
         #: Training batches per training-step call (:func:`autoencoders.training.grouped_steps.group_steps`).
         self.steps_per_call = 1
@@ -197,16 +212,20 @@ class InMemoryDataModule(pl.LightningDataModule):
     def build_splits(self) -> Splits:
         raise NotImplementedError
 
+    #: The file or folder the data is read from (None: generated in code, or found when loaded).
+    source_path: Path | None = None
+
     @property
     def data_source(self) -> str | None:
         """Where the data came from, as a path or URI for MLflow's dataset records; None for data
         generated in code (MLflow then records the running code as the source)."""
-        return None
+        return str(self.source_path.resolve()) if self.source_path else None
 
     @property
     def tags(self) -> dict[str, str]:
-        """MLflow tags that describe the data actually used (known once the splits are built)."""
-        return {}
+        """MLflow tags that describe the data actually used (known once the splits are built): the
+        rows or files left out (``dataset.dropped_rows``, ``dataset.skipped_files``) where any were."""
+        return {f"dataset.{name}": str(count) for name, count in self.left_out.items() if count}
 
     def settings(self) -> dict[str, Any]:
         """Settings that follow from the data once it is read (a table's width), by their

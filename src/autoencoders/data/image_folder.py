@@ -9,7 +9,13 @@ from pathlib import Path
 
 import numpy as np
 
-from autoencoders.data.base import InMemoryDataModule, Splits, check_input_shape, check_split_fractions
+from autoencoders.data.base import (
+    DataKind,
+    InMemoryDataModule,
+    Splits,
+    check_input_shape,
+    check_split_fractions,
+)
 from autoencoders.data.one_class import one_class_split, one_class_splits
 from autoencoders.errors import ConfigError
 from autoencoders.util.params import (
@@ -37,7 +43,7 @@ def read_image(path: Path, channels: int, size: tuple[int, int]) -> np.ndarray:
 class ImageFolderDataModule(InMemoryDataModule):
     """Normal images for training and validation; abnormal ones for validation and test only."""
 
-    kind = "images"
+    kind = DataKind.IMAGES
 
     _parameter_constraints = {
         **InMemoryDataModule._parameter_constraints,
@@ -78,21 +84,12 @@ class ImageFolderDataModule(InMemoryDataModule):
             check_input_shape(input_shape, shape, "(channels, *image_size)")
         super().__init__(name, shape, batch_size, split_seed, epochs, epoch_size)
         self.augment_shift = augment_shift
-        self.root = Path(root)
+        self.root = self.source_path = Path(root)
         self.folders = (normal_dir, abnormal_dir)
         self.channels = channels
         self.image_size = (int(image_size[0]), int(image_size[1]))
         self.skip_unreadable = skip_unreadable
         self.fractions = (val_fraction, test_fraction, anomaly_val_fraction)
-        self.skipped = 0
-
-    @property
-    def data_source(self) -> str:
-        return str(self.root.resolve())
-
-    @property
-    def tags(self) -> dict[str, str]:
-        return {"dataset.skipped_files": str(self.skipped)} if self.skipped else {}
 
     def build_splits(self) -> Splits:
         if not self.root.is_dir():
@@ -128,7 +125,7 @@ class ImageFolderDataModule(InMemoryDataModule):
         one is an error naming it, or is skipped and counted with ``dataset.skip_unreadable``."""
         from PIL import UnidentifiedImageError
 
-        images = []
+        images, skipped = [], 0
         for path in sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")):
             try:
                 images.append(read_image(path, self.channels, self.image_size))
@@ -138,7 +135,8 @@ class ImageFolderDataModule(InMemoryDataModule):
                         f"dataset.root: {path} is not a readable image ({type(error).__name__}); remove it "
                         "or set dataset.skip_unreadable=true"
                     ) from None
-                self.skipped += 1
-        if self.skipped:
-            log.warning("images %s: skipped %d unreadable files", folder, self.skipped)
+                skipped += 1
+        self.left_out["skipped_files"] = self.left_out.get("skipped_files", 0) + skipped
+        if skipped:
+            log.warning("images %s: skipped %d unreadable files", folder, skipped)
         return np.stack(images) if images else np.empty((0, *self.input_shape), np.float32)

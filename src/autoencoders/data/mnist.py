@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from autoencoders.data.base import InMemoryDataModule, Splits, check_input_shape
+from autoencoders.data.base import DataKind, InMemoryDataModule, Splits, check_input_shape
 from autoencoders.errors import ConfigError
 from autoencoders.util.files import atomic_file
 from autoencoders.util.params import (
@@ -173,7 +173,7 @@ def to_unit_images(images: np.ndarray) -> np.ndarray:
 class MNISTDataModule(InMemoryDataModule):
     """One-class MNIST, in memory: normal digits for training and validation, all ten for testing."""
 
-    kind = "images"
+    kind = DataKind.IMAGES
 
     _parameter_constraints = {
         **InMemoryDataModule._parameter_constraints,
@@ -192,6 +192,7 @@ class MNISTDataModule(InMemoryDataModule):
         input_shape: Sequence[int],
         root: str,
         source: str,
+        augment_shift: int,
         normal_digits: Sequence[int],
         val_fraction: float,
         bundled_test_fraction: float,
@@ -199,7 +200,6 @@ class MNISTDataModule(InMemoryDataModule):
         batch_size: int,
         epochs: int,
         epoch_size: int,
-        augment_shift: int,
     ) -> None:
         check_params(self._parameter_constraints, locals())
         if len(set(normal_digits)) != len(normal_digits):

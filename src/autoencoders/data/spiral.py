@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from autoencoders.data.base import InMemoryDataModule, Splits, check_input_shape
+from autoencoders.data.base import DataKind, InMemoryDataModule, Splits, check_input_shape
 from autoencoders.errors import ConfigError
 from autoencoders.util.params import NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE_INT, check_params
 
@@ -62,7 +62,7 @@ def spiral_anomalies(n: int, seed: int, margin: float) -> np.ndarray:
 class SpiralDataModule(InMemoryDataModule):
     """Training points exactly as the notebook draws them; validation and test from other seeds."""
 
-    kind = "points"
+    kind = DataKind.POINTS
     error_map_box = BOX
 
     _parameter_constraints = {

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from autoencoders.data.base import InMemoryDataModule, Splits, check_split_fractions
+from autoencoders.data.base import DataKind, InMemoryDataModule, Splits, check_split_fractions
 from autoencoders.data.one_class import one_class_split, one_class_splits
 from autoencoders.errors import ConfigError
 from autoencoders.util.files import read_table
@@ -89,7 +89,7 @@ def suggested_sizes(n_features: int) -> tuple[int, list[int]]:
 class TableDataModule(InMemoryDataModule):
     """Rows of numeric features, scaled with statistics of the training rows only."""
 
-    kind = "table"
+    kind = DataKind.TABLE
 
     _parameter_constraints = {
         **InMemoryDataModule._parameter_constraints,
@@ -131,7 +131,7 @@ class TableDataModule(InMemoryDataModule):
         check_params(self._parameter_constraints, locals())
         check_split_fractions(val_fraction, test_fraction)
         super().__init__(name, tuple(input_shape or (0,)), batch_size, split_seed, epochs, epoch_size or 1)
-        self.path = Path(path)
+        self.path = self.source_path = Path(path)
         self.features = list(features) if features is not None else None
         self.label = label
         self.anomaly_values = list(anomaly_values)
@@ -141,15 +141,6 @@ class TableDataModule(InMemoryDataModule):
         self.chosen_epoch_size = epoch_size
         self.feature_names: list[str] = []
         self.preprocessing: dict[str, Any] = {}
-        self.dropped_rows = 0
-
-    @property
-    def data_source(self) -> str:
-        return str(self.path.resolve())
-
-    @property
-    def tags(self) -> dict[str, str]:
-        return {"dataset.dropped_rows": str(self.dropped_rows)} if self.dropped_rows else {}
 
     def settings(self) -> dict[str, Any]:
         """The settings that follow from the table: its width, an epoch of at least 4,096 rows,
@@ -213,8 +204,8 @@ class TableDataModule(InMemoryDataModule):
         if not incomplete.any():
             return frame
         if self.missing == "drop":
-            self.dropped_rows = int(incomplete.sum())
-            log.warning("table %s: dropped %d rows with missing values", self.path.name, self.dropped_rows)
+            self.left_out["dropped_rows"] = int(incomplete.sum())
+            log.warning("table %s: dropped %d rows with missing values", self.path.name, incomplete.sum())
             return frame[~incomplete]
         row = incomplete.idxmax()
         column = next(c for c in columns if pd.isna(frame.at[row, c]))

@@ -79,7 +79,7 @@ def score_file(
     import mlflow.pyfunc
     from mlflow.exceptions import MlflowException
 
-    from autoencoders.tracking.runs import fluent_store
+    from autoencoders.tracking.models import fluent_store
     from autoencoders.tracking.store import prepare_store
 
     source, output = paths

@@ -1,8 +1,9 @@
-"""The deployable anomaly detector: what a run trained, as plain files, and the scoring they define.
+"""The deployable anomaly detector: what a run fitted, as plain files, and the scoring they define.
 
-A detector is a JSON spec (the input's columns, the preprocessing fitted on the training rows, the
-threshold, how to rebuild the network) and its weights (a torch ``state_dict`` or a PCA's arrays),
-loaded with ``weights_only=True`` / ``allow_pickle=False``: nothing is unpickled. MLflow serves it
+A deployed detector is a JSON spec (the input's columns, the preprocessing fitted on the training
+rows, the threshold, the detector's registry entry and its own JSON state) and the detector's files
+(a torch ``state_dict`` loaded with ``weights_only=True``, scikit-learn estimators saved with skops
+and loaded trusting only the types their class allows): nothing is unpickled. MLflow serves it
 through ``autoencoders/deploy/pyfunc.py`` (models-from-code); this module has no MLflow in it.
 """
 
@@ -18,65 +19,66 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from autoencoders.anomaly.scores import AutoencoderScorer, FittedScore
+from autoencoders.anomaly.detector import AnomalyDetector, reconstructs
+from autoencoders.data.base import DataKind
 from autoencoders.errors import InputError
-from autoencoders.evaluation.metrics import Codec
+from autoencoders.registry import DETECTORS
 
 SPEC_FILE = "detector.json"
-WEIGHTS_FILE = "weights.pt"
-PCA_FILE = "arrays.npz"
-#: Detectors held as plain arrays (not a torch network).
-ARRAY_MODELS = ("PCA", "kNN", "IsolationForest")
 
 
 @dataclass
 class DetectorSpec:
-    """Everything but the weights, as JSON."""
+    """Everything but the detector's files, as JSON."""
 
-    kind: str  # points, images or table
+    kind: DataKind
     columns: list[str]  # the input's columns, in order: the table's features, x0 x1, or p0 .. pN
-    input_shape: list[int]  # what the network takes, per sample
+    input_shape: list[int]  # what the detector takes, per sample
     threshold: float  # scores above it are anomalies
-    network: dict[str, Any]  # {"class": "DenseAutoencoder", "settings": {...}} or {"class": "PCA", ...}
+    detector: str  # its entry in autoencoders.registry.DETECTORS
+    state: dict[str, Any]  # what the detector saved of itself as JSON (its settings, a fitted score)
     preprocessing: dict[str, Any]  # {"scaler": "none"} or a table's fitted scaler
     features: list[str] | None = None  # tables: the per-feature errors' names
 
+    def __post_init__(self) -> None:
+        self.kind = DataKind(self.kind)
 
-def input_columns(kind: str, input_shape: Sequence[int], features: Sequence[str] | None = None) -> list[str]:
+
+def input_columns(
+    kind: DataKind, input_shape: Sequence[int], features: Sequence[str] | None = None
+) -> list[str]:
     """The input's column names: a table's own, ``x0, x1`` for points, ``p0 ..`` for image pixels."""
-    if kind == "table" and features:
+    if kind == DataKind.TABLE and features:
         return list(features)
-    prefix = "x" if kind == "points" else "p"
+    prefix = "x" if kind == DataKind.POINTS else "p"
     return [f"{prefix}{i}" for i in range(math.prod(input_shape))]
 
 
-class Detector:
-    """Scores raw samples: applies the run's preprocessing, reconstructs, compares with the
-    threshold. Output per input row: ``score``, ``is_anomaly``, ``code_0 ..``, and for tables
-    ``error_<feature>``."""
+class DeployedDetector:
+    """Scores raw samples: applies the run's preprocessing, then the fitted detector and its
+    threshold. Output per input row: ``score``, ``is_anomaly``, and for a reconstructing detector
+    ``code_0 ..`` and, for tables, ``error_<feature>``."""
 
-    def __init__(self, spec: DetectorSpec, codec: Codec) -> None:
+    def __init__(self, spec: DetectorSpec, detector: AnomalyDetector) -> None:
         self.spec = spec
-        self.codec = codec
+        self.detector = detector
+        detector.threshold_ = spec.threshold
 
-    def score(self, data: pd.DataFrame | np.ndarray) -> pd.DataFrame:
+    def predict(self, data: pd.DataFrame | np.ndarray) -> pd.DataFrame:
         samples = self.to_model_space(self.matrix(data))
         index = data.index if isinstance(data, pd.DataFrame) else None
-        if not hasattr(self.codec, "encode"):  # a scorer (kNN): no codes, no reconstruction
-            scores = np.asarray(self.codec.score(samples), dtype=np.float64)
+        if not reconstructs(self.detector):  # kNN, IsolationForest: no codes, no reconstruction
+            scores = np.asarray(self.detector.decision_function(samples), dtype=np.float64)
             return pd.DataFrame({"score": scores, "is_anomaly": scores > self.spec.threshold}, index=index)
-        codes = np.asarray(self.codec.encode(samples))
-        reconstruction = self.codec.decode(codes)
+        codes = np.asarray(self.detector.encode(samples))
+        reconstruction = self.detector.decode(codes)
         codes = codes.reshape(len(samples), -1)
-        errors = ((samples - reconstruction) ** 2).reshape(len(samples), -1).astype(np.float64)
-        fitted = FittedScore.from_json(self.spec.network.get("score"))
-        if fitted.name == "reconstruction":
-            scores = errors.sum(axis=1)
-        else:  # the run's own score (autoencoders.anomaly.scores), from the reconstructions made above
-            scores = AutoencoderScorer(self.codec, fitted).score(samples, reconstruction)
+        # per feature, as the evaluation's squared_errors sums them
+        errors = (samples - reconstruction).reshape(len(samples), -1).astype(np.float64) ** 2
+        scores = np.asarray(self.detector.decision_function(samples, reconstruction), dtype=np.float64)
         out = {"score": scores, "is_anomaly": scores > self.spec.threshold}
         out |= {f"code_{i}": codes[:, i] for i in range(codes.shape[1])}
-        if self.spec.kind == "table" and self.spec.features:
+        if self.spec.kind == DataKind.TABLE and self.spec.features:
             out |= {f"error_{name}": errors[:, i] for i, name in enumerate(self.spec.features)}
         return pd.DataFrame(out, index=index)
 
@@ -146,42 +148,18 @@ def first_cell(mask: pd.DataFrame) -> tuple[Any, str]:
     return row, str(mask.columns[mask.loc[row].to_numpy().argmax()])
 
 
-def save_detector(folder: Path, spec: DetectorSpec, codec: Any) -> dict[str, str]:
-    """Write the spec and weights into ``folder``; returns MLflow's ``artifacts`` mapping."""
-    import torch
-
+def save_detector(folder: Path, spec: DetectorSpec, detector: AnomalyDetector) -> dict[str, str]:
+    """Write the detector's files and the spec (with the detector's JSON state) into ``folder``;
+    returns MLflow's ``artifacts`` mapping."""
     folder.mkdir(parents=True, exist_ok=True)
+    state, files = detector.save(folder)
+    spec.state = state
     (folder / SPEC_FILE).write_text(json.dumps(asdict(spec), indent=1))
-    if spec.network["class"] in ARRAY_MODELS:
-        np.savez(folder / PCA_FILE, **codec.arrays())
-        return {"spec": str(folder / SPEC_FILE), "weights": str(folder / PCA_FILE)}
-    torch.save(codec.module.state_dict(), folder / WEIGHTS_FILE)
-    return {"spec": str(folder / SPEC_FILE), "weights": str(folder / WEIGHTS_FILE)}
+    return {"spec": str(folder / SPEC_FILE), **files}
 
 
-def load_detector(artifacts: Mapping[str, str]) -> Detector:
-    """A detector from its files, nothing unpickled: the network class comes from an allow-list."""
+def load_detector(artifacts: Mapping[str, str]) -> DeployedDetector:
+    """A deployed detector from its files, its class found in the registry, nothing unpickled."""
     spec = DetectorSpec(**json.loads(Path(artifacts["spec"]).read_text()))
-    if spec.network["class"] in ARRAY_MODELS:
-        from autoencoders.baselines.classic import IsolationForestScorer, KNNScorer
-        from autoencoders.baselines.pca import LinearCodec
-
-        with np.load(artifacts["weights"], allow_pickle=False) as stored:
-            arrays = {key: stored[key] for key in stored.files}
-        if spec.network["class"] == "kNN":
-            return Detector(spec, KNNScorer.from_arrays(int(spec.network["k"]), arrays))
-        if spec.network["class"] == "IsolationForest":
-            return Detector(spec, IsolationForestScorer.from_arrays(arrays))
-        return Detector(spec, LinearCodec(arrays["mean"], arrays["components"], tuple(spec.input_shape)))
-    import torch
-
-    from autoencoders.evaluation.metrics import TorchCodec
-    from autoencoders.models.conv import ConvAutoencoder
-    from autoencoders.models.dense import DenseAutoencoder
-
-    networks = {"DenseAutoencoder": DenseAutoencoder, "ConvAutoencoder": ConvAutoencoder}
-    if spec.network["class"] not in networks:
-        raise InputError(f"unknown network {spec.network['class']!r}: the detector knows {sorted(networks)}")
-    net = networks[spec.network["class"]](**spec.network["settings"])
-    net.load_state_dict(torch.load(artifacts["weights"], map_location="cpu", weights_only=True))
-    return Detector(spec, TorchCodec(net.eval()))
+    files = {name: path for name, path in artifacts.items() if name != "spec"}
+    return DeployedDetector(spec, DETECTORS[spec.detector].load(spec.state, files))

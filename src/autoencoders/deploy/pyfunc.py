@@ -9,14 +9,14 @@ import mlflow.pyfunc
 import pandas as pd
 from mlflow.models import set_model
 
-from autoencoders.deploy.detector import Detector, load_detector
+from autoencoders.deploy.detector import DeployedDetector, load_detector
 
 
-class AnomalyDetector(mlflow.pyfunc.PythonModel):
+class DetectorModel(mlflow.pyfunc.PythonModel):
     """``predict``: a DataFrame of raw samples (or an N x C x H x W array of images) in, one row
     of ``score``, ``is_anomaly``, codes and per-feature errors out per input row."""
 
-    detector: Detector
+    detector: DeployedDetector
 
     def load_context(self, context: mlflow.pyfunc.PythonModelContext) -> None:
         self.detector = load_detector(context.artifacts)
@@ -25,7 +25,7 @@ class AnomalyDetector(mlflow.pyfunc.PythonModel):
     # columns, is the schema); arrays of images pass through as they are.
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
         """A DataFrame of raw samples (or an N x C x H x W array) in, a DataFrame of scores out."""
-        return self.detector.score(model_input)
+        return self.detector.predict(model_input)
 
 
-set_model(AnomalyDetector())
+set_model(DetectorModel())

@@ -13,8 +13,9 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
-from autoencoders.data.base import Splits
-from autoencoders.evaluation.metrics import Codec, Evaluation, ReconstructionScorer, Scorer
+from autoencoders.anomaly.detector import AnomalyDetector, reconstructs
+from autoencoders.data.base import DataKind, Splits
+from autoencoders.evaluation.metrics import Evaluation
 
 OUTPUTS_PATH = "evaluation/test_outputs.npz"
 GRID_SIZE = 200
@@ -25,7 +26,7 @@ Box = tuple[tuple[float, float], tuple[float, float]]
 class RunOutputs:
     """Arrays only (numpy in, numpy out), so that the file holds no pickled objects."""
 
-    kind: str  # points (2-D vectors), images (C x H x W) or table (rows of named features)
+    kind: DataKind
     is_anomaly: np.ndarray  # per test sample
     scores: np.ndarray  # per test sample: the anomaly score the metrics rank by
     shown: np.ndarray  # indices of the test samples shown, normal ones first
@@ -37,6 +38,9 @@ class RunOutputs:
     grid_scores: np.ndarray | None = None  # ... and the anomaly score at each grid point
     features: np.ndarray | None = None  # tables: the feature names (a string array)
 
+    def __post_init__(self) -> None:
+        self.kind = DataKind(self.kind)
+
     @property
     def has_grid(self) -> bool:
         return self.grid_scores is not None
@@ -44,38 +48,36 @@ class RunOutputs:
     def arrays(self) -> dict[str, np.ndarray]:
         """The fields that hold an array, for ``np.savez`` (the kind as a 0-d string array)."""
         found = {name: value for name, value in asdict(self).items() if value is not None}
-        return {**found, "kind": np.asarray(self.kind)}
+        return {**found, "kind": np.asarray(self.kind.value)}
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray]) -> RunOutputs:
         known = {field.name for field in fields(cls)}
         found = {name: value for name, value in arrays.items() if name in known}
-        kind = str(found.pop("kind", "points" if "train" in found else "images"))
-        return cls(kind=kind, **found)
+        return cls(kind=DataKind(str(found.pop("kind"))), **found)
 
 
-def score_grid(scorer: Scorer, box: Box) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def score_grid(detector: AnomalyDetector, box: Box) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The notebook's 200 x 200 grid over ``box`` and each grid point's anomaly score (the one the
     evaluation ranks by)."""
     (x_lo, x_hi), (y_lo, y_hi) = box
     u, v = np.meshgrid(np.linspace(x_lo, x_hi, GRID_SIZE), np.linspace(y_lo, y_hi, GRID_SIZE))
     grid = np.column_stack([u.ravel(), v.ravel()]).astype(np.float32)
-    return u, v, scorer.score(grid).reshape(u.shape)
+    return u, v, detector.decision_function(grid).reshape(u.shape)
 
 
 def run_outputs(
-    codec: Codec,
+    detector: AnomalyDetector,
     splits: Splits,
     evaluation: Evaluation,
-    kind: str,
+    kind: DataKind,
     box: Box | None = None,
     features: list[str] | None = None,
-    scorer: Scorer | None = None,
 ) -> RunOutputs:
     """The outputs of one evaluated model: for images eight normal and eight anomalous test digits
-    (sixteen normal where there are no anomalies), for points a hundred normal and fifty anomalous.
-    ``scorer``: the model's anomaly score where it is not the reconstruction error."""
-    if kind == "points":
+    (sixteen normal where there are no anomalies), for points a hundred normal and fifty anomalous;
+    for points in a box, a reconstructing detector's score over that plane."""
+    if kind == DataKind.POINTS:
         shown = splits.showcase(100, 50)
     else:
         shown = splits.showcase(8 if splits.has_anomalies else 16, 8)
@@ -90,9 +92,8 @@ def run_outputs(
         outputs.reconstructions = evaluation.test_reconstructions[shown]
     if features:
         outputs.features = np.asarray(features)
-    if kind == "points":
+    if kind == DataKind.POINTS:
         outputs.train = splits.train
-        if box is not None and hasattr(codec, "encode"):
-            grid_scorer = scorer or ReconstructionScorer(codec)
-            outputs.grid_u, outputs.grid_v, outputs.grid_scores = score_grid(grid_scorer, box)
+        if box is not None and reconstructs(detector):
+            outputs.grid_u, outputs.grid_v, outputs.grid_scores = score_grid(detector, box)
     return outputs

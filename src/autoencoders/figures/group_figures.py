@@ -8,6 +8,7 @@ from collections.abc import Mapping
 import numpy as np
 from matplotlib.figure import Figure
 
+from autoencoders.data.base import DataKind
 from autoencoders.evaluation.records import RunOutputs
 from autoencoders.figures import plots
 
@@ -45,11 +46,11 @@ def draw_group(outputs: Mapping[str, RunOutputs], label: str) -> dict[str, Figur
     shown_anomalous = is_anomaly[first.shown]
     if not reconstructions:  # only scorers in the group
         pass
-    elif first.kind == "points":
+    elif first.kind == DataKind.POINTS:
         figures["reconstructions.png"] = plots.points_reconstructions(
             first.samples, reconstructions, f"{label}: the same test points", shown_anomalous
         )
-    elif first.kind == "table":
+    elif first.kind == DataKind.TABLE:
         errors = {name: (first.samples - found) ** 2 for name, found in reconstructions.items()}
         rows = [
             f"test row {i}{' (anomalous)' if flag else ''}"

@@ -1,12 +1,13 @@
-"""The figures every run logs, drawn from one :class:`Evaluation` of any encode/decode model."""
+"""The figures every run logs, drawn from one :class:`Evaluation` of any detector."""
 
 from __future__ import annotations
 
 import numpy as np
 from matplotlib.figure import Figure
 
-from autoencoders.data.base import Splits
-from autoencoders.evaluation.metrics import Codec, Evaluation
+from autoencoders.anomaly.detector import AnomalyDetector
+from autoencoders.data.base import DataKind, Splits
+from autoencoders.evaluation.metrics import Evaluation
 from autoencoders.evaluation.records import RunOutputs
 from autoencoders.figures import plots
 
@@ -25,18 +26,18 @@ def generation_codes(train_codes: np.ndarray, n: int, seed: int = 0) -> tuple[np
 
 
 def draw(
-    codec: Codec, splits: Splits, evaluation: Evaluation, outputs: RunOutputs, label: str
+    detector: AnomalyDetector, splits: Splits, evaluation: Evaluation, outputs: RunOutputs, label: str
 ) -> dict[str, Figure]:
     """Artifact path -> figure, for ``points`` (2-D vectors) or ``images`` (1 x H x W) data. The
     paths sit at the top of the artifact tree, where MLflow's compare-runs page offers them."""
     if evaluation.test_reconstructions is None:  # a scorer (kNN, IsolationForest): scores only
         figures = {}
-    elif outputs.kind == "points":
-        figures = point_figures(codec, splits, evaluation, outputs, label)
-    elif outputs.kind == "table":
+    elif outputs.kind == DataKind.POINTS:
+        figures = point_figures(detector, splits, evaluation, outputs, label)
+    elif outputs.kind == DataKind.TABLE:
         figures = table_figures(splits, evaluation, outputs, label)
     else:
-        figures = image_figures(codec, splits, evaluation, outputs, label)
+        figures = image_figures(detector, splits, evaluation, outputs, label)
     scores = {label: outputs.scores}
     if splits.has_anomalies:
         figures["roc.png"] = plots.roc(outputs.is_anomaly, scores, f"{label}: anomaly detection")
@@ -47,7 +48,7 @@ def draw(
 
 
 def point_figures(
-    codec: Codec, splits: Splits, evaluation: Evaluation, outputs: RunOutputs, label: str
+    detector: AnomalyDetector, splits: Splits, evaluation: Evaluation, outputs: RunOutputs, label: str
 ) -> dict[str, Figure]:
     """The notebook's scatter plots, and its error map when the data has a box to map."""
     generated, how = generation_codes(evaluation.train_codes, 200)
@@ -57,7 +58,9 @@ def point_figures(
             splits.train, {label: evaluation.train_reconstructions}, f"training set, RMSE {rmse:.4f}"
         ),
         "codes.png": plots.points_codes(splits.train, evaluation.train_codes, f"{label}: codes"),
-        "samples.png": plots.points_samples(splits.train, codec.decode(generated), f"{label}: decoded {how}"),
+        "samples.png": plots.points_samples(
+            splits.train, detector.decode(generated), f"{label}: decoded {how}"
+        ),
     }
     if outputs.has_grid:
         figures["error_map.png"] = plots.error_maps(
@@ -99,11 +102,11 @@ def table_figures(
 
 
 def image_figures(
-    codec: Codec, splits: Splits, evaluation: Evaluation, outputs: RunOutputs, label: str
+    detector: AnomalyDetector, splits: Splits, evaluation: Evaluation, outputs: RunOutputs, label: str
 ) -> dict[str, Figure]:
     """Test images over their reconstructions, the codes, and decoded samples."""
     generated, how = generation_codes(evaluation.train_codes, 32)
-    samples = codec.decode(generated)
+    samples = detector.decode(generated)
     what = "digits" if class_name(splits) == "digit" else "images"
     return {
         "reconstructions.png": plots.image_grid(

@@ -12,7 +12,7 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import Callback, LearningRateMonitor, ModelCheckpoint
 
-from autoencoders.data.base import InMemoryDataModule
+from autoencoders.data.base import DataKind, InMemoryDataModule
 from autoencoders.errors import ConfigError
 from autoencoders.training.callbacks import (
     DivergenceGuard,
@@ -117,7 +117,7 @@ def training_callbacks(
     ]
     if progress_bar:  # redrawn ~10 times an epoch: costs nothing measurable on the spiral's tiny steps
         callbacks.append(TrainingBar())
-    if datamodule.kind == "images":
+    if datamodule.kind == DataKind.IMAGES:
         splits = datamodule.splits
         callbacks.append(ReconstructionSnapshots(splits.test[splits.showcase(8, 8)]))
     return checkpoint, callbacks

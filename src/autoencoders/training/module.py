@@ -10,8 +10,9 @@ import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 
+from autoencoders.anomaly.rapp import rapp_batch
+from autoencoders.anomaly.scores import separation_auroc
 from autoencoders.errors import ConfigError
-from autoencoders.evaluation.metrics import rapp_batch, separation_auroc
 from autoencoders.models.base import Autoencoder
 from autoencoders.training.grouped_steps import count_manual_step
 from autoencoders.util.params import NON_NEGATIVE, POSITIVE_INT, InvalidParameter, Text, check_params

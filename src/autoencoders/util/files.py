@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -67,3 +68,20 @@ def markdown_table(header: Sequence[Any], rows: Sequence[Sequence[Any]]) -> str:
         return "| " + " | ".join(str(cell).replace("|", "/") for cell in cells) + " |"
 
     return "\n".join([line(header), "| --- " * len(header) + "|", *map(line, rows)])
+
+
+def remove_job_folder(folder: Path, written: Sequence[str], launch: Path) -> None:
+    """Remove ``written`` (files or folders) from a job's output ``folder``, then the folders left
+    empty by that, up to the ``launch`` directory; anything else stays."""
+    for name in filter(None, written):
+        if (folder / name).is_dir():
+            shutil.rmtree(folder / name, ignore_errors=True)
+        else:
+            (folder / name).unlink(missing_ok=True)
+    launch = launch.resolve()
+    with contextlib.suppress(OSError):
+        folder.rmdir()  # only when empty
+        folder = folder.parent.resolve()
+        while launch in folder.parents:  # outputs/<date>, left empty
+            folder.rmdir()
+            folder = folder.parent

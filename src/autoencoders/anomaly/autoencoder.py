@@ -1,0 +1,97 @@
+"""The autoencoder as a detector: a trained network (numpy ``encode``/``decode``) and its fitted
+anomaly score (``anomaly.score``, :mod:`autoencoders.anomaly.scores`).
+
+The network is trained by Lightning (``autoencoders.training``); :meth:`AutoencoderDetector.fit`
+fits the score's statistics on the training (and validation) samples. Saved as a torch
+``state_dict`` loaded with ``weights_only=True`` and the score as plain JSON: nothing is unpickled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+
+from autoencoders.anomaly.detector import AnomalyDetector
+from autoencoders.anomaly.scores import SCORES, ScoreSpec, anomaly_scores, fit_score
+from autoencoders.data.base import Splits
+from autoencoders.models.codec import TorchCodec
+from autoencoders.registry import NETWORKS
+from autoencoders.util.params import Options, check_params
+
+WEIGHTS_FILE = "weights.pt"
+
+
+class AutoencoderDetector(AnomalyDetector):
+    """A torch autoencoder ``net`` scored by ``score`` (a setting of ``anomaly.score``; ``auto``
+    chooses on validation data when fitted). ``score_``: the fitted score."""
+
+    name: ClassVar[str] = "autoencoder"
+    _parameter_constraints: ClassVar[dict] = {"score": Options(SCORES)}
+
+    def __init__(self, net: torch.nn.Module, score: str) -> None:
+        check_params(self._parameter_constraints, {"score": score})
+        self.net = net
+        self.score = score
+        self.codec = TorchCodec(net)
+        self.score_: ScoreSpec | None = None
+
+    @property
+    def code_dim(self) -> int:
+        return int(self.net.code_dim)
+
+    @property
+    def label(self) -> str:
+        return f"{NETWORKS.name_of(type(self.net))} autoencoder"
+
+    @property
+    def run_name(self) -> str:
+        return NETWORKS.name_of(type(self.net))
+
+    def fit(
+        self, x: np.ndarray, val: np.ndarray | None = None, val_anomalies: np.ndarray | None = None
+    ) -> AutoencoderDetector:
+        """Fit the score on the training samples ``x`` (the network is trained already), with the
+        normal validation samples ``val`` (default: ``x``) and any validation anomalies, which
+        ``auto`` chooses by."""
+        val = x if val is None else val
+        splits = Splits(x, val, x[:0], np.zeros(0, bool), val_anomalies=val_anomalies)
+        self.score_ = fit_score(self.score, self.codec, splits)
+        return self
+
+    def encode(self, x: np.ndarray) -> np.ndarray:
+        return self.codec.encode(x)
+
+    def decode(self, code: np.ndarray) -> np.ndarray:
+        return self.codec.decode(code)
+
+    def decision_function(self, x: np.ndarray, reconstruction: np.ndarray | None = None) -> np.ndarray:
+        """The fitted score of ``x``; ``reconstruction``: its reconstructions where the caller has
+        made them already (the evaluation, the deployed detector), so the network does not rebuild them."""
+        if self.score_ is None:
+            raise RuntimeError("AutoencoderDetector.decision_function before fit")
+        return anomaly_scores(self.score_, self.codec, x, reconstruction)
+
+    def save(self, folder: Path) -> tuple[dict[str, Any], dict[str, str]]:
+        if self.score_ is None:
+            raise RuntimeError("AutoencoderDetector.save before fit")
+        path = folder / WEIGHTS_FILE
+        torch.save(self.net.state_dict(), path)
+        state = {
+            "network": NETWORKS.name_of(type(self.net)),
+            "settings": self.net.settings,
+            "score": self.score_.to_json(),
+        }
+        return state, {"weights": str(path)}
+
+    @classmethod
+    def load(cls, state: Mapping[str, Any], files: Mapping[str, str]) -> AutoencoderDetector:
+        net = NETWORKS[state["network"]](**state["settings"])
+        net.load_state_dict(torch.load(files["weights"], map_location="cpu", weights_only=True))
+        score = ScoreSpec.from_json(state["score"])
+        detector = cls(net.eval(), score.name)
+        detector.score_ = score
+        return detector
