@@ -23,6 +23,7 @@ from autoencoders.baselines.iforest import IsolationForestDetector
 from autoencoders.baselines.knn import KNNDetector
 from autoencoders.baselines.pca import PCADetector
 from autoencoders.evaluation.metrics import evaluate
+from benchmarks import report
 from pipelines.hydra_glue import PROJECT_ROOT, build, compose_config
 
 DIGITS = range(10)
@@ -88,28 +89,7 @@ def run(overrides: list[str]) -> dict:
         for name, auroc in baselines(code_dim, digit, overrides).items():
             table.setdefault(name, {})[digit] = auroc
     print(f"\n{len(runs)} runs named {run_name}, {elapsed:.0f} s; overrides: {overrides or 'none'}\n")
-    print(markdown(table))
-    print("\nscores used: " + ", ".join(f"{digit}: {name}" for digit, name in used.items()))
     return record(table, used, run_name, overrides, elapsed)
-
-
-def markdown(table: dict[str, dict[int, float]]) -> str:
-    """One row per method, a column per normal digit and the mean, the best of each column in bold,
-    and per baseline the digits on which the autoencoder beats it."""
-    autoencoder = next(iter(table))
-    lines = ["| method | " + " | ".join(str(d) for d in DIGITS) + " | mean | autoencoder better on |"]
-    lines.append("| --- " * (len(DIGITS) + 3) + "|")
-    for name, by_digit in table.items():
-        cells = []
-        for digit in DIGITS:
-            value = by_digit.get(digit)
-            best = max((row.get(digit, -1) for row in table.values()), default=-1)
-            cells.append("" if value is None else f"**{value:.4f}**" if value == best else f"{value:.4f}")
-        mean = np.mean(list(by_digit.values())) if by_digit else float("nan")
-        wins = sum(table[autoencoder].get(d, -1) > v for d, v in by_digit.items())
-        against = "" if name == autoencoder else f"{wins} of {len(by_digit)}"
-        lines.append(f"| {name} | " + " | ".join(cells) + f" | {mean:.4f} | {against} |")
-    return "\n".join(lines)
 
 
 def record(
@@ -151,7 +131,9 @@ def record(
         ],
     }
     path.write_text(json.dumps(content, indent=1))
-    print(f"\nwrote {path.relative_to(PROJECT_ROOT)}")
+    page = report.write_page(path)
+    print(page.read_text())
+    print(f"wrote {path.relative_to(PROJECT_ROOT)} and {page.relative_to(PROJECT_ROOT)}")
     return content
 
 

@@ -27,6 +27,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from autoencoders.util.console import quiet_libraries
+from benchmarks import report
 from pipelines.hydra_glue import PROJECT_ROOT
 
 RESULTS = PROJECT_ROOT / "benchmarks" / "results"
@@ -457,8 +458,9 @@ def run_suite(
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"bench-{record['suite']}-{time.strftime('%Y%m%d-%H%M%S')}.json"
     path.write_text(json.dumps(record, indent=1))
-    print(markdown(record))
-    print(f"\nwrote {path}")
+    page = report.write_page(path, report.PAGES if out == RESULTS else out)
+    print(page.read_text())
+    print(f"wrote {path} and {page}")
     return record
 
 
@@ -466,26 +468,6 @@ def measured(rows: list[Row], row: Row) -> None:
     """Keep a row and print it at once: a long suite shows its figures as it goes."""
     rows.append(row)
     print(f"measured: {json.dumps(asdict(row))}", flush=True)
-
-
-def markdown(record: dict) -> str:
-    lines = ["| what | ours | peer | unit | ratio | note |", "| --- | --- | --- | --- | --- | --- |"]
-    lines += [
-        f"| {r['name']} | {r['ours']:,} | {r['peer']:,} | {r['unit']} | {r['ratio']} | {r['note']} |"
-        for r in record["rows"]
-    ]
-    lines.append("")
-    lines.append(
-        "spiral end to end, the pipeline's time: "
-        + ", ".join(
-            f"{key} {value:.2f} s" for key, value in record["spiral end to end breakdown (s)"].items()
-        )
-    )
-    lines.append(
-        f"{record['machine']}, {record['cores']} cores, {record['device']}; commit {record['commit']}; "
-        f"{record['seconds']:.0f} s"
-    )
-    return "\n".join(lines)
 
 
 def main() -> None:

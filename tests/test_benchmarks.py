@@ -64,6 +64,8 @@ def test_the_suite_writes_its_rows_and_environment_as_json(tmp_path, monkeypatch
     assert all(set(row) >= {"name", "ours", "peer", "unit", "ratio"} for row in written["rows"])
     assert written["spiral end to end breakdown (s)"] == breakdown
     assert {"machine", "versions", "commit", "threads", "device"} <= set(written)
+    page = (tmp_path / "bench-quick.md").read_text()  # the docs' result page, written from the record
+    assert f"commit `{written['commit']}`" in page and "| spiral end to end | 3 | 2 | s | 1.5 |" in page
 
 
 def test_the_plain_loop_trains_the_weights_the_pipeline_trains(tmp_path) -> None:

@@ -7,7 +7,8 @@ from types import SimpleNamespace
 import numpy as np
 import torch
 
-from autoencoders.data.base import Splits, TensorBatches
+from autoencoders.data.base import Splits
+from autoencoders.data.batches import TensorBatches
 from helpers.built import spiral_data
 
 

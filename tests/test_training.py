@@ -177,3 +177,20 @@ def test_divergence_in_a_group_of_steps_names_its_first_bad_step() -> None:
         "training diverged: the training loss became inf at epoch 1, step 9; "
         "lower model.optimizer.lr (now 0.5)"
     )
+
+
+def test_the_checkpoint_may_keep_every_validated_epoch(tmp_path) -> None:
+    """The checkpoint's cadence is the trainer's check_val_every_n_epoch (it was recomputed from
+    max_epochs: with 7, the spiral kept checkpoints at epochs 70 and 140 only)."""
+    from functools import partial
+
+    from autoencoders.training.fit import prepare_trainer
+
+    cfg = compose_config("train", ["trainer.check_val_every_n_epoch=7"])
+    datamodule, module = build(cfg.dataset), build(cfg.model)
+    selection = Selection("val/loss", "min")
+    trainer, checkpoint = prepare_trainer(
+        module, datamodule, selection, tmp_path, partial(build, cfg.trainer), cfg.trainer, None
+    )
+    assert trainer.check_val_every_n_epoch == 7
+    assert checkpoint._every_n_epochs == 7  # Lightning keeps the setting under this name

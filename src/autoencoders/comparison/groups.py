@@ -95,7 +95,7 @@ Table = dict[GroupKey, dict[str, ModelSummary]]
 
 def group_key(run: Run, experiment: str) -> GroupKey | None:
     tags, params = run.data.tags, run.data.params
-    code_dim = tags.get("code_dim") or params.get("model.code_dim") or params.get("n_components")
+    code_dim = tags.get("code_dim") or params.get("model.code_dim")
     if code_dim is None or "dataset" not in tags:
         return None
     digits = ""

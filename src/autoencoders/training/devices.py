@@ -29,9 +29,8 @@ def cpu_threads(n_parameters: int, requested: int | None) -> int | None:
     """The torch intra-op thread count for a network: ``requested`` when set; one thread for a
     network under :data:`SMALL_NETWORK` parameters; else None (torch's default, one per core).
 
-    Why: a step of a tiny network is too short to split. Measured on this 2-core machine, the
-    303-parameter spiral network's 4,000 steps: 12.2 s on one thread against 12.7 s on two, at
-    11.5 against 18.1 CPU seconds; and a second thread that waits on a busy core can stall every step.
+    Why: a step of a tiny network is too short to split, and a second thread that waits on a busy
+    core can stall every step (measured: docs/performance.md).
     """
     if requested:
         return int(requested)

@@ -16,8 +16,6 @@ from autoencoders.training.devices import SMALL_NETWORK
 if TYPE_CHECKING:
     from pytorch_lightning.callbacks import TQDMProgressBar
 
-    from autoencoders.training.module import AutoencoderModule
-
 
 def count_manual_step(trainer: pl.Trainer) -> None:
     """Count one optimizer step the module took itself, as ``LightningOptimizer.step`` would:
@@ -45,7 +43,7 @@ SMALL_NETWORK_STEPS_PER_CALL = 32
 
 
 def group_steps(
-    module: AutoencoderModule, datamodule: InMemoryDataModule, trainer: pl.Trainer, requested: int | None
+    module: pl.LightningModule, datamodule: InMemoryDataModule, trainer: pl.Trainer, requested: int | None
 ) -> int:
     """Set how many optimizer steps one training call takes (``steps_per_call``; Keras's
     ``steps_per_execution``) on the module and its datamodule, and return it.

@@ -56,7 +56,6 @@ VALIDATIONS_PER_RUN = 20
 
 def epoch_stride(max_epochs: int) -> int:
     """Validate, and consider a checkpoint, every this many epochs: ~20 times a run, the last
-    epoch included when ``max_epochs`` is a multiple. Why: Lightning's validation costs ~20 ms per
-    epoch even on 100 points; the spiral's 200 validations took more time than its 4,000 steps'
-    optimiser work, and only every 10th could become a checkpoint anyway."""
+    epoch included when ``max_epochs`` is a multiple. Why: a validation has a fixed cost even on 100
+    points, which on the spiral outweighed its optimizer steps (docs/performance.md)."""
     return max(1, int(max_epochs) // VALIDATIONS_PER_RUN)

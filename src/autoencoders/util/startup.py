@@ -1,11 +1,9 @@
 """Start-up of the command-line entry points: the libraries' objects kept out of the garbage collector.
 
 torch, Lightning, MLflow, scikit-learn and matplotlib leave about a million objects that the
-collector tracks and that live as long as the process. Each full collection walks all of them
-(0.3-0.6 s each on this project's 2-core reference machine): a spiral run took 8 while its
-libraries loaded, 2 more during the run, and the interpreter's exit walked them again
-(``python -m pipelines.train``: 2.7 s in collections and 2.4 s at exit of its 20 s). Python's
-own remedy for objects that outlive everything is :func:`gc.freeze`; this module applies it.
+collector tracks and that live as long as the process: every full collection, and the interpreter's
+exit, walks all of them (measured: docs/performance.md, "Start-up and exit"). Python's own remedy
+for objects that outlive everything is :func:`gc.freeze`; this module applies it.
 Only stdlib imports here: it must be importable before the libraries are.
 """
 

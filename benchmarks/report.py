@@ -1,0 +1,99 @@
+"""Result pages: each benchmark record (``benchmarks/results/*.json``) as a Markdown page under
+``docs/results/``, dated, with its commit, machine and command, so that no result table in the docs
+is typed by hand. The benchmarks write their page when they finish; to rewrite every page from the
+records kept: ``.venv/bin/python -m benchmarks.report``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from autoencoders.util.files import markdown_table
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+RESULTS = PROJECT_ROOT / "benchmarks" / "results"
+PAGES = PROJECT_ROOT / "docs" / "results"
+
+
+def one_class_table(record: dict) -> str:
+    """One row per method, a column per normal digit and the mean (the best of a column in bold),
+    and per baseline the digits on which the autoencoder beats it."""
+    rows = {row["method"]: {int(d): v for d, v in row["auroc"].items()} for row in record["rows"]}
+    digits = sorted({digit for by_digit in rows.values() for digit in by_digit})
+    autoencoder = next(iter(rows))
+    body = []
+    for name, by_digit in rows.items():
+        cells = []
+        for digit in digits:
+            value, best = by_digit.get(digit), max(row.get(digit, -1) for row in rows.values())
+            cells.append("" if value is None else f"**{value:.4f}**" if value == best else f"{value:.4f}")
+        wins = sum(rows[autoencoder].get(d, -1) > v for d, v in by_digit.items())
+        mean = sum(by_digit.values()) / len(by_digit)
+        body.append(
+            [name, *cells, f"{mean:.4f}", "" if name == autoencoder else f"{wins} of {len(by_digit)}"]
+        )
+    header = ["method", *map(str, digits), "mean", "autoencoder better on"]
+    used = ", ".join(f"{digit}: {name}" for digit, name in record.get("scores_used", {}).items())
+    return markdown_table(header, body) + (f"\n\nScore each autoencoder run used: {used}." if used else "")
+
+
+def bench_table(record: dict) -> str:
+    """The suite's rows: ours against the peer (a hand-written PyTorch loop), their ratio."""
+    body = [
+        [r["name"], f"{r['ours']:,}", f"{r['peer']:,}", r["unit"], r["ratio"], r["note"]]
+        for r in record["rows"]
+    ]
+    breakdown = ", ".join(f"{k} {v:.2f} s" for k, v in record["spiral end to end breakdown (s)"].items())
+    table = markdown_table(["what", "ours", "peer", "unit", "ratio", "note"], body)
+    return f"{table}\n\nSpiral end to end, the pipeline's time: {breakdown}."
+
+
+#: Record kind (the file name's prefix) -> (the page's title, the command that writes it, its table).
+KINDS: dict[str, tuple[str, str, Callable[[dict], str]]] = {
+    "one-class": ("One-class MNIST, ten digits", "python -m benchmarks.one_class", one_class_table),
+    "bench-full": ("Benchmark suite", "make bench", bench_table),
+    "bench-quick": ("Benchmark suite, quick sizes", "make bench-quick", bench_table),
+}
+
+
+def kind_of(record_path: Path) -> str:
+    return next(kind for kind in KINDS if record_path.name.startswith(f"{kind}-"))
+
+
+def write_page(record_path: Path, pages: Path = PAGES) -> Path:
+    """The record's page, ``docs/results/<kind>.md``: the newest record of a kind is its page."""
+    record = json.loads(record_path.read_text())
+    title, command, table = KINDS[kind_of(record_path)]
+    stamp = record_path.stem.rsplit("-", 2)[-2:]
+    date = f"{stamp[0][:4]}-{stamp[0][4:6]}-{stamp[0][6:]} {stamp[1][:2]}:{stamp[1][2:4]}"
+    # Where the run wrote (temporary stores, output folders) is not what it measured.
+    overrides = " ".join(o for o in record.get("overrides", []) if not o.startswith(("paths.", "hydra.")))
+    lines = [
+        f"# {title}",
+        "",
+        f"Written by `{command}{' ' + overrides if overrides else ''}` on {date}, commit "
+        f"`{record.get('commit', '?')}`, {record.get('machine', '?')}; record "
+        f"`benchmarks/results/{record_path.name}`. Do not edit: rerun the command.",
+        "",
+        table(record),
+        "",
+    ]
+    pages.mkdir(parents=True, exist_ok=True)
+    page = pages / f"{kind_of(record_path)}.md"
+    page.write_text("\n".join(lines))
+    return page
+
+
+def main() -> None:
+    """Every kind's page from its newest record."""
+    newest: dict[str, Path] = {}
+    for path in sorted(RESULTS.glob("*.json")):  # names sort by date within a kind
+        newest[kind_of(path)] = path
+    for path in newest.values():
+        print(f"wrote {write_page(path).relative_to(PROJECT_ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
