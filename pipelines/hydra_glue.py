@@ -167,7 +167,7 @@ def checked(cfg: DictConfig, stage: str) -> DictConfig:
     (Python, numpy, torch) by ``seed``: a seeded object built after this draws the same."""
     cfg = resumed_config(cfg) if cfg.get("resume") else cfg
     check(cfg, stage)
-    if "seed" in cfg:
+    if stage in ("train", "baseline"):  # the others draw nothing: no torch to import for them
         from lightning_fabric.utilities.seed import seed_everything
 
         seed_everything(cfg.seed, workers=True, verbose=False)

@@ -37,13 +37,19 @@ STAGE_KEYS: dict[str, dict[str, Any]] = {
         "resume": OPTIONAL_NAME,
     },
     "baseline": {**SEEDED, "baseline_for": OPTIONAL_NAME},
-    "compare": {"experiments": [NAMES, None], "metrics": NAMES, "run_name": OPTIONAL_NAME},
+    "compare": {
+        "experiments": [NAMES, None],
+        "metrics": NAMES,
+        "run_name": OPTIONAL_NAME,
+        "seed": NON_NEGATIVE_INT,
+    },
     "score": {
         "model_uri": Text(),
         "input": Text(),
         "output": Text(),
         "keep": ListOf(Text(), "column names", empty=True),
         "batch_size": POSITIVE_INT,
+        "seed": NON_NEGATIVE_INT,
     },
 }
 GROUPS: dict[str, dict[str, Any]] = {

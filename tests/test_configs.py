@@ -276,3 +276,19 @@ def test_tiny_networks_train_on_one_thread_unless_told_otherwise() -> None:
     assert cpu_threads(sum(p.numel() for p in spiral.parameters()), None) == 1
     assert cpu_threads(sum(p.numel() for p in conv.parameters()), None) is None  # torch's default
     assert cpu_threads(303, 2) == 2  # num_threads=2 wins
+
+
+@pytest.mark.parametrize(
+    ("stage", "required"),
+    [
+        ("train", []),
+        ("baseline", ["method=iforest"]),
+        ("compare", []),
+        ("score", ["model_uri=m", "input=a", "output=b"]),
+    ],
+)
+def test_seed_is_a_setting_of_every_stage(stage: str, required: list[str]) -> None:
+    cfg = checked(compose_config(stage, [*required, "seed=1"]), stage)
+    assert cfg.seed == 1
+    if stage == "baseline":  # and it reaches the seeded object
+        assert build(cfg.method).random_state == 1
