@@ -21,9 +21,7 @@ class IsolationForestDetector(SklearnDetector):
     trusted_types: ClassVar[tuple[str, ...]] = ("sklearn.tree._tree.Tree",)
 
     def __init__(self, n_estimators: int, random_state: int) -> None:
-        check_params(
-            self._parameter_constraints, {"n_estimators": n_estimators, "random_state": random_state}
-        )
+        check_params(self._parameter_constraints, locals())
         self.n_estimators = n_estimators
         self.random_state = random_state
 

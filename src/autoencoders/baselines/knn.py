@@ -30,9 +30,7 @@ class KNNDetector(SklearnDetector):
     )
 
     def __init__(self, n_neighbors: int, pca_components: int | None) -> None:
-        check_params(
-            self._parameter_constraints, {"n_neighbors": n_neighbors, "pca_components": pca_components}
-        )
+        check_params(self._parameter_constraints, locals())
         self.n_neighbors = n_neighbors
         self.pca_components = pca_components
 

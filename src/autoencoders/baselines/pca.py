@@ -22,7 +22,7 @@ class PCADetector(SklearnDetector):
     _parameter_constraints: ClassVar[dict] = {"n_components": POSITIVE_INT}
 
     def __init__(self, n_components: int) -> None:
-        check_params(self._parameter_constraints, {"n_components": n_components})
+        check_params(self._parameter_constraints, locals())
         self.n_components = n_components
 
     @property
