@@ -109,14 +109,14 @@ def test_minmax_scaling_and_dropped_missing_rows(tmp_path, caplog) -> None:
         ),
         ("broken.parquet", "text", {}, "dataset.path={path}: could not be read ("),
         ("t.csv", None, {"label": "is_frud"}, "dataset.label: no column 'is_frud' in t.csv (columns: f0, f1"),
-        ("t.csv", None, {"features": ["f0", "amount"]}, "dataset.features: no column 'amount' in t.csv"),
+        ("t.csv", None, {"features": ["f0", "amount"]}, "dataset.features: no column 'amount' (columns: f0"),
         (
             "t.csv",
             None,
             {"features": ["f0", "merchant"]},
             "dataset.features: column 'merchant' of t.csv is not numeric (first bad value ",
         ),
-        ("t.csv", "gap", {}, "dataset.path={path}: row 5 has no value in column 'f1'; fill it, or set"),
+        ("t.csv", "gap", {}, "dataset.path={path}: line 7 has no value in column 'f1'; fill it, or set"),
         (
             "t.csv",
             "no fraud",

@@ -194,3 +194,13 @@ def test_the_checkpoint_may_keep_every_validated_epoch(tmp_path) -> None:
     )
     assert trainer.check_val_every_n_epoch == 7
     assert checkpoint._every_n_epochs == 7  # Lightning keeps the setting under this name
+
+
+def test_a_code_as_wide_as_the_input_is_warned_about(caplog) -> None:
+    with caplog.at_level("WARNING"):
+        build(compose_config("train", ["model.code_dim=2"]).model)  # the spiral's points have 2 values
+    assert "model.code_dim=2 is as wide as the input (2 values)" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        build(compose_config("train").model)
+    assert "as wide as the input" not in caplog.text

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from autoencoders.data.base import DataKind, InMemoryDataModule, Splits, check_split_fractions
+from autoencoders.data.columns import FEATURE, LABEL, column_roles, roles_table
 from autoencoders.data.one_class import one_class_split, one_class_splits
 from autoencoders.errors import ConfigError
 from autoencoders.util.files import read_table
@@ -24,6 +25,7 @@ from autoencoders.util.params import (
     Anything,
     ListOf,
     Options,
+    Text,
     check_params,
 )
 
@@ -48,30 +50,25 @@ def anomaly_mask(column: pd.Series, values: Sequence[Any]) -> np.ndarray:
     return (as_text | as_number).to_numpy()
 
 
-def feature_columns(
-    frame: pd.DataFrame, features: Sequence[str] | None, label: str | None, path: Path
-) -> list[str]:
-    """The named feature columns, checked to exist and be numeric; by default every numeric column
-    except the label."""
-    if features is None:
-        chosen = [c for c in frame.select_dtypes(include=["number", "bool"]).columns if c != label]
-        left_out = [str(c) for c in frame.columns if c not in chosen and c != label]
-        if left_out:
-            log.info("table: non-numeric columns left out of the features: %s", ", ".join(left_out))
-        if not chosen:
-            raise ConfigError(f"dataset.path={path}: no numeric column to use as a feature")
-        return [str(c) for c in chosen]
-    for name in features:
-        if name not in frame.columns:
-            raise ConfigError(f"dataset.features: no column {name!r} in {path.name} ({columns_of(frame)})")
+def feature_columns(frame: pd.DataFrame, roles: dict[str, str], path: Path) -> list[str]:
+    """The feature columns ``roles`` chose, checked to be numbers."""
+    chosen = [name for name, role in roles.items() if role == FEATURE]
+    if not chosen:
+        raise ConfigError(f"dataset.path={path}: no numeric column to use as a feature ({columns_of(frame)})")
+    for name in chosen:
         numeric = pd.to_numeric(frame[name], errors="coerce")
         bad = frame[name][numeric.isna() & frame[name].notna()]
         if len(bad):
             raise ConfigError(
                 f"dataset.features: column {name!r} of {path.name} is not numeric "
-                f"(first bad value {bad.iloc[0]!r} in row {bad.index[0]})"
+                f"(first bad value {bad.iloc[0]!r} on line {line_of(bad.index[0])})"
             )
-    return list(features)
+    return chosen
+
+
+def line_of(row: Any) -> Any:
+    """A row's line in the file as an editor numbers it (the header is line 1)."""
+    return row + 2 if isinstance(row, int | np.integer) else row
 
 
 def columns_of(frame: pd.DataFrame) -> str:
@@ -97,6 +94,7 @@ class TableDataModule(InMemoryDataModule):
         "epoch_size": [POSITIVE_INT, None],
         "input_shape": [POSITIVE_INTS, None],
         "features": [NAMES, None],
+        "exclude": ListOf(Text(), "column names", empty=True),
         "anomaly_values": ListOf(Anything(), "values"),
         "scaler": Options(SCALERS),
         "missing": Options(MISSING_POLICIES),
@@ -110,6 +108,7 @@ class TableDataModule(InMemoryDataModule):
         path: str,
         name: str,
         features: Sequence[str] | None,
+        exclude: Sequence[str],
         label: str | None,
         anomaly_values: Sequence[Any],
         scaler: str,
@@ -133,6 +132,9 @@ class TableDataModule(InMemoryDataModule):
         super().__init__(name, tuple(input_shape or (0,)), batch_size, split_seed, epochs, epoch_size or 1)
         self.path = self.source_path = Path(path)
         self.features = list(features) if features is not None else None
+        self.exclude = list(exclude)
+        self.roles: dict[str, str] = {}
+        self.columns_record: list[dict[str, str]] = []
         self.label = label
         self.anomaly_values = list(anomaly_values)
         self.scaler_name = scaler
@@ -159,7 +161,7 @@ class TableDataModule(InMemoryDataModule):
     def records(self) -> dict[str, Any]:
         """What a run logs beside its metrics: the features and the fitted preprocessing, which
         a deployed detector must apply to raw rows."""
-        return {"preprocessing/scaler.json": self.preprocessing}
+        return {"preprocessing/scaler.json": self.preprocessing, "data/columns.json": self.columns_record}
 
     def build_splits(self) -> Splits:
         frame = read_table(self.path, "dataset.path")
@@ -167,7 +169,14 @@ class TableDataModule(InMemoryDataModule):
             raise ConfigError(
                 f"dataset.label: no column {self.label!r} in {self.path.name} ({columns_of(frame)})"
             )
-        self.feature_names = feature_columns(frame, self.features, self.label, self.path)
+        self.roles = column_roles(frame, self.label, self.features, self.exclude)
+        self.columns_record = roles_table(self.roles, frame)
+        for row in self.columns_record:
+            if row["role"] not in (FEATURE, LABEL):
+                log.info(
+                    "table %s: column %r is %s, %s", self.path.name, row["column"], row["role"], row["use"]
+                )
+        self.feature_names = feature_columns(frame, self.roles, self.path)
         frame = self.without_missing(frame)
         values = frame[self.feature_names].apply(pd.to_numeric).to_numpy(dtype=np.float64)
         is_anomaly = np.zeros(len(frame), bool)
@@ -210,8 +219,8 @@ class TableDataModule(InMemoryDataModule):
         row = incomplete.idxmax()
         column = next(c for c in columns if pd.isna(frame.at[row, c]))
         raise ConfigError(
-            f"dataset.path={self.path}: row {row} has no value in column {column!r}; fill it, or set "
-            "dataset.missing=drop to leave such rows out"
+            f"dataset.path={self.path}: line {line_of(row)} has no value in column {column!r}; fill it, "
+            "or set dataset.missing=drop to leave such rows out"
         )
 
     def fit_scaler(self, values: np.ndarray, train: np.ndarray) -> np.ndarray:

@@ -44,7 +44,9 @@ def score_batches(
     model: Any, data: pd.DataFrame | np.ndarray, batch_size: int, keep: list[str]
 ) -> pd.DataFrame:
     """``data`` scored by ``model`` (an MLflow pyfunc detector) in batches, with a progress bar
-    on inputs of more than one batch; the input's columns first (arrays: none), then the scores."""
+    on inputs of more than one batch. The output: the input's columns (the training file's own
+    format: ids, labels, dates ride along unchanged; ``keep`` narrows which besides the model's),
+    then the scores. Arrays: the scores only."""
     from tqdm.auto import tqdm
 
     detector = model.unwrap_python_model().detector
@@ -52,16 +54,14 @@ def score_batches(
         absent = [name for name in keep if name not in data.columns]
         if absent:
             raise ConfigError(f"keep: no column {absent[0]!r} in the input")
-        taken = data.drop(columns=keep)
-        extra = [str(name) for name in taken.columns if name not in set(detector.spec.columns)]
-        if extra:
-            raise InputError(
-                f"input has columns the detector does not take: {', '.join(extra)}; list them in "
-                f"keep=[{','.join(extra)}] to carry them into the output, or drop them"
-            )
+        used = set(detector.spec.columns)
+        if keep:
+            data = data[[name for name in data.columns if name in used or name in keep]]
+        detector.matrix(data[[name for name in data.columns if name in used]])  # names a bad row or column
+        # Whole numbers are numbers: MLflow's schema refuses int64 where the model logged float64.
+        taken = data[detector.spec.columns].astype("float64")
     else:
         taken = detector.to_raw(detector.matrix(data).reshape(len(data), *detector.spec.input_shape))
-    detector.matrix(taken)  # one line naming the row or column, before anything is scored
     parts = []
     starts = range(0, len(taken), batch_size)
     for start in tqdm(starts, desc="scoring", unit="batch", disable=len(starts) < 2):

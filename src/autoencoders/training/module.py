@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -16,6 +18,8 @@ from autoencoders.errors import ConfigError
 from autoencoders.models.base import Autoencoder
 from autoencoders.training.grouped_steps import count_manual_step
 from autoencoders.util.params import NON_NEGATIVE, POSITIVE_INT, InvalidParameter, Text, check_params
+
+log = logging.getLogger(__name__)
 
 OptimizerFactory = Callable[[Iterable[torch.nn.Parameter]], torch.optim.Optimizer]
 SchedulerFactory = Callable[[torch.optim.Optimizer], Any]
@@ -60,6 +64,14 @@ class AutoencoderModule(pl.LightningModule):
         check_params(self._parameter_constraints, locals())
         if code_dim != net.code_dim:
             raise InvalidParameter("code_dim", f"the network's code size ({net.code_dim})", code_dim)
+        width = math.prod(net.input_shape)
+        if code_dim >= width:
+            log.warning(
+                "model.code_dim=%d is as wide as the input (%d values): the network can learn to copy "
+                "its input, anomalies included; a code well under the input's width finds them",
+                code_dim,
+                width,
+            )
         self.net = net
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler

@@ -1,0 +1,108 @@
+"""The role of each column of a user's table, decided from the data and shown before a run trains:
+what the model reads (features) and what it leaves out, and why. An id or a timestamp that became a
+feature makes every new row look anomalous (new ids lie outside the training range)."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Sequence
+
+import pandas as pd
+
+from autoencoders.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+FEATURE, LABEL = "feature", "label"
+ID_LIKE, CONSTANT, DATETIME, CATEGORICAL = "id-like", "constant", "datetime", "categorical"
+EXCLUDED, NOT_LISTED = "excluded", "not listed"
+#: Why a role is left out of the features, as the run's table says it.
+LEFT_OUT = {
+    ID_LIKE: "left out: unique or ever-increasing values name rows, they do not describe them",
+    CONSTANT: "left out: one value carries nothing",
+    DATETIME: "left out: dates and times (a feature through dataset.features once made numeric)",
+    CATEGORICAL: "left out: text categories (list numeric codes in dataset.features to use them)",
+    EXCLUDED: "left out: dataset.exclude",
+    NOT_LISTED: "left out: not in dataset.features",
+}
+
+
+def is_datetime(column: pd.Series) -> bool:
+    """Text that reads as dates or times (90 % of the values or more)."""
+    values = column.dropna().astype(str).head(200)
+    if values.empty or pd.to_numeric(values, errors="coerce").notna().mean() > 0.5:
+        return False
+    with warnings.catch_warnings():  # pandas warns when it guesses a format per value
+        warnings.simplefilter("ignore")
+        parsed = pd.to_datetime(values, errors="coerce", format="mixed")
+    return parsed.notna().mean() >= 0.9
+
+
+def is_id_like(column: pd.Series) -> bool:
+    """Whole numbers or text whose every value differs, or whole numbers that only ever increase:
+    row identifiers (``id``, ``transaction_id``), not measurements."""
+    values = column.dropna()
+    if len(values) < 2:
+        return False
+    whole = pd.api.types.is_integer_dtype(values) or (
+        pd.api.types.is_float_dtype(values) and bool((values == values.round()).all())
+    )
+    text = pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values)
+    if not (whole or text):
+        return False
+    return values.is_unique or (
+        whole and values.is_monotonic_increasing and values.nunique() > len(values) // 2
+    )
+
+
+def role_of(column: pd.Series) -> str:
+    if column.dropna().nunique() <= 1:
+        return CONSTANT
+    if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
+        return ID_LIKE if is_id_like(column) else FEATURE
+    if is_datetime(column):  # before ids: timestamps are unique text too
+        return DATETIME
+    return ID_LIKE if is_id_like(column) else CATEGORICAL
+
+
+def column_roles(
+    frame: pd.DataFrame, label: str | None, features: Sequence[str] | None, exclude: Sequence[str]
+) -> dict[str, str]:
+    """Each column's role, in the file's order. ``features`` (when given) are the features whatever
+    they look like; ``exclude`` leaves columns out whatever they look like."""
+    for name in [*(features or []), *exclude]:
+        if name not in frame.columns:
+            setting = "dataset.features" if name in (features or []) else "dataset.exclude"
+            raise ConfigError(
+                f"{setting}: no column {name!r} (columns: {', '.join(map(str, frame.columns))})"
+            )
+    roles = {}
+    for name in map(str, frame.columns):
+        if name == label:
+            roles[name] = LABEL
+        elif name in exclude:
+            roles[name] = EXCLUDED
+        elif features is not None:
+            roles[name] = FEATURE if name in features else NOT_LISTED
+            if name in features and role_of(frame[name]) in (ID_LIKE, CONSTANT):
+                log.warning(
+                    "dataset.features: column %r looks %s; it stays a feature", name, role_of(frame[name])
+                )
+        else:
+            roles[name] = role_of(frame[name])
+    return roles
+
+
+def roles_table(roles: dict[str, str], frame: pd.DataFrame) -> list[dict[str, str]]:
+    """One row per column: its role, its type in the file, and what the run does with it."""
+    does = {FEATURE: "model input", LABEL: "says which rows are anomalies (validation and test only)"}
+    return [
+        {
+            "column": name,
+            "role": role,
+            "dtype": str(frame[name].dtype),
+            "use": does.get(role) or LEFT_OUT[role],
+        }
+        for name, role in roles.items()
+    ]

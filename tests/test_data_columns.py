@@ -1,0 +1,68 @@
+"""Column roles of a user's table: ids, constants, dates and text left out of the features, each
+said once and logged with the run; what the user lists or excludes wins."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from autoencoders.data.columns import column_roles, roles_table
+from autoencoders.errors import ConfigError
+from helpers.built import table_data
+
+
+def transactions(rows: int = 400, seed: int = 0) -> pd.DataFrame:
+    """A card-transaction table as it comes: an id, a timestamp, text categories, a constant, numbers."""
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(
+        {
+            "id": np.arange(1000, 1000 + rows),
+            "timestamp": pd.date_range("2026-01-01", periods=rows, freq="h").strftime("%Y-%m-%dT%H:%M:%S"),
+            "merchant_category": rng.choice(["food", "travel", "fuel"], rows),
+            "currency": "EUR",
+            "amount": rng.gamma(2.0, 30.0, rows).round(2),
+            "items": rng.integers(1, 5, rows),
+            **{f"V{i}": rng.normal(size=rows) for i in range(1, 4)},
+            "is_fraud": (rng.random(rows) < 0.05).astype(int),
+        }
+    )
+    frame.loc[frame.is_fraud == 1, "amount"] *= 20
+    return frame
+
+
+def test_each_column_gets_the_role_its_values_show() -> None:
+    roles = column_roles(transactions(), "is_fraud", None, [])
+    assert roles == {
+        "id": "id-like",
+        "timestamp": "datetime",
+        "merchant_category": "categorical",
+        "currency": "constant",
+        "amount": "feature",
+        "items": "feature",  # whole numbers that repeat: a count, not an id
+        "V1": "feature",
+        "V2": "feature",
+        "V3": "feature",
+        "is_fraud": "label",
+    }
+
+
+def test_listed_and_excluded_columns_win_and_unknown_names_are_one_line() -> None:
+    frame = transactions()
+    assert column_roles(frame, "is_fraud", ["id", "V1"], [])["id"] == "feature"  # the user forces it
+    assert column_roles(frame, "is_fraud", None, ["V2"])["V2"] == "excluded"
+    with pytest.raises(ConfigError, match=r"^dataset.exclude: no column 'V9' \(columns: id, timestamp"):
+        column_roles(frame, "is_fraud", None, ["V9"])
+
+
+def test_the_table_module_trains_on_the_features_and_logs_every_columns_role(tmp_path) -> None:
+    path = tmp_path / "transactions.csv"
+    transactions().to_csv(path, index=False)
+    datamodule = table_data(path=str(path), label="is_fraud")
+    datamodule.prepare_data()
+    assert datamodule.feature_names == ["amount", "items", "V1", "V2", "V3"]
+    assert datamodule.splits.train.shape[1] == 5
+    logged = {row["column"]: row for row in datamodule.records()["data/columns.json"]}
+    assert logged["id"]["role"] == "id-like" and logged["id"]["use"].startswith("left out")
+    assert logged["amount"]["use"] == "model input" and logged["amount"]["dtype"] == "float64"
+    assert roles_table({"x": "excluded"}, pd.DataFrame({"x": [1]}))[0]["use"] == "left out: dataset.exclude"
