@@ -66,3 +66,11 @@ def test_the_table_module_trains_on_the_features_and_logs_every_columns_role(tmp
     assert logged["id"]["role"] == "id-like" and logged["id"]["use"].startswith("left out")
     assert logged["amount"]["use"] == "model input" and logged["amount"]["dtype"] == "float64"
     assert roles_table({"x": "excluded"}, pd.DataFrame({"x": [1]}))[0]["use"] == "left out: dataset.exclude"
+
+
+def test_a_table_without_a_label_says_what_that_means(tmp_path, caplog) -> None:
+    path = tmp_path / "unlabelled.csv"
+    transactions().drop(columns=["is_fraud"]).to_csv(path, index=False)
+    with caplog.at_level("WARNING"):
+        table_data(path=str(path), label=None).prepare_data()
+    assert "unlabelled.csv has no dataset.label: every row is taken as normal" in caplog.text

@@ -65,6 +65,8 @@ def test_an_unreadable_file_is_named_or_skipped_and_counted(photos, caplog) -> N
     with caplog.at_level(logging.WARNING, logger=image_folder.__name__):
         datamodule.prepare_data()
     assert datamodule.tags == {"dataset.skipped_files": "1"} and "skipped 1 unreadable files" in caplog.text
+    assert f"images {photos / 'normal'}: skipped notes.txt (UnidentifiedImageError)" in caplog.text
+    assert f"images {photos / 'abnormal'}: skipped" not in caplog.text  # counted where it was found
 
 
 def test_a_missing_folder_or_no_normal_images_is_one_line(tmp_path) -> None:

@@ -136,6 +136,7 @@ class ImageFolderDataModule(InMemoryDataModule):
                         "or set dataset.skip_unreadable=true"
                     ) from None
                 skipped += 1
+                log.warning("images %s: skipped %s (%s)", folder, path.name, type(error).__name__)
         self.left_out["skipped_files"] = self.left_out.get("skipped_files", 0) + skipped
         if skipped:
             log.warning("images %s: skipped %d unreadable files", folder, skipped)

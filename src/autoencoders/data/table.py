@@ -180,6 +180,13 @@ class TableDataModule(InMemoryDataModule):
         frame = self.without_missing(frame)
         values = frame[self.feature_names].apply(pd.to_numeric).to_numpy(dtype=np.float64)
         is_anomaly = np.zeros(len(frame), bool)
+        if self.label is None:
+            log.warning(
+                "table %s has no dataset.label: every row is taken as normal, so anomalies among them "
+                "train the model too; the threshold flags the top validation scores "
+                "(anomaly.threshold_quantile) and there is no AUROC",
+                self.path.name,
+            )
         if self.label is not None:
             is_anomaly = anomaly_mask(frame[self.label], self.anomaly_values)
             if not is_anomaly.any():
