@@ -51,9 +51,9 @@ class DetectorSettings:
     """How a run's detector decides (``anomaly.threshold_quantile``) and where it is registered
     (``register_as``, a Model Registry name; None: not registered)."""
 
-    threshold_quantile: float = 0.99
-    register_as: str | None = None
-    score: str = "reconstruction"  # the autoencoders' anomaly.score (autoencoders.anomaly.scores.SCORES)
+    threshold_quantile: float
+    register_as: str | None
+    score: str  # the autoencoders' anomaly.score (autoencoders.anomaly.scores.SCORES)
 
 
 def record_evaluation(
@@ -61,7 +61,7 @@ def record_evaluation(
     run_id: str,
     detector: AnomalyDetector,
     datamodule: InMemoryDataModule,
-    settings: DetectorSettings = DetectorSettings(),
+    settings: DetectorSettings,
 ) -> Evaluation:
     """Evaluate the fitted ``detector`` on the datamodule's splits (which sets its ``threshold_``),
     draw the figures, log both into the run with the outputs a comparison draws from
@@ -163,8 +163,8 @@ def train_and_record(
     client: MlflowClient,
     run_id: str,
     tracking_uri: str,
-    resume: Resume | None = None,
-    settings: DetectorSettings = DetectorSettings(),
+    resume: Resume | None,
+    settings: DetectorSettings,
 ) -> dict[str, float]:
     """Fit logging into ``run_id`` (from ``resume`` when given), restore the checkpoint
     ``selection`` chose, then evaluate and log it with its checkpoint and model. Returns the final
