@@ -56,7 +56,7 @@ def baselines(code_dim: int, digit: int, overrides: list[str]) -> dict[str, floa
         "IsolationForest": IsolationForestDetector(200, 0),
     }
     return {
-        name: evaluate(detector.fit(splits.train), splits, 0.99).metrics["test/auroc"]
+        name: evaluate(detector.fit(splits.train), splits, 0.99, 0.0).metrics["test/auroc"]
         for name, detector in detectors.items()
     }
 

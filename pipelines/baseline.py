@@ -35,7 +35,7 @@ def baseline(cfg: DictConfig) -> dict[str, float]:
     opened = glue.stage_run(
         cfg, tags, detector.run_name, skip_params=("model",), extra_params={"model.code_dim": code_dim}
     )
-    settings = DetectorSettings(cfg.anomaly.threshold_quantile, cfg.get("register_as"), cfg.anomaly.score)
+    settings = DetectorSettings(**cfg.anomaly, register_as=cfg.register_as)
     with opened as (client, experiment_id, run_id):
         evaluation = record_evaluation(client, run_id, detector, datamodule, settings)
         record_detector(cfg.tracking.uri, run_id, detector, datamodule, settings)

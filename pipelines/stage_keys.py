@@ -18,6 +18,7 @@ from autoencoders.util.params import (
     NAMES,
     NON_NEGATIVE_INT,
     POSITIVE_INT,
+    Interval,
     InvalidParameter,
     ListOf,
     Options,
@@ -54,7 +55,10 @@ STAGE_KEYS: dict[str, dict[str, Any]] = {
 }
 GROUPS: dict[str, dict[str, Any]] = {
     "tracking": {"uri": Text(), "experiment": OPTIONAL_NAME, "ui_url": Text()},
-    "anomaly": {"threshold_quantile": FRACTION},  # and score: one of the anomaly scores
+    "anomaly": {
+        "threshold_quantile": FRACTION,
+        "contamination": Interval(float, 0, 0.5, closed="left"),
+    },  # and score: one of the anomaly scores
     # Lightning's Trainer owns its settings, but takes max_epochs=-1 as "train forever": a run here ends.
     "trainer": {"max_epochs": POSITIVE_INT, "check_val_every_n_epoch": POSITIVE_INT},
 }

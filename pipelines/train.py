@@ -37,7 +37,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
             trainer.fit(module, datamodule=datamodule)
             return {}
         tags = run_tags("train", datamodule, module.name, module.code_dim)
-        settings = DetectorSettings(cfg.anomaly.threshold_quantile, cfg.register_as, cfg.anomaly.score)
+        settings = DetectorSettings(**cfg.anomaly, register_as=cfg.register_as)
         with glue.stage_run(cfg, tags, f"{module.name} code={module.code_dim} seed={cfg.seed}") as opened:
             client, experiment_id, run_id = opened
             resume = prepare_resume(client, run_id, Path(best.dirpath)) if cfg.resume else None

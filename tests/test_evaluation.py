@@ -47,7 +47,7 @@ class Norm(AnomalyDetector):
 
 
 def test_the_same_evaluation_scores_any_reconstructing_detector() -> None:
-    metrics = evaluate(Shrink(1.0), spiral_data().splits, 0.99).metrics
+    metrics = evaluate(Shrink(1.0), spiral_data().splits, 0.99, 0.0).metrics
     assert metrics["train/rmse"] == 0 and metrics["test/mse"] == 0
     assert metrics["test/auroc"] == pytest.approx(0.5)  # every score ties
 
@@ -55,7 +55,7 @@ def test_the_same_evaluation_scores_any_reconstructing_detector() -> None:
 def test_metrics_match_their_definitions_and_the_threshold_is_the_detectors() -> None:
     splits = spiral_data(n_test=50, n_anomalies=50).splits
     detector = Shrink(0.5)
-    evaluation = evaluate(detector, splits, 0.9)
+    evaluation = evaluate(detector, splits, 0.9, 0.0)
     normal = splits.test[~splits.test_is_anomaly]
     assert evaluation.metrics["train/rmse"] == pytest.approx(notebook_rmse(splits.train, splits.train / 2))
     assert evaluation.metrics["test/mse"] == pytest.approx(float(((normal / 2) ** 2).mean()))
@@ -74,7 +74,7 @@ def test_metrics_match_their_definitions_and_the_threshold_is_the_detectors() ->
 def test_a_detector_gets_the_test_reconstructions_the_evaluation_made() -> None:
     splits = spiral_data(n_test=50, n_anomalies=50).splits
     detector = Shrink(0.5)
-    evaluate(detector, splits, 0.99)
+    evaluate(detector, splits, 0.99, 0.0)
     np.testing.assert_array_equal(detector.given[0], splits.test / 2)  # the test set: not rebuilt
     assert all(given is None for given in detector.given[1:])  # validation samples: the detector's own
 
@@ -82,14 +82,14 @@ def test_a_detector_gets_the_test_reconstructions_the_evaluation_made() -> None:
 def test_a_detector_that_does_not_reconstruct_gets_anomaly_metrics_only() -> None:
     splits = spiral_data(n_test=50, n_anomalies=50).splits
     assert not reconstructs(Norm()) and reconstructs(Shrink(1.0))
-    evaluation = evaluate(Norm(), splits, 0.99)
+    evaluation = evaluate(Norm(), splits, 0.99, 0.0)
     assert "train/rmse" not in evaluation.metrics and "test/auroc" in evaluation.metrics
     assert evaluation.test_reconstructions is None
     np.testing.assert_allclose(evaluation.test_scores, np.linalg.norm(splits.test, axis=1))
 
 
 def test_no_anomalies_means_no_detection_metrics_and_a_note() -> None:
-    evaluation = evaluate(Shrink(0.5), spiral_data(n_anomalies=0, n_test=50).splits, 0.99)
+    evaluation = evaluate(Shrink(0.5), spiral_data(n_anomalies=0, n_test=50).splits, 0.99, 0.0)
     assert "test/auroc" not in evaluation.metrics and "test/mse" in evaluation.metrics
     assert evaluation.notes["anomaly_detection"].startswith("skipped: the test set has no anomalies")
 
@@ -104,3 +104,12 @@ def test_rapp_adds_the_encoders_disagreement_to_the_reconstruction_error() -> No
         codes = net.encode(torch.as_tensor(x)) - net.encode(x_hat)
     expected = squared_errors(x, x_hat.numpy()) + (codes.numpy() ** 2).sum(1)
     np.testing.assert_allclose(rapp_scores(net, x), expected, rtol=1e-5)
+
+
+def test_with_contamination_the_threshold_is_the_training_scores_quantile() -> None:
+    splits = spiral_data(n_test=50, n_anomalies=50).splits
+    detector = Shrink(0.5)
+    evaluation = evaluate(detector, splits, 0.99, 0.1)
+    train_scores = detector.decision_function(splits.train)
+    assert evaluation.threshold == pytest.approx(np.quantile(train_scores, 0.9))
+    assert detector.threshold_ == evaluation.threshold

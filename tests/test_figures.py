@@ -27,7 +27,7 @@ def test_one_dimensional_codes_are_decoded_along_a_line_not_drawn_from_a_gaussia
 def test_a_run_gets_the_roc_curve_only_where_there_are_anomalies(n_anomalies: int, roc: bool) -> None:
     datamodule = spiral_data(n_test=100, n_anomalies=n_anomalies)
     baseline = PCADetector(1).fit(datamodule.splits.train)
-    evaluation = evaluate(baseline, datamodule.splits, 0.99)
+    evaluation = evaluate(baseline, datamodule.splits, 0.99, 0.0)
     outputs = run_outputs(baseline, datamodule.splits, evaluation, datamodule.kind, datamodule.error_map_box)
     figures = draw(baseline, datamodule.splits, evaluation, outputs, "PCA")
     expected = {"reconstructions", "codes", "samples", "error_map", "scores"} | ({"roc"} if roc else set())

@@ -121,7 +121,7 @@ def test_the_deployed_detector_scores_with_the_runs_fitted_score_from_plain_json
     splits = spiral_data(n_test=50, n_anomalies=50).splits
     net = dense_net((2,), code_dim=1, hidden_dims=[6, 6])
     detector = AutoencoderDetector(net, score).fit(splits.train, splits.val, splits.val_anomalies)
-    evaluation = evaluate(detector, splits, 0.99)
+    evaluation = evaluate(detector, splits, 0.99, 0.0)
     spec = DetectorSpec(
         DataKind.POINTS, ["x0", "x1"], [2], detector.threshold_, "autoencoder", {}, {"scaler": "none"}
     )

@@ -54,7 +54,7 @@ def test_val_auroc_each_epoch_is_the_evaluations_and_the_checkpoint_keeps_the_be
     )
     splits = datamodule.splits
     detector = AutoencoderDetector(module.net, score).fit(splits.train, splits.val)
-    restored = evaluate(detector, splits, 0.99).metrics["val/auroc"]
+    restored = evaluate(detector, splits, 0.99, 0.0).metrics["val/auroc"]
     assert restored == pytest.approx(float(checkpoint.best_model_score), abs=1e-6)  # stored as float32
     assert chosen.path and chosen.epoch is not None
 

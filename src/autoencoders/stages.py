@@ -52,6 +52,7 @@ class DetectorSettings:
     (``register_as``, a Model Registry name; None: not registered)."""
 
     threshold_quantile: float
+    contamination: float  # anomaly.contamination: > 0, the threshold comes from the training scores
     register_as: str | None
     score: str  # the autoencoders' anomaly.score (autoencoders.anomaly.scores.SCORES)
 
@@ -70,7 +71,7 @@ def record_evaluation(
     Final metrics go in at step 0, where the MLflow chart view draws them as one bar per run."""
     splits = datamodule.splits
     runs.log_splits(client, run_id, datamodule.name, splits, datamodule.data_source)
-    evaluation = evaluate(detector, splits, settings.threshold_quantile)
+    evaluation = evaluate(detector, splits, settings.threshold_quantile, settings.contamination)
     runs.log_metrics(client, run_id, evaluation.metrics, step=0)
     for key, note in evaluation.notes.items():
         client.set_tag(run_id, key, note)

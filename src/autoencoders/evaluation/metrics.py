@@ -40,14 +40,18 @@ class Evaluation:
     test_reconstructions: np.ndarray | None = None
 
 
-def evaluate(detector: AnomalyDetector, splits: Splits, threshold_quantile: float) -> Evaluation:
+def evaluate(
+    detector: AnomalyDetector, splits: Splits, threshold_quantile: float, contamination: float
+) -> Evaluation:
     """The metrics of a fitted ``detector``, whose ``threshold_`` it sets.
 
     Anomaly metrics for every detector: ``test/auroc`` and ``test/aupr`` rank normal against
     anomalous test samples (anomalies positive); ``val/auroc`` does so on validation data, for model
     selection; the ``threshold`` is the ``threshold_quantile`` of the normal validation samples'
     scores (the test set is never looked at), and ``test/precision``, ``test/recall``, ``test/f1``
-    and the confusion counts are measured at it.
+    and the confusion counts are measured at it. With ``contamination`` above 0 (the expected share
+    of anomalies in unlabelled training data) the threshold is instead the ``1 - contamination``
+    quantile of the training samples' scores, PyOD's rule: the validation rows are as unclean.
 
     A reconstructing detector (:func:`reconstructs`) adds ``train/rmse``, and ``test/rmse`` and
     ``test/mse`` on the normal test samples only (anomalies are meant to reconstruct badly); its
@@ -82,7 +86,12 @@ def evaluate(detector: AnomalyDetector, splits: Splits, threshold_quantile: floa
     val_scores = detector.decision_function(splits.val)
     if splits.val_anomalies is not None and len(splits.val):
         metrics["val/auroc"] = separation_auroc(val_scores, detector.decision_function(splits.val_anomalies))
-    evaluation.threshold = detector.set_threshold(val_scores, threshold_quantile)
+    if contamination > 0:
+        evaluation.threshold = detector.set_threshold(
+            detector.decision_function(splits.train), 1 - contamination
+        )
+    else:
+        evaluation.threshold = detector.set_threshold(val_scores, threshold_quantile)
     metrics["threshold"] = evaluation.threshold
     if splits.has_anomalies:
         metrics |= detection_counts(splits.test_is_anomaly, scores > evaluation.threshold)
