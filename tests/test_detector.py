@@ -50,8 +50,8 @@ def test_a_file_is_scored_whole_in_its_row_order(spiral_run, points, tmp_path, c
     ("change", "line"),
     [
         ("drop x1", "error: input has missing columns x1; the detector takes x0, x1"),
-        ("gap", "error: input row 3 has no value in column 'x0'"),
-        ("text", "error: input column 'x1' is not numeric: 'about 3' in row 5"),
+        ("gap", "error: input line 5 has no value in column 'x0'"),  # header = line 1
+        ("text", "error: input column 'x1' is not numeric: 'about 3' in line 7"),
         ("empty", "error: input="),
         ("no model", "error: model_uri=runs:/0123456789abcdef/anomaly_detector: no such model"),
     ],

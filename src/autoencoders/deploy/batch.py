@@ -57,7 +57,9 @@ def score_batches(
         used = set(detector.spec.columns)
         if keep:
             data = data[[name for name in data.columns if name in used or name in keep]]
-        detector.matrix(data[[name for name in data.columns if name in used]])  # names a bad row or column
+        features = data[[name for name in data.columns if name in used]]
+        lines = features.set_axis(np.arange(len(data)) + 2)  # as an editor numbers them: header 1
+        detector.matrix(lines, "line")  # one line naming a bad line or column, before any scoring
         # Whole numbers are numbers: MLflow's schema refuses int64 where the model logged float64.
         taken = data[detector.spec.columns].astype("float64")
     else:

@@ -82,9 +82,10 @@ class DeployedDetector:
             out |= {f"error_{name}": errors[:, i] for i, name in enumerate(self.spec.features)}
         return pd.DataFrame(out, index=index)
 
-    def matrix(self, data: pd.DataFrame | np.ndarray) -> np.ndarray:
+    def matrix(self, data: pd.DataFrame | np.ndarray, row_word: str = "row") -> np.ndarray:
         """Raw samples as float64 N x columns, checked: the columns the detector takes, numbers,
-        no missing values. Images may also come as an N x C x H x W array."""
+        no missing values. Images may also come as an N x C x H x W array. ``row_word``: what the
+        errors call a row's label (a file's scorer labels rows by their ``line``)."""
         if isinstance(data, np.ndarray):
             if data.ndim > 2 and tuple(data.shape[1:]) != tuple(self.spec.input_shape):
                 shape = " x ".join(map(str, self.spec.input_shape))
@@ -110,11 +111,11 @@ class DeployedDetector:
         if bad.to_numpy().any():
             row, column = first_cell(bad)
             raise InputError(
-                f"input column {column!r} is not numeric: {frame.at[row, column]!r} in row {row}"
+                f"input column {column!r} is not numeric: {frame.at[row, column]!r} in {row_word} {row}"
             )
         if numeric.isna().to_numpy().any():
             row, column = first_cell(numeric.isna())
-            raise InputError(f"input row {row} has no value in column {column!r}")
+            raise InputError(f"input {row_word} {row} has no value in column {column!r}")
         return numeric.to_numpy(dtype=np.float64)
 
     def to_model_space(self, raw: np.ndarray) -> np.ndarray:
