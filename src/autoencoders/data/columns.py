@@ -85,10 +85,9 @@ def column_roles(
             roles[name] = EXCLUDED
         elif features is not None:
             roles[name] = FEATURE if name in features else NOT_LISTED
-            if name in features and role_of(frame[name]) in (ID_LIKE, CONSTANT):
-                log.warning(
-                    "dataset.features: column %r looks %s; it stays a feature", name, role_of(frame[name])
-                )
+            looks = role_of(frame[name]) if name in features else FEATURE
+            if looks in (ID_LIKE, CONSTANT):
+                log.warning("dataset.features: column %r looks %s; it stays a feature", name, looks)
         else:
             roles[name] = role_of(frame[name])
     return roles

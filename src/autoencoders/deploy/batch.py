@@ -59,9 +59,10 @@ def score_batches(
             data = data[[name for name in data.columns if name in used or name in keep]]
         features = data[[name for name in data.columns if name in used]]
         lines = features.set_axis(np.arange(len(data)) + 2)  # as an editor numbers them: header 1
-        detector.matrix(lines, "line")  # one line naming a bad line or column, before any scoring
-        # Whole numbers are numbers: MLflow's schema refuses int64 where the model logged float64.
-        taken = data[detector.spec.columns].astype("float64")
+        # Checked once (one line naming a bad line or column, before any scoring) and as float64:
+        # MLflow's schema refuses int64 where the model logged float64.
+        checked = detector.matrix(lines, "line")
+        taken = pd.DataFrame(checked, columns=detector.spec.columns, index=data.index)
     else:
         taken = detector.to_raw(detector.matrix(data).reshape(len(data), *detector.spec.input_shape))
     parts = []
