@@ -1,8 +1,11 @@
-"""Write a fraud-style table to try ``dataset=table`` on: ``python examples/make_transactions.py [path]``.
+"""Write a card-transaction table to try ``dataset=table`` on, as such tables come:
+``python examples/make_transactions.py [path] [seed]``.
 
-3,000 "transactions" with twelve numeric features that follow three hidden factors (spending
-patterns), a text column (``merchant``, not a feature by default) and ``is_fraud``: 60 rows that break
-the pattern while keeping each feature's usual range, as frauds that are not simply large amounts do.
+5,000 rows: ``id`` (unique integers), ``timestamp`` (ISO text), ``merchant_category`` and ``country``
+(text), ``amount`` (50 empty cells), ``V1 .. V10`` (numbers that follow three hidden factors, as a
+card's spending pattern does) and ``is_fraud`` (2 %). Half the frauds break the spending pattern while
+keeping each number's usual range; the other half keep the pattern but come from a merchant category
+or a country that normal rows seldom show, with larger amounts: only the text columns tell them apart.
 """
 
 from __future__ import annotations
@@ -13,22 +16,44 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+CATEGORIES = ["grocery", "fuel", "online", "travel", "restaurants", "electronics"]
+COUNTRIES = ["DE", "FR", "NL", "BE", "ES", "NG"]
 
-def transactions(
-    n_normal: int = 3000, n_fraud: int = 60, n_features: int = 12, seed: int = 0
-) -> pd.DataFrame:
+
+def transactions(n: int = 5000, fraud_share: float = 0.02, gaps: int = 50, seed: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
-    factors = rng.normal(size=(n_normal, 3))
-    pattern = np.tanh(factors @ rng.normal(size=(3, n_features)))
-    normal = pattern + 0.05 * rng.normal(size=(n_normal, n_features))
-    fraud = rng.normal(size=(n_fraud, n_features)) * normal.std(axis=0) + normal.mean(axis=0)
-    frame = pd.DataFrame(np.vstack([normal, fraud]), columns=[f"v{i}" for i in range(n_features)])
-    frame["merchant"] = rng.choice(["grocery", "online", "fuel"], len(frame))
-    frame["is_fraud"] = np.r_[np.zeros(n_normal, int), np.ones(n_fraud, int)]
-    return frame.sample(frac=1.0, random_state=seed).reset_index(drop=True)
+    fraud = rng.random(n) < fraud_share
+    pattern_break = fraud & (rng.random(n) < 0.5)
+    elsewhere = fraud & ~pattern_break
+    factors = rng.normal(size=(n, 3))
+    values = np.tanh(factors @ rng.normal(size=(3, 10))) + 0.05 * rng.normal(size=(n, 10))
+    values[pattern_break] = rng.normal(size=(pattern_break.sum(), 10)) * values.std(axis=0) + values.mean(
+        axis=0
+    )
+    category = rng.choice(CATEGORIES, n, p=[0.36, 0.2, 0.2, 0.1, 0.13, 0.01])
+    category[elsewhere] = rng.choice(["electronics", "online", "travel"], elsewhere.sum(), p=[0.6, 0.2, 0.2])
+    country = rng.choice(COUNTRIES, n, p=[0.6, 0.2, 0.1, 0.05, 0.045, 0.005])
+    country[elsewhere] = rng.choice(["NG", "DE", "ES"], elsewhere.sum(), p=[0.6, 0.2, 0.2])
+    amount = rng.gamma(2.0, 25.0, n) * np.where(elsewhere, 2.5, 1.0)
+    seconds = np.sort(rng.uniform(0, 90 * 86400, n))
+    frame = pd.DataFrame(
+        {
+            "id": np.arange(100_000, 100_000 + n),
+            "timestamp": (pd.Timestamp("2026-01-01") + pd.to_timedelta(seconds, unit="s")).strftime(
+                "%Y-%m-%dT%H:%M:%S"
+            ),
+            "merchant_category": category,
+            "country": country,
+            "amount": amount.round(2),
+            **{f"V{i + 1}": values[:, i].round(5) for i in range(10)},
+            "is_fraud": fraud.astype(int),
+        }
+    )
+    frame.loc[rng.choice(n, gaps, replace=False), "amount"] = np.nan
+    return frame
 
 
 if __name__ == "__main__":
     path = Path(sys.argv[1] if len(sys.argv) > 1 else "transactions.csv")
-    transactions().to_csv(path, index=False)
+    transactions(seed=int(sys.argv[2]) if len(sys.argv) > 2 else 0).to_csv(path, index=False)
     print(f"wrote {path}")

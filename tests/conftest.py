@@ -22,6 +22,7 @@ from autoencoders.data.mnist import load_bundled
 from helpers.entry import store_overrides
 from helpers.runs import QUICK_SPIRAL
 from helpers.server import ModelServer, TrackingServer
+from helpers.tables import transactions
 from pipelines.hydra_glue import compose_config
 
 
@@ -101,17 +102,22 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 
 def serve_a_detector() -> tuple[ModelServer, dict[str, str]]:
-    """A PCA baseline run on the spiral in a store of its own (seconds: nothing trains), and
-    ``mlflow models serve`` of its ``anomaly_detector``."""
+    """A PCA baseline run on a table as users' files come (an id, a timestamp, a category, gaps) in
+    a store of its own (seconds: nothing trains), and ``mlflow models serve`` of its
+    ``anomaly_detector``."""
     from pipelines.pca_baseline import pca_baseline
 
     folder = Path(tempfile.mkdtemp(prefix="served-detector-"))
     store = {"uri": f"sqlite:///{folder / 'mlflow.db'}", "artifact_root": str(folder / "artifacts")}
-    pca_baseline(compose_config("pca_baseline", store_overrides(store)))
+    data = folder / "transactions.csv"
+    transactions(rows=300, gaps=6).to_csv(data, index=False)
+    table = ["dataset=table", f"dataset.path={data}", "dataset.label=is_fraud"]
+    pca_baseline(compose_config("pca_baseline", [*store_overrides(store), *table]))
     client = MlflowClient(store["uri"])
-    (run,) = client.search_runs([client.get_experiment_by_name("spiral").experiment_id])
+    (run,) = client.search_runs([client.get_experiment_by_name("transactions").experiment_id])
     model_uri = f"runs:/{run.info.run_id}/anomaly_detector"
-    return ModelServer.start(model_uri, store["uri"], folder), {**store, "model_uri": model_uri}
+    served = {**store, "model_uri": model_uri, "data": str(data)}
+    return ModelServer.start(model_uri, store["uri"], folder), served
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

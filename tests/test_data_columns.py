@@ -11,25 +11,7 @@ from mlflow.tracking import MlflowClient
 from autoencoders.data.columns import column_roles, roles_table
 from autoencoders.errors import ConfigError
 from helpers.built import table_data
-
-
-def transactions(rows: int = 400, seed: int = 0) -> pd.DataFrame:
-    """A card-transaction table as it comes: an id, a timestamp, text categories, a constant, numbers."""
-    rng = np.random.default_rng(seed)
-    frame = pd.DataFrame(
-        {
-            "id": np.arange(1000, 1000 + rows),
-            "timestamp": pd.date_range("2026-01-01", periods=rows, freq="h").strftime("%Y-%m-%dT%H:%M:%S"),
-            "merchant_category": rng.choice(["food", "travel", "fuel"], rows),
-            "currency": "EUR",
-            "amount": rng.gamma(2.0, 30.0, rows).round(2),
-            "items": rng.integers(1, 5, rows),
-            **{f"V{i}": rng.normal(size=rows) for i in range(1, 4)},
-            "is_fraud": (rng.random(rows) < 0.05).astype(int),
-        }
-    )
-    frame.loc[frame.is_fraud == 1, "amount"] *= 20
-    return frame
+from helpers.tables import transactions
 
 
 def test_each_column_gets_the_role_its_values_show() -> None:
@@ -61,10 +43,16 @@ def test_the_table_module_trains_on_the_features_and_logs_every_columns_role(tmp
     transactions().to_csv(path, index=False)
     datamodule = table_data(path=str(path), label="is_fraud")
     datamodule.prepare_data()
-    assert datamodule.feature_names == ["amount", "items", "V1", "V2", "V3"]
-    assert datamodule.splits.train.shape[1] == 5
+    assert datamodule.input_columns == ["merchant_category", "amount", "items", "V1", "V2", "V3"]
+    values = sorted(datamodule.feature_names[:3])
+    assert values == [f"merchant_category={value}" for value in ("food", "fuel", "travel")]
+    assert datamodule.feature_names[3] == "merchant_category=(other)"  # rarer and unseen values
+    assert datamodule.feature_names[4:] == ["amount", "items", "V1", "V2", "V3"]
+    assert datamodule.splits.train.shape[1] == 9
     logged = {row["column"]: row for row in datamodule.records()["data/columns.json"]}
     assert logged["id"]["role"] == "id-like" and logged["id"]["use"].startswith("left out")
+    assert logged["timestamp"]["use"].startswith("left out: dates")
+    assert logged["merchant_category"]["use"].startswith("model input: one-hot")
     assert logged["amount"]["use"] == "model input" and logged["amount"]["dtype"] == "float64"
     assert roles_table({"x": "excluded"}, pd.DataFrame({"x": [1]}))[0]["use"] == "left out: dataset.exclude"
 

@@ -30,7 +30,7 @@ def planted_table(n_normal: int = 600, n_anomalies: int = 30, seed: int = 0) -> 
     normal = np.tanh(rng.normal(size=(n_normal, 2)) @ mixing) + 0.05 * rng.normal(size=(n_normal, 8))
     anomalies = rng.normal(size=(n_anomalies, 8)) * normal.std(0) + normal.mean(0)
     frame = pd.DataFrame(np.vstack([normal, anomalies]), columns=[f"f{i}" for i in range(8)])
-    frame["merchant"] = rng.choice(["shop", "web"], len(frame))  # text: not a feature by default
+    frame["merchant"] = rng.choice(["shop", "web"], len(frame))  # text: a category, one-hot
     frame["is_fraud"] = np.r_[np.zeros(n_normal, int), np.ones(n_anomalies, int)]
     return frame.sample(frac=1.0, random_state=seed).reset_index(drop=True)
 
@@ -55,21 +55,26 @@ def test_anomalies_go_to_validation_and_test_only_and_scaling_uses_training_rows
     frame.to_csv(path, index=False) if suffix == ".csv" else frame.to_parquet(path)
     datamodule = module(path, scaler="standard")
     splits = datamodule.splits
-    assert datamodule.feature_names == [f"f{i}" for i in range(8)]  # numeric columns, not the label
+    numbers = [f"f{i}" for i in range(8)]
+    one_hot = ["merchant=shop", "merchant=web", "merchant=(other)"]  # by frequency, then the rest
+    assert datamodule.feature_names in (numbers + one_hot, numbers + [one_hot[1], one_hot[0], one_hot[2]])
+    assert datamodule.input_columns == [*numbers, "merchant"]  # not the label
     assert len(splits.train) + len(splits.val) + int((~splits.test_is_anomaly).sum()) == 600
     assert int(splits.test_is_anomaly.sum()) == 15 and len(splits.val_anomalies) == 15  # half each
     assert len(splits.test) == 120 + 15 and len(splits.val) == 90  # 20 % and 15 % of the normal rows
-    np.testing.assert_allclose(splits.train.mean(axis=0), 0, atol=1e-5)  # standardised on train rows
-    record = datamodule.records()["preprocessing/scaler.json"]
+    np.testing.assert_allclose(splits.train[:, :8].mean(axis=0), 0, atol=1e-5)  # standardised on train
+    assert set(np.unique(splits.train[:, 8:])) == {0, np.float32(1 / np.sqrt(2))}  # one-hot, Gower-weighed
+    record = datamodule.records()["preprocessing/table.json"]
     normal = frame[frame.is_fraud == 0]
     assert record["scaler"] == "standard" and record["features"] == datamodule.feature_names
+    assert [code["kind"] for code in record["columns"]] == ["number"] * 8 + ["category"]
     rows = frame.loc[splits.test_ids[~splits.test_is_anomaly]]
     assert (rows.is_fraud == 0).all() and set(rows.index) <= set(normal.index)  # ids are file rows
     assert datamodule.settings() == {
-        "input_shape": [8],
+        "input_shape": [11],
         "epoch_size": 4096,
         "model_code_dim": 3,
-        "model_hidden_dims": [16, 8],
+        "model_hidden_dims": [22, 11],
         "model_output_activation": None,  # standardised values are unbounded
     }
     again = module(path, scaler="standard").splits
@@ -112,11 +117,22 @@ def test_minmax_scaling_and_dropped_missing_rows(tmp_path, caplog) -> None:
         ("t.csv", None, {"features": ["f0", "amount"]}, "dataset.features: no column 'amount' (columns: f0"),
         (
             "t.csv",
-            None,
-            {"features": ["f0", "merchant"]},
-            "dataset.features: column 'merchant' of t.csv is not numeric (first bad value ",
+            "stray text",
+            {},
+            "dataset.path: column 'f3' of t.csv is not numeric (first bad value '?' on line 12); fix the",
         ),
-        ("t.csv", "gap", {}, "dataset.path={path}: line 7 has no value in column 'f1'; fill it, or set"),
+        (
+            "t.csv",
+            "gap",
+            {"missing": "error"},
+            "dataset.path={path}: line 7 has no value in column 'f1'; fill it, or set dataset.missing=impute",
+        ),
+        (
+            "t.csv",
+            "no label",
+            {"missing": "error"},
+            "dataset.path={path}: line 4 has no value in the label column 'is_fraud'; fill it, or set",
+        ),
         (
             "t.csv",
             "no fraud",
@@ -130,6 +146,12 @@ def test_bad_tables_are_one_line_naming_file_column_or_row(tmp_path, name, chang
     frame = planted_table()
     if change == "gap":
         frame.loc[5, "f1"] = np.nan
+    if change == "stray text":
+        frame["f3"] = frame["f3"].astype(object)
+        frame.loc[10, "f3"] = "?"
+    if change == "no label":
+        frame["is_fraud"] = frame["is_fraud"].astype(float)
+        frame.loc[2, "is_fraud"] = np.nan
     if change == "no fraud":
         frame["is_fraud"] = 0
     if change == "tiny":
@@ -153,25 +175,30 @@ def test_a_table_trains_finds_the_planted_anomalies_and_compares_with_pca(
     assert metrics["test/auroc"] > 0.95  # chance is 0.5
     experiment = client.get_experiment_by_name("transactions")  # named after the file
     (run,) = client.search_runs([experiment.experiment_id])
-    assert run.data.params["model.code_dim"] == "3" and run.data.params["model.net.hidden_dims"] == "[16, 8]"
-    assert run.data.params["model.net.input_shape"] == "[8]"
+    assert run.data.params["model.code_dim"] == "3" and run.data.params["model.net.hidden_dims"] == "[22, 11]"
+    assert run.data.params["model.net.input_shape"] == "[11]"  # 8 numbers, merchant's 2 values + other
     files = artifact_paths(client, run.info.run_id)
-    assert {"feature_errors.png", "codes.png", "roc.png", "scores.png", "preprocessing/scaler.json"} <= files
+    assert {"feature_errors.png", "codes.png", "roc.png", "scores.png", "preprocessing/table.json"} <= files
     assert "reconstructions.png" not in files and "samples.png" not in files  # no spiral-only figure
-    scaler = json.loads(
-        Path(client.download_artifacts(run.info.run_id, "preprocessing/scaler.json")).read_text()
+    encoding = json.loads(
+        Path(client.download_artifacts(run.info.run_id, "preprocessing/table.json")).read_text()
     )
-    assert scaler["scaler"] == "minmax" and len(scaler["data_min"]) == len(scaler["data_max"]) == 8
+    assert encoding["scaler"] == "minmax" and len(encoding["shift"]) == len(encoding["scale"]) == 11
     assert run.data.params["model.net.output_activation"] == "sigmoid"  # [0, 1], as minmax scales
 
-    # The detector takes the file's raw rows and applies the run's scaler itself.
+    # The detector takes the file's raw rows and applies the run's encoding and scaler itself.
     detector = load_detector(client.tracking_uri, f"runs:/{run.info.run_id}/anomaly_detector")
     outputs = runs.load_arrays(client, run.info.run_id, OUTPUTS_PATH)
     test_rows = table_data(path=str(transactions), label="is_fraud").splits.test_ids[outputs["shown"]]
-    scored = detector.predict(pd.read_csv(transactions).loc[test_rows, [f"f{i}" for i in range(8)]])
+    inputs = [*(f"f{i}" for i in range(8)), "merchant"]
+    scored = detector.predict(pd.read_csv(transactions).loc[test_rows, inputs])
     np.testing.assert_allclose(scored["score"], outputs["scores"][outputs["shown"]], rtol=1e-4)
-    errors = scored[[f"error_f{i}" for i in range(8)]].sum(axis=1)  # which features made the score:
-    assert (errors <= scored["score"] + 1e-9).all()  # the reconstruction error, RaPP's first term
+    errors = scored[[f"error_{name}" for name in inputs]]  # per input column: merchant's one-hot summed
+    rebuilt = detector.unwrap_python_model().detector
+    samples = rebuilt.to_model_space(rebuilt.checked(pd.read_csv(transactions).loc[test_rows, inputs]))
+    squared = (samples - rebuilt.detector.decode(rebuilt.detector.encode(samples))) ** 2
+    np.testing.assert_allclose(errors["error_merchant"], squared[:, 8:].sum(axis=1), rtol=1e-5)
+    np.testing.assert_allclose(errors.sum(axis=1), squared.sum(axis=1), rtol=1e-5)
 
     pca_metrics = pca_baseline(make_cfg(*data, config_name="pca_baseline"))
     assert pca_metrics.keys() == metrics.keys() - {"val/loss"}

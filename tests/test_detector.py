@@ -12,9 +12,10 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from autoencoders.baselines.pca import PCADetector
-from helpers.built import spiral_data
+from helpers.built import spiral_data, table_data
 from helpers.entry import run_main
 from helpers.runs import load_detector
+from helpers.tables import transactions
 from pipelines.pca_baseline import pca_baseline
 
 
@@ -148,26 +149,48 @@ def test_a_registered_detector_scores_by_version_and_alias(
     assert results[0]["score"].notna().all()
 
 
-def test_the_detector_answers_over_rest_as_it_does_in_process(served_detector) -> None:
+def new_transactions() -> pd.DataFrame:
+    """New rows in the training file's format: whole-number amounts, gaps, a category never seen
+    in training, the id, timestamp and label columns the detector does not read."""
+    frame = transactions(rows=40, seed=1, gaps=3)
+    frame.loc[:9, "amount"] = frame.loc[:9, "amount"].round()
+    frame.loc[3, "merchant_category"] = "casino"
+    return frame
+
+
+def test_the_cli_the_pyfunc_and_rest_score_a_file_in_the_training_format_alike(
+    served_detector, tmp_path, monkeypatch
+) -> None:
     server, logged = served_detector
-    samples = spiral_data().splits.test[::50]
-    body = {"dataframe_split": {"columns": ["x0", "x1"], "data": samples.tolist()}}
+    frame = new_transactions()
+    source, output = tmp_path / "new.csv", tmp_path / "scored.csv"
+    frame.to_csv(source, index=False)
+    args = score_command(logged["uri"], logged["model_uri"], source, output)
+    assert run_main("score", tmp_path, *args, monkeypatch=monkeypatch) == 0
+    scored = pd.read_csv(output)
+    pd.testing.assert_frame_equal(scored[frame.columns], pd.read_csv(source))  # every column carried
+    model = load_detector(logged["uri"], logged["model_uri"])
+    deployed = model.unwrap_python_model().detector
+    assert deployed.spec.columns == ["merchant_category", "amount", "items", "V1", "V2", "V3"]
+    rows = deployed.checked(pd.read_csv(source)[deployed.spec.columns])  # as the signature types them
+    local = model.predict(rows)
+    np.testing.assert_allclose(scored["score"], local["score"], rtol=1e-6)
+    body = {"dataframe_split": json.loads(rows.to_json(orient="split", index=False))}  # gaps as null
     request = urllib.request.Request(
         f"{server.url}/invocations", json.dumps(body).encode(), {"Content-Type": "application/json"}
     )
     with urllib.request.urlopen(request, timeout=30) as response:
         served = pd.DataFrame(json.loads(response.read())["predictions"])
-    local = load_detector(logged["uri"], logged["model_uri"]).predict(
-        pd.DataFrame(samples, columns=["x0", "x1"])
-    )
-    np.testing.assert_allclose(served["score"], local["score"], rtol=1e-9)
-    assert served["is_anomaly"].tolist() == local["is_anomaly"].tolist()
-    # Loaded through the registry from its skops file, the PCA scores as one fitted in this process.
-    deployed = load_detector(logged["uri"], logged["model_uri"]).unwrap_python_model().detector
+    np.testing.assert_allclose(served["score"], local["score"], rtol=1e-6)
+    assert served["is_anomaly"].tolist() == local["is_anomaly"].tolist() == scored["is_anomaly"].tolist()
+    assert {"error_merchant_category", "error_amount"} <= set(served.columns)  # per input column
+    # Loaded through the registry from its skops file, the PCA scores as one fitted in this process
+    # on the same encoded training rows.
     assert deployed.spec.detector == "pca" and isinstance(deployed.detector, PCADetector)
-    in_process = PCADetector(1).fit(spiral_data().splits.train)
-    model_space = samples.astype(np.float32)  # what the network side takes
-    np.testing.assert_allclose(local["score"], in_process.decision_function(model_space), rtol=1e-12)
+    datamodule = table_data(path=logged["data"], label="is_fraud")
+    in_process = PCADetector(deployed.detector.n_components).fit(datamodule.splits.train)
+    model_space = deployed.to_model_space(rows)
+    np.testing.assert_allclose(local["score"], in_process.decision_function(model_space), rtol=1e-9)
     in_process.threshold_ = deployed.spec.threshold
     assert local["is_anomaly"].astype(int).tolist() == in_process.predict(model_space).tolist()
     assert MlflowClient(logged["uri"]).get_run(logged["model_uri"].split("/")[1]).info.status == "FINISHED"

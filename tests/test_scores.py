@@ -86,6 +86,27 @@ def test_rapp_hidden_weighs_each_hidden_term_by_its_mean_on_the_training_samples
     np.testing.assert_allclose(scores, (terms[:, 1:] / terms[:, 1:].mean(0)).sum(1), rtol=1e-6)
 
 
+def test_scaled_weighs_each_input_column_by_its_mean_error_on_the_training_samples() -> None:
+    """Three features, the last two one table column (a category's one-hot pair): each column's
+    squared error divided by its training mean, so each column averages 1 on the training samples."""
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    x = np.c_[rng.normal(size=(300, 1)) * 5, rng.integers(0, 2, (300, 1)) * [1, -1] + [0, 1]]
+    splits = Splits(x[:200].astype(np.float32), x[200:].astype(np.float32), x[:0], np.zeros(0, bool))
+    codec = TorchCodec(dense_net((3,), code_dim=1, hidden_dims=[4]))
+    fitted = fit_score("scaled", codec, splits, ["amount", "shop", "shop"])
+    errors = (splits.train - codec.decode(codec.encode(splits.train))).astype(np.float64) ** 2
+    amount, shop = errors[:, 0].mean(), errors[:, 1:].sum(1).mean()
+    floor = 1e-3 * (amount + shop) / 2  # a column reconstructed exactly still counts
+    assert fitted.feature_weights == pytest.approx(
+        [1 / (amount + floor), 1 / (shop + floor), 1 / (shop + floor)]
+    )
+    scores = anomaly_scores(fitted, codec, splits.train)
+    assert scores.mean() == pytest.approx(2.0, rel=1e-2)  # two columns, each averaging about 1
+    own = fit_score("scaled", codec, splits)  # without columns, every feature its own
+    assert anomaly_scores(own, codec, splits.train).mean() == pytest.approx(3.0, rel=1e-2)
+
+
 def test_a_sum_of_scores_weighs_each_by_its_spread_on_the_normal_validation_samples() -> None:
     torch.manual_seed(0)
     splits = stretched_splits()

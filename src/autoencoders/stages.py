@@ -79,8 +79,8 @@ def record_evaluation(
     for path, content in datamodule.records().items():
         client.log_dict(run_id, content, path)
     box = getattr(datamodule, "error_map_box", None)
-    features = getattr(datamodule, "feature_names", None)
-    outputs = run_outputs(detector, splits, evaluation, datamodule.kind, box, features)
+    feature_columns = getattr(datamodule, "feature_columns", None)
+    outputs = run_outputs(detector, splits, evaluation, datamodule.kind, box, feature_columns)
     runs.log_arrays(client, run_id, outputs.arrays(), OUTPUTS_PATH)
     runs.log_figures(client, run_id, draw(detector, splits, evaluation, outputs, detector.label))
     return evaluation
@@ -133,19 +133,19 @@ def record_detector(
 ) -> str:
     """Log the run's fitted, thresholded ``detector`` as its ``anomaly_detector`` (and register it
     under ``settings.register_as``): the detector's own files, the preprocessing and the threshold."""
-    features = getattr(datamodule, "feature_names", None) or None
+    table_columns = getattr(datamodule, "input_columns", None)
     spec = DetectorSpec(
         kind=datamodule.kind,
-        columns=input_columns(datamodule.kind, datamodule.input_shape, features),
+        columns=input_columns(datamodule.kind, datamodule.input_shape, table_columns),
         input_shape=list(datamodule.input_shape),
         threshold=float(detector.threshold_),
         detector=DETECTORS.name_of(type(detector)),
         state={},
         preprocessing=getattr(datamodule, "preprocessing", None) or {"scaler": "none"},
-        features=features,
+        features=getattr(datamodule, "feature_columns", None),
     )
     deployed = DeployedDetector(spec, detector)
-    example = deployed.to_raw(datamodule.splits.train[:5])
+    example = deployed.checked(datamodule.input_example())
     with tempfile.TemporaryDirectory() as folder:
         artifacts = save_detector(Path(folder), spec, detector)
         uri = models.log_detector(tracking_uri, run_id, artifacts, example, deployed.predict(example))
@@ -191,7 +191,7 @@ def train_and_record(
         client.set_tag(run_id, "best_epoch", str(chosen.epoch + 1))  # counted from 1, as the curves
     splits = datamodule.splits
     detector = AutoencoderDetector(module.net.cpu().eval(), settings.score)
-    detector.fit(splits.train, splits.val, splits.val_anomalies)
+    detector.fit(splits.train, splits.val, splits.val_anomalies, getattr(datamodule, "feature_columns", None))
     client.set_tag(run_id, "anomaly.score", detector.score_.name)  # what anomaly.score=auto chose
     evaluation = record_evaluation(client, run_id, detector, datamodule, settings)
     metrics = dict(evaluation.metrics)

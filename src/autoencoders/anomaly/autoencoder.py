@@ -8,7 +8,7 @@ fits the score's statistics on the training (and validation) samples. Saved as a
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -52,14 +52,18 @@ class AutoencoderDetector(AnomalyDetector):
         return NETWORKS.name_of(type(self.net))
 
     def fit(
-        self, x: np.ndarray, val: np.ndarray | None = None, val_anomalies: np.ndarray | None = None
+        self,
+        x: np.ndarray,
+        val: np.ndarray | None = None,
+        val_anomalies: np.ndarray | None = None,
+        feature_columns: Sequence[str] | None = None,
     ) -> AutoencoderDetector:
         """Fit the score on the training samples ``x`` (the network is trained already), with the
         normal validation samples ``val`` (default: ``x``) and any validation anomalies, which
-        ``auto`` chooses by."""
+        ``auto`` chooses by; ``feature_columns``: a table's input column per feature."""
         val = x if val is None else val
         splits = Splits(x, val, x[:0], np.zeros(0, bool), val_anomalies=val_anomalies)
-        self.score_ = fit_score(self.score, self.codec, splits)
+        self.score_ = fit_score(self.score, self.codec, splits, feature_columns)
         return self
 
     def encode(self, x: np.ndarray) -> np.ndarray:

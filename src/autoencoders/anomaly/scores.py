@@ -1,6 +1,10 @@
 """The autoencoders' anomaly scores (``anomaly.score``), fitted once on a run's own splits.
 
 - ``reconstruction``: the squared reconstruction error.
+- ``scaled``: the squared reconstruction error of each input column (a table's column: its one-hot
+  features together; a pixel, a coordinate) divided by its mean over the training samples, summed.
+  Summed unscaled, the columns the network reconstructs worst on normal data (a rare category, a
+  wide amount) outweigh the ones that tell anomalies apart.
 - ``rapp``: RaPP's differences between a sample and its reconstruction along the encoder
   (:func:`autoencoders.anomaly.rapp.rapp_scores`).
 - ``rapp_hidden``: RaPP inside the network only: its terms after each encoder activation and at the
@@ -23,6 +27,7 @@ deployed detector scores exactly as the run was evaluated.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -36,9 +41,9 @@ from autoencoders.data.base import Splits
 from autoencoders.models.codec import TorchCodec
 
 #: The settings of ``anomaly.score``.
-SCORES = ("auto", "reconstruction", "rapp", "rapp_hidden", "code", "rapp+code")
+SCORES = ("auto", "reconstruction", "scaled", "rapp", "rapp_hidden", "code", "rapp+code")
 #: What ``auto`` chooses among, in order of preference where validation ranks them equal.
-CANDIDATES = ("rapp", "rapp_hidden", "reconstruction", "rapp+code", "code")
+CANDIDATES = ("rapp", "rapp_hidden", "reconstruction", "scaled", "rapp+code", "code")
 #: What ``auto`` falls back to without validation anomalies.
 FALLBACK = "rapp"
 
@@ -52,6 +57,8 @@ class ScoreSpec:
     code_precision: list[list[float]] | None = None
     #: ``rapp_hidden``: the mean over the training samples of each RaPP term inside the network.
     layer_means: list[float] | None = None
+    #: ``scaled``: per input feature, 1 / the mean over the training samples of its column's error.
+    feature_weights: list[float] | None = None
     #: Per part of a sum: the standard deviation of its normal validation scores.
     scales: dict[str, float] | None = None
 
@@ -83,8 +90,11 @@ def score_part(
 ) -> np.ndarray:
     """One part of a (summed) score, unscaled."""
     module = codec.module
-    if name == "reconstruction":
+    if name in ("reconstruction", "scaled"):
         rebuilt = codec.decode(codec.encode(x)) if reconstruction is None else reconstruction
+        if name == "scaled":
+            errors = (x - rebuilt).reshape(len(x), -1).astype(np.float64) ** 2
+            return errors @ np.asarray(spec.feature_weights)
         return squared_errors(x, rebuilt)
     if name == "rapp":
         return rapp_scores(module, x, reconstruction=reconstruction)
@@ -95,11 +105,29 @@ def score_part(
     return np.einsum("ij,jk,ik->i", offsets, np.asarray(spec.code_precision), offsets)
 
 
-def fit_score(name: str, codec: TorchCodec, splits: Splits) -> ScoreSpec:
-    """The score ``name`` fitted on ``splits`` (``auto``: the best candidate on validation)."""
+def column_weights(errors: np.ndarray, feature_columns: Sequence[str] | None) -> list[float]:
+    """Per feature, 1 / the mean training error of its column (``feature_columns``: per feature,
+    its input column; None: every feature its own). A column the training samples reconstruct
+    (almost) exactly counts as one with a thousandth of the average column's error."""
+    columns = np.asarray(feature_columns if feature_columns is not None else range(errors.shape[1]))
+    _, column_of = np.unique(columns, return_inverse=True)
+    means = np.bincount(column_of, weights=errors.mean(0))  # a column's error: its features' sum
+    means = means + 1e-3 * means.mean() + 1e-12
+    return (1.0 / means[column_of]).tolist()
+
+
+def fit_score(
+    name: str, codec: TorchCodec, splits: Splits, feature_columns: Sequence[str] | None = None
+) -> ScoreSpec:
+    """The score ``name`` fitted on ``splits`` (``auto``: the best candidate on validation);
+    ``feature_columns``: a table's input column per feature, which ``scaled`` weighs by."""
     if name == "auto":
-        return choose_score(codec, splits)
+        return choose_score(codec, splits, feature_columns)
     spec = ScoreSpec(name)
+    if name == "scaled":
+        rebuilt = codec.decode(codec.encode(splits.train))
+        errors = (splits.train - rebuilt).reshape(len(splits.train), -1).astype(np.float64) ** 2
+        spec.feature_weights = column_weights(errors, feature_columns)
     if name == "rapp_hidden":
         means = rapp_layer_terms(codec.module, splits.train)[:, 1:].mean(0)
         # A unit dead on every training sample has mean 0: its term is then left unscaled.
@@ -116,13 +144,15 @@ def fit_score(name: str, codec: TorchCodec, splits: Splits) -> ScoreSpec:
     return spec
 
 
-def choose_score(codec: TorchCodec, splits: Splits) -> ScoreSpec:
+def choose_score(
+    codec: TorchCodec, splits: Splits, feature_columns: Sequence[str] | None = None
+) -> ScoreSpec:
     """``auto``: the candidate whose validation AUROC is highest (the first of equals)."""
     if splits.val_anomalies is None or not len(splits.val_anomalies) or not len(splits.val):
         return fit_score(FALLBACK, codec, splits)
     best, best_auroc = None, -1.0
     for name in CANDIDATES:
-        spec = fit_score(name, codec, splits)
+        spec = fit_score(name, codec, splits, feature_columns)
         auroc = separation_auroc(
             anomaly_scores(spec, codec, splits.val), anomaly_scores(spec, codec, splits.val_anomalies)
         )

@@ -159,8 +159,12 @@ class InMemoryDataModule(pl.LightningDataModule):
         return {}
 
     def records(self) -> dict[str, Any]:
-        """Artifact path -> JSON content a run logs about its data (a table's fitted scaler)."""
+        """Artifact path -> JSON content a run logs about its data (a table's fitted encoding)."""
         return {}
+
+    def input_example(self) -> Any:
+        """A few training samples as a deployed detector takes them (a table: its raw rows)."""
+        return self.splits.train[:5]
 
     @property
     def splits(self) -> Splits:

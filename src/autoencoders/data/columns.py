@@ -21,8 +21,7 @@ EXCLUDED, NOT_LISTED = "excluded", "not listed"
 LEFT_OUT = {
     ID_LIKE: "left out: unique or ever-increasing values name rows, they do not describe them",
     CONSTANT: "left out: one value carries nothing",
-    DATETIME: "left out: dates and times (a feature through dataset.features once made numeric)",
-    CATEGORICAL: "left out: text categories (list numeric codes in dataset.features to use them)",
+    DATETIME: "left out: dates and times (dataset.datetime_features=true uses their hour, weekday, month)",
     EXCLUDED: "left out: dataset.exclude",
     NOT_LISTED: "left out: not in dataset.features",
 }
@@ -56,36 +55,66 @@ def is_id_like(column: pd.Series) -> bool:
     )
 
 
+def is_mostly_numbers(column: pd.Series) -> bool:
+    """Numbers stored as text (90 % of the values or more): a number column with stray text, such
+    as ``?`` for a gap, which the run then names rather than taking the column as categories."""
+    if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
+        return True
+    values = column.dropna()
+    return not values.empty and pd.to_numeric(values, errors="coerce").notna().mean() >= 0.9
+
+
 def role_of(column: pd.Series) -> str:
     if column.dropna().nunique() <= 1:
         return CONSTANT
-    if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
-        return ID_LIKE if is_id_like(column) else FEATURE
+    if is_mostly_numbers(column):
+        return ID_LIKE if is_id_like(pd.to_numeric(column, errors="coerce")) else FEATURE
     if is_datetime(column):  # before ids: timestamps are unique text too
         return DATETIME
     return ID_LIKE if is_id_like(column) else CATEGORICAL
 
 
+def listed_role(column: pd.Series) -> str:
+    """A column the user listed in ``dataset.features``: numbers, dates or categories, by its values."""
+    if is_mostly_numbers(column):
+        return FEATURE
+    return DATETIME if is_datetime(column) else CATEGORICAL
+
+
 def column_roles(
-    frame: pd.DataFrame, label: str | None, features: Sequence[str] | None, exclude: Sequence[str]
+    frame: pd.DataFrame,
+    label: str | None,
+    features: Sequence[str] | None,
+    exclude: Sequence[str],
+    categorical: Sequence[str] = (),
 ) -> dict[str, str]:
     """Each column's role, in the file's order. ``features`` (when given) are the features whatever
-    they look like; ``exclude`` leaves columns out whatever they look like."""
-    for name in [*(features or []), *exclude]:
-        if name not in frame.columns:
-            setting = "dataset.features" if name in (features or []) else "dataset.exclude"
-            raise ConfigError(
-                f"{setting}: no column {name!r} (columns: {', '.join(map(str, frame.columns))})"
-            )
+    they look like (numbers, dates or categories by their values); ``categorical`` are categories
+    whatever they look like (codes written as numbers); ``exclude`` leaves columns out."""
+    settings = {
+        "dataset.features": features or [],
+        "dataset.exclude": exclude,
+        "dataset.categorical": categorical,
+    }
+    for setting, names in settings.items():
+        for name in names:
+            if name not in frame.columns:
+                raise ConfigError(
+                    f"{setting}: no column {name!r} (columns: {', '.join(map(str, frame.columns))})"
+                )
     roles = {}
     for name in map(str, frame.columns):
         if name == label:
             roles[name] = LABEL
         elif name in exclude:
             roles[name] = EXCLUDED
+        elif name in categorical:
+            roles[name] = CATEGORICAL
+        elif features is not None and name not in features:
+            roles[name] = NOT_LISTED
         elif features is not None:
-            roles[name] = FEATURE if name in features else NOT_LISTED
-            looks = role_of(frame[name]) if name in features else FEATURE
+            roles[name] = listed_role(frame[name])
+            looks = role_of(frame[name])
             if looks in (ID_LIKE, CONSTANT):
                 log.warning("dataset.features: column %r looks %s; it stays a feature", name, looks)
         else:
@@ -93,9 +122,22 @@ def column_roles(
     return roles
 
 
-def roles_table(roles: dict[str, str], frame: pd.DataFrame) -> list[dict[str, str]]:
+def used_roles(datetime_features: bool) -> tuple[str, ...]:
+    """The roles that become model inputs."""
+    return (FEATURE, CATEGORICAL, DATETIME) if datetime_features else (FEATURE, CATEGORICAL)
+
+
+def roles_table(
+    roles: dict[str, str], frame: pd.DataFrame, datetime_features: bool = False
+) -> list[dict[str, str]]:
     """One row per column: its role, its type in the file, and what the run does with it."""
-    does = {FEATURE: "model input", LABEL: "says which rows are anomalies (validation and test only)"}
+    does = {
+        FEATURE: "model input",
+        CATEGORICAL: "model input: one-hot of its most frequent values, the rest as (other)",
+        LABEL: "says which rows are anomalies (validation and test only)",
+    }
+    if datetime_features:
+        does[DATETIME] = "model input: its hour, weekday and month"
     return [
         {
             "column": name,

@@ -14,7 +14,16 @@ import numpy as np
 import pandas as pd
 
 from autoencoders.data.base import DataKind, InMemoryDataModule, Splits, check_split_fractions
-from autoencoders.data.columns import FEATURE, LABEL, column_roles, roles_table
+from autoencoders.data.columns import (
+    CATEGORICAL,
+    DATETIME,
+    FEATURE,
+    LABEL,
+    column_roles,
+    roles_table,
+    used_roles,
+)
+from autoencoders.data.encoding import CATEGORY, DATE, NUMBER, SCALERS, TableEncoding
 from autoencoders.data.one_class import one_class_split, one_class_splits
 from autoencoders.errors import ConfigError
 from autoencoders.util.files import read_table
@@ -31,8 +40,7 @@ from autoencoders.util.params import (
 
 log = logging.getLogger(__name__)
 
-SCALERS = ("standard", "minmax", "none")
-MISSING_POLICIES = ("error", "drop")
+MISSING_POLICIES = ("impute", "error", "drop")
 
 
 def anomaly_mask(column: pd.Series, values: Sequence[Any]) -> np.ndarray:
@@ -50,20 +58,17 @@ def anomaly_mask(column: pd.Series, values: Sequence[Any]) -> np.ndarray:
     return (as_text | as_number).to_numpy()
 
 
-def feature_columns(frame: pd.DataFrame, roles: dict[str, str], path: Path) -> list[str]:
-    """The feature columns ``roles`` chose, checked to be numbers."""
-    chosen = [name for name, role in roles.items() if role == FEATURE]
-    if not chosen:
-        raise ConfigError(f"dataset.path={path}: no numeric column to use as a feature ({columns_of(frame)})")
-    for name in chosen:
+def check_numbers(frame: pd.DataFrame, names: list[str], path: Path) -> None:
+    """The number columns hold numbers (or gaps): stray text is named with its line."""
+    for name in names:
         numeric = pd.to_numeric(frame[name], errors="coerce")
         bad = frame[name][numeric.isna() & frame[name].notna()]
         if len(bad):
             raise ConfigError(
-                f"dataset.features: column {name!r} of {path.name} is not numeric "
-                f"(first bad value {bad.iloc[0]!r} on line {line_of(bad.index[0])})"
+                f"dataset.path: column {name!r} of {path.name} is not numeric "
+                f"(first bad value {bad.iloc[0]!r} on line {line_of(bad.index[0])}); fix the file, or "
+                "list the column in dataset.categorical or dataset.exclude"
             )
-    return chosen
 
 
 def line_of(row: Any) -> Any:
@@ -83,8 +88,13 @@ def suggested_sizes(n_features: int) -> tuple[int, list[int]]:
     return code, [min(256, max(8, 2 * n_features)), min(128, max(4, n_features))]
 
 
+#: The encoding of each role the model reads (:mod:`autoencoders.data.encoding`).
+ENCODED_AS = {FEATURE: NUMBER, CATEGORICAL: CATEGORY, DATETIME: DATE}
+
+
 class TableDataModule(InMemoryDataModule):
-    """Rows of numeric features, scaled with statistics of the training rows only."""
+    """Rows of a table encoded as numbers (:class:`TableEncoding`: gaps filled, categories one-hot,
+    dates as parts) and scaled, everything fitted on the training rows only."""
 
     kind = DataKind.TABLE
 
@@ -95,6 +105,9 @@ class TableDataModule(InMemoryDataModule):
         "input_shape": [POSITIVE_INTS, None],
         "features": [NAMES, None],
         "exclude": ListOf(Text(), "column names", empty=True),
+        "categorical": ListOf(Text(), "column names", empty=True),
+        "datetime_features": Options((True, False)),
+        "max_categories": POSITIVE_INT,
         "anomaly_values": ListOf(Anything(), "values"),
         "scaler": Options(SCALERS),
         "missing": Options(MISSING_POLICIES),
@@ -109,6 +122,9 @@ class TableDataModule(InMemoryDataModule):
         name: str,
         features: Sequence[str] | None,
         exclude: Sequence[str],
+        categorical: Sequence[str],
+        datetime_features: bool,
+        max_categories: int,
         label: str | None,
         anomaly_values: Sequence[Any],
         scaler: str,
@@ -133,6 +149,9 @@ class TableDataModule(InMemoryDataModule):
         self.path = self.source_path = Path(path)
         self.features = list(features) if features is not None else None
         self.exclude = list(exclude)
+        self.categorical = list(categorical)
+        self.datetime_features = datetime_features
+        self.max_categories = max_categories
         self.roles: dict[str, str] = {}
         self.columns_record: list[dict[str, str]] = []
         self.label = label
@@ -141,8 +160,32 @@ class TableDataModule(InMemoryDataModule):
         self.missing = missing
         self.fractions = (val_fraction, test_fraction, anomaly_val_fraction)
         self.chosen_epoch_size = epoch_size
-        self.feature_names: list[str] = []
-        self.preprocessing: dict[str, Any] = {}
+        self.encoding = TableEncoding([])
+        self.examples = pd.DataFrame()
+
+    @property
+    def feature_names(self) -> list[str]:
+        """The network's features: numbers, one-hot categories, date parts, gap indicators."""
+        return self.encoding.features
+
+    @property
+    def feature_columns(self) -> list[str]:
+        """Per feature, the input column it comes from (the per-column errors sum over these)."""
+        return self.encoding.feature_columns
+
+    @property
+    def preprocessing(self) -> dict[str, Any]:
+        """The fitted encoding, as the detector keeps it (JSON)."""
+        return self.encoding.to_json()
+
+    @property
+    def input_columns(self) -> list[str]:
+        """The columns a deployed detector takes: the table's own, raw."""
+        return self.encoding.inputs
+
+    def input_example(self) -> pd.DataFrame:
+        """A few raw training rows, typed as the detector's signature takes them."""
+        return self.encoding.conform(self.examples)
 
     def settings(self) -> dict[str, Any]:
         """The settings that follow from the table: its width, an epoch of at least 4,096 rows,
@@ -159,9 +202,9 @@ class TableDataModule(InMemoryDataModule):
         }
 
     def records(self) -> dict[str, Any]:
-        """What a run logs beside its metrics: the features and the fitted preprocessing, which
-        a deployed detector must apply to raw rows."""
-        return {"preprocessing/scaler.json": self.preprocessing, "data/columns.json": self.columns_record}
+        """What a run logs beside its metrics: every column's role and the fitted encoding, which
+        a deployed detector applies to raw rows."""
+        return {"preprocessing/table.json": self.preprocessing, "data/columns.json": self.columns_record}
 
     def build_splits(self) -> Splits:
         frame = read_table(self.path, "dataset.path")
@@ -169,22 +212,28 @@ class TableDataModule(InMemoryDataModule):
             raise ConfigError(
                 f"dataset.label: no column {self.label!r} in {self.path.name} ({columns_of(frame)})"
             )
-        self.roles = column_roles(frame, self.label, self.features, self.exclude)
-        self.columns_record = roles_table(self.roles, frame)
+        self.roles = column_roles(frame, self.label, self.features, self.exclude, self.categorical)
+        self.columns_record = roles_table(self.roles, frame, self.datetime_features)
         for row in self.columns_record:
             if row["role"] not in (FEATURE, LABEL):
                 log.info(
                     "table %s: column %r is %s, %s", self.path.name, row["column"], row["role"], row["use"]
                 )
-        self.feature_names = feature_columns(frame, self.roles, self.path)
-        frame = self.without_missing(frame)
-        values = frame[self.feature_names].apply(pd.to_numeric).to_numpy(dtype=np.float64)
+        used = used_roles(self.datetime_features)
+        kinds = {name: ENCODED_AS[role] for name, role in self.roles.items() if role in used}
+        if not kinds:
+            raise ConfigError(
+                f"dataset.path={self.path}: no column to use as a feature ({columns_of(frame)})"
+            )
+        check_numbers(frame, [name for name, kind in kinds.items() if kind == NUMBER], self.path)
+        frame = self.without_missing(frame, list(kinds))
         is_anomaly = np.zeros(len(frame), bool)
         if self.label is None:
             log.warning(
                 "table %s has no dataset.label: every row is taken as normal, so anomalies among them "
                 "train the model too; the threshold flags the top validation scores "
-                "(anomaly.threshold_quantile) and there is no AUROC",
+                "(anomaly.threshold_quantile) unless anomaly.contamination says what share to expect, "
+                "and there is no AUROC",
                 self.path.name,
             )
         if self.label is not None:
@@ -196,13 +245,18 @@ class TableDataModule(InMemoryDataModule):
                     f"{self.anomaly_values} (values seen: {seen}); set dataset.anomaly_values"
                 )
         indices = one_class_split(is_anomaly, *self.fractions, self.seed, f"dataset.path={self.path}")
-        scaled = self.fit_scaler(values, indices.train)
+        train_rows = frame.iloc[indices.train]
+        self.encoding = TableEncoding.fit(train_rows, kinds, self.max_categories, self.scaler_name)
+        self.examples = train_rows[list(kinds)].head(5)
+        encoded = self.encoding.transform(frame)
         self.input_shape = (len(self.feature_names),)
         self.epoch_size = self.chosen_epoch_size or max(len(indices.train), 4096)
         log.info(
-            "table %s: %d rows, %d features; %d train, %d val (+%d anomalous), %d test (%d anomalous)",
+            "table %s: %d rows, %d columns as %d features; %d train, %d val (+%d anomalous), "
+            "%d test (%d anomalous)",
             self.path.name,
             len(frame),
+            len(kinds),
             len(self.feature_names),
             len(indices.train),
             len(indices.val),
@@ -210,44 +264,36 @@ class TableDataModule(InMemoryDataModule):
             len(indices.test_normal) + len(indices.test_anomalies),
             len(indices.test_anomalies),
         )
-        return one_class_splits(scaled, is_anomaly, indices, frame.index.to_numpy())
+        return one_class_splits(encoded, is_anomaly, indices, frame.index.to_numpy())
 
-    def without_missing(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """The rows with every feature (and the label) present; a missing value is an error
-        naming its row unless ``dataset.missing=drop``."""
-        columns = [*self.feature_names, *([self.label] if self.label else [])]
-        incomplete = frame[columns].isna().any(axis=1)
-        if not incomplete.any():
+    def without_missing(self, frame: pd.DataFrame, inputs: list[str]) -> pd.DataFrame:
+        """The rows to use. A row without a label is left out (nothing says what it is); a gap in
+        an input is filled by the encoding under ``dataset.missing=impute``, drops its row under
+        ``drop``, and is an error naming its line under ``error``."""
+        if self.label is not None and frame[self.label].isna().any():
+            unlabelled = frame[self.label].isna()
+            if self.missing == "error":
+                raise ConfigError(
+                    f"dataset.path={self.path}: line {line_of(unlabelled.idxmax())} has no value in the "
+                    f"label column {self.label!r}; fill it, or set dataset.missing=drop"
+                )
+            log.warning("table %s: left out %d rows without a label", self.path.name, unlabelled.sum())
+            self.left_out["unlabelled_rows"] = int(unlabelled.sum())
+            frame = frame[~unlabelled]
+        incomplete = frame[inputs].isna().any(axis=1)
+        if self.missing == "impute" or not incomplete.any():
+            if incomplete.any():
+                gaps = frame[inputs].isna().sum()
+                said = ", ".join(f"{name} {count}" for name, count in gaps[gaps > 0].items())
+                log.info("table %s: gaps filled from the training rows (%s)", self.path.name, said)
             return frame
         if self.missing == "drop":
             self.left_out["dropped_rows"] = int(incomplete.sum())
             log.warning("table %s: dropped %d rows with missing values", self.path.name, incomplete.sum())
             return frame[~incomplete]
         row = incomplete.idxmax()
-        column = next(c for c in columns if pd.isna(frame.at[row, c]))
+        column = next(c for c in inputs if pd.isna(frame.at[row, c]))
         raise ConfigError(
             f"dataset.path={self.path}: line {line_of(row)} has no value in column {column!r}; fill it, "
-            "or set dataset.missing=drop to leave such rows out"
+            "or set dataset.missing=impute (the training median and a missing indicator) or drop"
         )
-
-    def fit_scaler(self, values: np.ndarray, train: np.ndarray) -> np.ndarray:
-        """``values`` scaled with statistics of the training rows (scikit-learn's scalers), the
-        fitted statistics kept in :attr:`preprocessing`."""
-        from sklearn.preprocessing import MinMaxScaler, StandardScaler
-
-        record: dict[str, Any] = {"scaler": self.scaler_name, "features": self.feature_names}
-        if self.scaler_name == "none":
-            self.preprocessing = record
-            return values
-        scaler = StandardScaler() if self.scaler_name == "standard" else MinMaxScaler()
-        scaler.fit(values[train])
-        fitted = (
-            ("mean_", "scale_")
-            if self.scaler_name == "standard"
-            else ("min_", "scale_", "data_min_", "data_max_")
-        )
-        self.preprocessing = {
-            **record,
-            **{name.rstrip("_"): getattr(scaler, name).tolist() for name in fitted},
-        }
-        return scaler.transform(values)

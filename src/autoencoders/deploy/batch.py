@@ -59,12 +59,11 @@ def score_batches(
             data = data[[name for name in data.columns if name in used or name in keep]]
         features = data[[name for name in data.columns if name in used]]
         lines = features.set_axis(np.arange(len(data)) + 2)  # as an editor numbers them: header 1
-        # Checked once (one line naming a bad line or column, before any scoring) and as float64:
-        # MLflow's schema refuses int64 where the model logged float64.
-        checked = detector.matrix(lines, "line")
-        taken = pd.DataFrame(checked, columns=detector.spec.columns, index=data.index)
+        # Checked once (one line naming a bad line or column, before any scoring) and typed as the
+        # signature takes them: MLflow's schema refuses int64 where the model logged float64.
+        taken = detector.checked(lines, "line").set_axis(data.index)
     else:
-        taken = detector.to_raw(detector.matrix(data).reshape(len(data), *detector.spec.input_shape))
+        taken = detector.checked(data)
     parts = []
     starts = range(0, len(taken), batch_size)
     for start in tqdm(starts, desc="scoring", unit="batch", disable=len(starts) < 2):

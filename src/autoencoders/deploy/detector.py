@@ -21,6 +21,7 @@ import pandas as pd
 
 from autoencoders.anomaly.detector import AnomalyDetector, reconstructs
 from autoencoders.data.base import DataKind
+from autoencoders.data.encoding import TableEncoding, column_errors
 from autoencoders.errors import InputError
 from autoencoders.registry import DETECTORS
 
@@ -37,19 +38,19 @@ class DetectorSpec:
     threshold: float  # scores above it are anomalies
     detector: str  # its entry in autoencoders.registry.DETECTORS
     state: dict[str, Any]  # what the detector saved of itself as JSON (its settings, a fitted score)
-    preprocessing: dict[str, Any]  # {"scaler": "none"} or a table's fitted scaler
-    features: list[str] | None = None  # tables: the per-feature errors' names
+    preprocessing: dict[str, Any]  # {"scaler": "none"}, or a table's fitted TableEncoding
+    features: list[str] | None = None  # tables: per network feature, the input column it comes from
 
     def __post_init__(self) -> None:
         self.kind = DataKind(self.kind)
 
 
 def input_columns(
-    kind: DataKind, input_shape: Sequence[int], features: Sequence[str] | None = None
+    kind: DataKind, input_shape: Sequence[int], table_columns: Sequence[str] | None = None
 ) -> list[str]:
     """The input's column names: a table's own, ``x0, x1`` for points, ``p0 ..`` for image pixels."""
-    if kind == DataKind.TABLE and features:
-        return list(features)
+    if kind == DataKind.TABLE and table_columns:
+        return list(table_columns)
     prefix = "x" if kind == DataKind.POINTS else "p"
     return [f"{prefix}{i}" for i in range(math.prod(input_shape))]
 
@@ -57,15 +58,16 @@ def input_columns(
 class DeployedDetector:
     """Scores raw samples: applies the run's preprocessing, then the fitted detector and its
     threshold. Output per input row: ``score``, ``is_anomaly``, and for a reconstructing detector
-    ``code_0 ..`` and, for tables, ``error_<feature>``."""
+    ``code_0 ..`` and, for tables, ``error_<column>`` per input column."""
 
     def __init__(self, spec: DetectorSpec, detector: AnomalyDetector) -> None:
         self.spec = spec
         self.detector = detector
         detector.threshold_ = spec.threshold
+        self.encoding = TableEncoding.from_json(spec.preprocessing) if spec.kind == DataKind.TABLE else None
 
     def predict(self, data: pd.DataFrame | np.ndarray) -> pd.DataFrame:
-        samples = self.to_model_space(self.matrix(data))
+        samples = self.to_model_space(self.checked(data))
         index = data.index if isinstance(data, pd.DataFrame) else None
         if not reconstructs(self.detector):  # kNN, IsolationForest: no codes, no reconstruction
             scores = np.asarray(self.detector.decision_function(samples), dtype=np.float64)
@@ -78,14 +80,16 @@ class DeployedDetector:
         scores = np.asarray(self.detector.decision_function(samples, reconstruction), dtype=np.float64)
         out = {"score": scores, "is_anomaly": scores > self.spec.threshold}
         out |= {f"code_{i}": codes[:, i] for i in range(codes.shape[1])}
-        if self.spec.kind == DataKind.TABLE and self.spec.features:
-            out |= {f"error_{name}": errors[:, i] for i, name in enumerate(self.spec.features)}
+        if self.encoding is not None and self.spec.features:
+            names, per_column = column_errors(errors, self.spec.features)
+            out |= {f"error_{name}": per_column[:, i] for i, name in enumerate(names)}
         return pd.DataFrame(out, index=index)
 
-    def matrix(self, data: pd.DataFrame | np.ndarray, row_word: str = "row") -> np.ndarray:
-        """Raw samples as float64 N x columns, checked: the columns the detector takes, numbers,
-        no missing values. Images may also come as an N x C x H x W array. ``row_word``: what the
-        errors call a row's label (a file's scorer labels rows by their ``line``)."""
+    def checked(self, data: pd.DataFrame | np.ndarray, row_word: str = "row") -> pd.DataFrame:
+        """Raw samples checked and typed as the logged signature takes them: the columns the
+        detector takes, numbers as float64 (whole numbers too); gaps only in a table, whose
+        encoding fills them. Images may also come as an N x C x H x W array. ``row_word``: what
+        the errors call a row's label (a file's scorer labels rows by their ``line``)."""
         if isinstance(data, np.ndarray):
             if data.ndim > 2 and tuple(data.shape[1:]) != tuple(self.spec.input_shape):
                 shape = " x ".join(map(str, self.spec.input_shape))
@@ -106,6 +110,8 @@ class DeployedDetector:
             problems = " and ".join(s for s in said if s)
             raise InputError(f"input has {problems}; the detector takes {shorten(self.spec.columns)}")
         frame = data[self.spec.columns]
+        if self.encoding is not None:
+            return self.encoding.conform(frame, row_word)
         numeric = frame.apply(pd.to_numeric, errors="coerce")
         bad = numeric.isna() & frame.notna()
         if bad.to_numpy().any():
@@ -116,26 +122,13 @@ class DeployedDetector:
         if numeric.isna().to_numpy().any():
             row, column = first_cell(numeric.isna())
             raise InputError(f"input {row_word} {row} has no value in column {column!r}")
-        return numeric.to_numpy(dtype=np.float64)
+        return numeric.astype(np.float64)
 
-    def to_model_space(self, raw: np.ndarray) -> np.ndarray:
-        """Preprocessed as in training, in the network's input shape, float32."""
-        prep = self.spec.preprocessing
-        if prep.get("scaler") == "standard":
-            raw = (raw - np.asarray(prep["mean"])) / np.asarray(prep["scale"])
-        elif prep.get("scaler") == "minmax":
-            raw = raw * np.asarray(prep["scale"]) + np.asarray(prep["min"])
-        return raw.reshape(len(raw), *self.spec.input_shape).astype(np.float32)
-
-    def to_raw(self, samples: np.ndarray) -> pd.DataFrame:
-        """Samples in the network's space back to raw input rows (for input examples)."""
-        flat = samples.reshape(len(samples), -1).astype(np.float64)
-        prep = self.spec.preprocessing
-        if prep.get("scaler") == "standard":
-            flat = flat * np.asarray(prep["scale"]) + np.asarray(prep["mean"])
-        elif prep.get("scaler") == "minmax":
-            flat = (flat - np.asarray(prep["min"])) / np.asarray(prep["scale"])
-        return pd.DataFrame(flat, columns=self.spec.columns)
+    def to_model_space(self, frame: pd.DataFrame) -> np.ndarray:
+        """Checked samples preprocessed as in training, in the network's input shape, float32."""
+        if self.encoding is not None:
+            return self.encoding.transform(frame)
+        return frame.to_numpy(dtype=np.float32, copy=True).reshape(len(frame), *self.spec.input_shape)
 
 
 def shorten(names: Sequence[str], limit: int = 8) -> str:

@@ -11,6 +11,7 @@ from matplotlib.figure import Figure
 from autoencoders.data.base import DataKind
 from autoencoders.evaluation.records import RunOutputs
 from autoencoders.figures import plots
+from autoencoders.figures.run_figures import per_column
 
 
 def same_samples(outputs: Mapping[str, RunOutputs]) -> dict[str, RunOutputs]:
@@ -51,14 +52,18 @@ def draw_group(outputs: Mapping[str, RunOutputs], label: str) -> dict[str, Figur
             first.samples, reconstructions, f"{label}: the same test points", shown_anomalous
         )
     elif first.kind == DataKind.TABLE:
-        errors = {name: (first.samples - found) ** 2 for name, found in reconstructions.items()}
+        errors = {}
+        for name, found in reconstructions.items():
+            columns, errors[name] = per_column((first.samples - found) ** 2, first)
         rows = [
             f"test row {i}{' (anomalous)' if flag else ''}"
             for i, flag in zip(first.shown, shown_anomalous, strict=True)
         ]
-        features = [str(name) for name in first.features] if first.features is not None else []
         figures["feature_errors.png"] = plots.feature_errors(
-            errors, rows, features, f"{label}: per-feature error of the same test rows"
+            errors,
+            rows,
+            columns,
+            f"{label}: per-column error of the same test rows",
         )
     else:
         figures["reconstructions.png"] = plots.image_grid(

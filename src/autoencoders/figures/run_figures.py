@@ -7,6 +7,7 @@ from matplotlib.figure import Figure
 
 from autoencoders.anomaly.detector import AnomalyDetector
 from autoencoders.data.base import DataKind, Splits
+from autoencoders.data.encoding import column_errors
 from autoencoders.evaluation.metrics import Evaluation
 from autoencoders.evaluation.records import RunOutputs
 from autoencoders.figures import plots
@@ -82,23 +83,30 @@ def class_name(splits: Splits) -> str:
 def table_figures(
     splits: Splits, evaluation: Evaluation, outputs: RunOutputs, label: str
 ) -> dict[str, Figure]:
-    """Which features made the most anomalous test rows anomalous, and the codes by label."""
+    """Which input columns made the most anomalous test rows anomalous, and the codes by label."""
     top = np.argsort(evaluation.test_scores)[::-1][:20]
-    errors = (splits.test[top] - evaluation.test_reconstructions[top]) ** 2
+    columns, errors = per_column((splits.test[top] - evaluation.test_reconstructions[top]) ** 2, outputs)
     ids = splits.test_ids if splits.test_ids is not None else np.arange(len(splits.test))
     rows = [
         f"row {ids[i]}{' (anomalous)' if splits.test_is_anomaly[i] else ''}: {evaluation.test_scores[i]:.3g}"
         for i in top
     ]
-    features = [str(name) for name in outputs.features] if outputs.features is not None else []
     return {
         "feature_errors.png": plots.feature_errors(
-            {label: errors}, rows, features, f"{label}: the 20 most anomalous test rows (row: score)"
+            {label: errors}, rows, columns, f"{label}: the 20 most anomalous test rows (row: score)"
         ),
         "codes.png": plots.image_codes(
             evaluation.test_codes, splits.test_labels, f"{label}: test codes", class_name(splits)
         ),
     }
+
+
+def per_column(errors: np.ndarray, outputs: RunOutputs) -> tuple[list[str], np.ndarray]:
+    """A table's per-feature squared errors summed per input column (a category's one-hot
+    features, a number and its gap indicator are one column)."""
+    if outputs.features is None:
+        return [str(i) for i in range(errors.shape[1])], errors
+    return column_errors(errors, [str(name) for name in outputs.features])
 
 
 def image_figures(

@@ -1,0 +1,200 @@
+"""A table's raw columns made into the network's numbers, fitted on the training rows and kept as
+JSON in the detector, so that training and scoring run the same steps and nothing is pickled.
+
+- Numbers: a gap takes the training rows' median; a column whose training rows had gaps also gets
+  a ``<column>_missing`` indicator (a gap can itself be the anomaly).
+- Categories: one-hot of the most frequent training values (a gap is the value ``(missing)``);
+  rarer values, and values never seen in training, are ``(other)``.
+- Dates and times (``dataset.datetime_features``): hour, weekday and month, as numbers.
+- Then the scaler (minmax, standard or none), fitted on the encoded training rows, for the
+  numbers; a one-hot feature is 0 or 1/sqrt(2), so that a row whose category differs lies as far
+  away as one whose number differs by the training range (Gower's weighting): kNN distances and
+  reconstruction errors are not ruled by the categories.
+
+The errors a detector explains rows with (``error_<column>``) are per input column: the squared
+errors of a column's encoded features, summed (:func:`column_errors`).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from autoencoders.errors import InputError
+
+NUMBER, CATEGORY, DATE = "number", "category", "datetime"
+OTHER, MISSING = "(other)", "(missing)"
+DATE_PARTS = ("hour", "weekday", "month")
+SCALERS = ("standard", "minmax", "none")
+
+
+def as_text(column: pd.Series) -> pd.Series:
+    """A categorical column's values as text, whole numbers without a ``.0`` (a code column read
+    as floats because of a gap names the same categories), gaps as ``(missing)``."""
+
+    def text(value: Any) -> str:
+        if isinstance(value, float) and value.is_integer():
+            return str(int(value))
+        return str(value)
+
+    return column.map(text, na_action="ignore").fillna(MISSING).astype(object)
+
+
+def date_parts(column: pd.Series) -> np.ndarray:
+    """N x 3 (hour, weekday, month) of text or datetimes; NaN where a value reads as no date."""
+    with warnings.catch_warnings():  # pandas warns when it guesses a format per value
+        warnings.simplefilter("ignore")
+        stamps = pd.to_datetime(column, errors="coerce", utc=True, format="mixed")
+    return np.column_stack([stamps.dt.hour, stamps.dt.weekday, stamps.dt.month]).astype(np.float64)
+
+
+@dataclass
+class ColumnCode:
+    """How one input column becomes features: its kind, its fill values, its categories."""
+
+    name: str
+    kind: str  # NUMBER, CATEGORY or DATE
+    fill: list[float] = field(default_factory=list)  # numbers, dates: the training medians
+    indicator: bool = False  # a <name>_missing feature: the training rows had gaps
+    categories: list[str] = field(default_factory=list)  # the kept values, most frequent first
+
+    @classmethod
+    def fit(cls, name: str, kind: str, column: pd.Series, max_categories: int) -> ColumnCode:
+        if kind == CATEGORY:
+            counts = as_text(column).value_counts(sort=True)
+            return cls(name, kind, categories=[str(value) for value in counts.index[:max_categories]])
+        values = raw_numbers(kind, column)
+        medians = np.nanmedian(values, axis=0) if np.isfinite(values).any() else np.zeros(values.shape[1])
+        return cls(name, kind, np.nan_to_num(medians).tolist(), bool(np.isnan(values).any()))
+
+    @property
+    def features(self) -> list[str]:
+        if self.kind == CATEGORY:
+            return [f"{self.name}={value}" for value in [*self.categories, OTHER]]
+        names = [self.name] if self.kind == NUMBER else [f"{self.name}_{part}" for part in DATE_PARTS]
+        return names + ([f"{self.name}_missing"] if self.indicator else [])
+
+    def encode(self, column: pd.Series) -> np.ndarray:
+        """N x len(features), float64."""
+        if self.kind == CATEGORY:
+            kept = np.array([*self.categories, OTHER], dtype=object)
+            text = as_text(column)
+            text = text.where(text.isin(self.categories), OTHER).to_numpy()
+            return (text[:, None] == kept[None, :]).astype(np.float64)
+        values = raw_numbers(self.kind, column)
+        gaps = np.isnan(values)
+        filled = np.where(gaps, np.asarray(self.fill)[None, :], values)
+        return np.column_stack([filled, gaps.any(axis=1)]) if self.indicator else filled
+
+
+def raw_numbers(kind: str, column: pd.Series) -> np.ndarray:
+    """N x 1 numbers, or N x 3 date parts, NaN at the gaps."""
+    if kind == DATE:
+        return date_parts(column)
+    return pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64)[:, None]
+
+
+@dataclass
+class TableEncoding:
+    """Every input column's code and the scaler's fitted statistics: the detector's JSON."""
+
+    columns: list[ColumnCode]
+    scaler: str = "none"  # the numbers' scaler, as dataset.scaler names it
+    shift: list[float] = field(default_factory=list)  # scaled = (encoded - shift) / scale
+    scale: list[float] = field(default_factory=list)
+
+    @classmethod
+    def fit(
+        cls,
+        train_rows: pd.DataFrame,
+        kinds: dict[str, str],
+        max_categories: int,
+        scaler: str,
+    ) -> TableEncoding:
+        """Codes fitted on ``train_rows`` for the columns ``kinds`` names (in its order), then the
+        scaler on the encoded training rows (scikit-learn's, its statistics kept)."""
+        codes = [ColumnCode.fit(name, kind, train_rows[name], max_categories) for name, kind in kinds.items()]
+        encoding = cls(codes, scaler)
+        encoded = encoding.encode(train_rows)
+        shift, scale = np.zeros(encoded.shape[1]), np.ones(encoded.shape[1])
+        if scaler == "standard":
+            from sklearn.preprocessing import StandardScaler
+
+            fitted = StandardScaler().fit(encoded)
+            shift, scale = fitted.mean_, fitted.scale_
+        elif scaler == "minmax":
+            from sklearn.preprocessing import MinMaxScaler
+
+            fitted = MinMaxScaler().fit(encoded)
+            shift, scale = fitted.data_min_, 1 / fitted.scale_
+        one_hot = np.array([code.kind == CATEGORY for code in codes for _ in code.features])
+        shift[one_hot], scale[one_hot] = 0.0, np.sqrt(2.0)
+        encoding.shift, encoding.scale = shift.tolist(), scale.tolist()
+        return encoding
+
+    @classmethod
+    def from_json(cls, state: dict[str, Any]) -> TableEncoding:
+        """From :meth:`to_json`'s record (its ``features`` list is derived, for readers only)."""
+        kept = {key: value for key, value in state.items() if key != "features"}
+        return cls(**{**kept, "columns": [ColumnCode(**code) for code in state["columns"]]})
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "features": self.features}
+
+    @property
+    def inputs(self) -> list[str]:
+        """The input columns, in order."""
+        return [code.name for code in self.columns]
+
+    @property
+    def features(self) -> list[str]:
+        """The network's features, in order."""
+        return [name for code in self.columns for name in code.features]
+
+    @property
+    def feature_columns(self) -> list[str]:
+        """Per feature, the input column it comes from."""
+        return [code.name for code in self.columns for _ in code.features]
+
+    def encode(self, frame: pd.DataFrame) -> np.ndarray:
+        """Raw rows to unscaled features, N x len(features)."""
+        return np.column_stack([code.encode(frame[code.name]) for code in self.columns])
+
+    def transform(self, frame: pd.DataFrame) -> np.ndarray:
+        """Raw rows to the network's features, float32."""
+        encoded = (self.encode(frame) - np.asarray(self.shift)) / np.asarray(self.scale)
+        return encoded.astype(np.float32)
+
+    def conform(self, frame: pd.DataFrame, row_word: str = "row") -> pd.DataFrame:
+        """The input columns as the logged signature types them: numbers as float64 (a whole
+        number is a number; text in a number column is a one-line error naming its row), the other
+        columns as text objects with their gaps kept. Gaps are filled later, by :meth:`encode`."""
+        taken = {}
+        for code in self.columns:
+            column = frame[code.name]
+            if code.kind != NUMBER:
+                taken[code.name] = column.astype(object).where(column.notna(), None)
+                continue
+            numbers = pd.to_numeric(column, errors="coerce")
+            bad = numbers.isna() & column.notna()
+            if bad.any():
+                row = bad.idxmax()
+                raise InputError(
+                    f"input column {code.name!r} is not numeric: {column[row]!r} in {row_word} {row}"
+                )
+            taken[code.name] = numbers.astype(np.float64)
+        return pd.DataFrame(taken, index=frame.index)
+
+
+def column_errors(errors: np.ndarray, feature_columns: Sequence[str]) -> tuple[list[str], np.ndarray]:
+    """Per-feature squared errors (N x features) summed per input column: the columns in order of
+    first appearance, and N x columns."""
+    names = list(dict.fromkeys(feature_columns))
+    where = np.asarray(feature_columns)
+    summed = np.column_stack([errors[:, where == name].sum(axis=1) for name in names])
+    return names, summed
