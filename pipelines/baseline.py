@@ -17,7 +17,13 @@ def baseline(cfg: DictConfig) -> dict[str, float]:
     """Fit the method on the training split, evaluate it like an autoencoder, record one MLflow run."""
     with libraries_loading():  # here, not at the top: a sweep's launcher process never fits
         from autoencoders.anomaly.detector import reconstructs
-        from autoencoders.stages import DetectorSettings, record_detector, record_evaluation, run_tags
+        from autoencoders.stages import (
+            DetectorSettings,
+            record_detector,
+            record_evaluation,
+            run_tags,
+            trim_training,
+        )
 
     cfg = glue.checked(cfg, "baseline")
     if cfg.baseline_for:
@@ -25,7 +31,11 @@ def baseline(cfg: DictConfig) -> dict[str, float]:
     datamodule = glue.build(cfg.dataset)
     datamodule.prepare_data()
     cfg = settle_data_settings(cfg, datamodule)  # the code size follows a table's width
+    settings = DetectorSettings(**cfg.anomaly, register_as=cfg.register_as)
     detector = glue.build(cfg.method).fit(datamodule.splits.train)
+    if settings.trim:
+        trim_training(datamodule, detector, settings.contamination)
+        detector = glue.build(cfg.method).fit(datamodule.splits.train)
     # The group the run joins: a reconstructing detector's own code size, else the model's.
     code_dim = detector.code_dim if reconstructs(detector) else int(cfg.model.code_dim)
     tags = run_tags("baseline", datamodule, detector.name, code_dim)
@@ -35,7 +45,6 @@ def baseline(cfg: DictConfig) -> dict[str, float]:
     opened = glue.stage_run(
         cfg, tags, detector.run_name, skip_params=("model",), extra_params={"model.code_dim": code_dim}
     )
-    settings = DetectorSettings(**cfg.anomaly, register_as=cfg.register_as)
     with opened as (client, experiment_id, run_id):
         evaluation = record_evaluation(client, run_id, detector, datamodule, settings)
         record_detector(cfg.tracking.uri, run_id, detector, datamodule, settings)

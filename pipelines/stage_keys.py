@@ -58,6 +58,7 @@ GROUPS: dict[str, dict[str, Any]] = {
     "anomaly": {
         "threshold_quantile": FRACTION,
         "contamination": Interval(float, 0, 0.5, closed="left"),
+        "trim": Options((True, False)),
     },  # and score: one of the anomaly scores
     # Lightning's Trainer owns its settings, but takes max_epochs=-1 as "train forever": a run here ends.
     "trainer": {"max_epochs": POSITIVE_INT, "check_val_every_n_epoch": POSITIVE_INT},
@@ -78,6 +79,11 @@ def check(cfg: DictConfig, stage: str) -> None:
                 check_params({key: rule for key, rule in constraints.items() if key in values}, values)
             except InvalidParameter as error:
                 raise error.under(group) from None
+    anomaly = cfg.get("anomaly") or {}
+    if anomaly.get("trim") and not anomaly.get("contamination"):
+        raise ConfigError(
+            "anomaly.trim=true needs anomaly.contamination above 0: the share of training rows to leave out"
+        )
 
 
 def followed_config(cfg: DictConfig) -> DictConfig:

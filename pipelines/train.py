@@ -18,7 +18,13 @@ with libraries_loading():
 def train(cfg: DictConfig) -> dict[str, float]:
     """Build (checking) everything the config names, then fit, evaluate and record one MLflow run."""
     with libraries_loading():  # here, not at the top: --help and a multirun's launcher never train
-        from autoencoders.stages import DetectorSettings, prepare_resume, run_tags, train_and_record
+        from autoencoders.stages import (
+            DetectorSettings,
+            prepare_resume,
+            run_tags,
+            train_and_record,
+            trim_after_a_first_fit,
+        )
         from autoencoders.training.fit import prepare_trainer, prepare_training
         from autoencoders.training.selection import Selection
 
@@ -26,18 +32,28 @@ def train(cfg: DictConfig) -> dict[str, float]:
     datamodule = glue.build(cfg.dataset)
     datamodule.prepare_data()  # loads (downloads, caches) the data: a missing source fails here
     cfg = settle_data_settings(cfg, datamodule)
-    module, selection = glue.build(cfg.model), Selection(cfg.optimized_metric, cfg.optimized_mode)
-    prepare_training(module, datamodule, selection, cfg.trainer.accelerator, cfg.num_threads)
+    selection = Selection(cfg.optimized_metric, cfg.optimized_mode)
+    settings = DetectorSettings(**cfg.anomaly, register_as=cfg.register_as)
     with glue.job_dir() as workdir:
         make_trainer = partial(glue.build, cfg.trainer)
-        trainer, best = prepare_trainer(
-            module, datamodule, selection, workdir, make_trainer, cfg.trainer, cfg.steps_per_call
-        )
+
+        def prepared(folder: Path) -> tuple:
+            """A new module, ready to train, with its trainer and checkpoint callback."""
+            module = glue.build(cfg.model)
+            prepare_training(module, datamodule, selection, cfg.trainer.accelerator, cfg.num_threads)
+            steps = cfg.steps_per_call
+            return module, *prepare_trainer(
+                module, datamodule, selection, folder, make_trainer, cfg.trainer, steps
+            )
+
+        if settings.trim:  # a first training, to find the training rows to leave out
+            first, first_trainer, first_best = prepared(workdir / "untrimmed")
+            trim_after_a_first_fit(first, datamodule, first_trainer, first_best, settings)
+        module, trainer, best = prepared(workdir)
         if trainer.node_rank > 0:  # the other nodes of a multi-node job train; node zero records
             trainer.fit(module, datamodule=datamodule)
             return {}
         tags = run_tags("train", datamodule, module.name, module.code_dim)
-        settings = DetectorSettings(**cfg.anomaly, register_as=cfg.register_as)
         with glue.stage_run(cfg, tags, f"{module.name} code={module.code_dim} seed={cfg.seed}") as opened:
             client, experiment_id, run_id = opened
             resume = prepare_resume(client, run_id, Path(best.dirpath)) if cfg.resume else None

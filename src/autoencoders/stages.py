@@ -14,9 +14,10 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytorch_lightning as pl
 from mlflow.tracking import MlflowClient
-from pytorch_lightning.callbacks import ModelCheckpoint
+from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint
 
 from autoencoders.anomaly.autoencoder import AutoencoderDetector
 from autoencoders.anomaly.detector import AnomalyDetector
@@ -53,6 +54,7 @@ class DetectorSettings:
 
     threshold_quantile: float
     contamination: float  # anomaly.contamination: > 0, the threshold comes from the training scores
+    trim: bool  # anomaly.trim: fit again without the training rows in the top contamination share
     register_as: str | None
     score: str  # the autoencoders' anomaly.score (autoencoders.anomaly.scores.SCORES)
 
@@ -84,6 +86,46 @@ def record_evaluation(
     runs.log_arrays(client, run_id, outputs.arrays(), OUTPUTS_PATH)
     runs.log_figures(client, run_id, draw(detector, splits, evaluation, outputs, detector.label))
     return evaluation
+
+
+def trim_training(datamodule: InMemoryDataModule, detector: AnomalyDetector, share: float) -> int:
+    """Leave out the training samples ``detector`` scores in the top ``share`` (anomalies that no
+    label kept out of training), for the fit that follows; returns how many."""
+    scores = detector.decision_function(datamodule.splits.train)
+    keep = scores <= np.quantile(scores, 1 - share)
+    datamodule.keep_training(keep, "trimmed_rows")
+    log.info(
+        "anomaly.trim: left out the %d top-scored of %d training samples; fitting again",
+        (~keep).sum(),
+        len(keep),
+    )
+    return int((~keep).sum())
+
+
+def trim_after_a_first_fit(
+    module: AutoencoderModule,
+    datamodule: InMemoryDataModule,
+    trainer: pl.Trainer,
+    checkpoint: ModelCheckpoint,
+    settings: DetectorSettings,
+) -> int:
+    """``anomaly.trim`` for an autoencoder: a first training (recorded nowhere), its score on the
+    training samples, and :func:`trim_training` by it."""
+    # Nothing logs the first training: the learning-rate monitor would refuse a trainer without a logger.
+    trainer.callbacks = [found for found in trainer.callbacks if not isinstance(found, LearningRateMonitor)]
+    fit_best(module, datamodule, trainer, checkpoint)
+    detector = autoencoder_detector(module, datamodule, settings.score)
+    return trim_training(datamodule, detector, settings.contamination)
+
+
+def autoencoder_detector(
+    module: AutoencoderModule, datamodule: InMemoryDataModule, score: str
+) -> AutoencoderDetector:
+    """The trained network as a detector, its score fitted on the datamodule's splits."""
+    splits = datamodule.splits
+    detector = AutoencoderDetector(module.net.cpu().eval(), score)
+    columns = getattr(datamodule, "feature_columns", None)
+    return detector.fit(splits.train, splits.val, splits.val_anomalies, columns)
 
 
 @dataclass(frozen=True)
@@ -189,9 +231,7 @@ def train_and_record(
     if chosen.path:
         client.log_artifact(run_id, chosen.path, "checkpoints")
         client.set_tag(run_id, "best_epoch", str(chosen.epoch + 1))  # counted from 1, as the curves
-    splits = datamodule.splits
-    detector = AutoencoderDetector(module.net.cpu().eval(), settings.score)
-    detector.fit(splits.train, splits.val, splits.val_anomalies, getattr(datamodule, "feature_columns", None))
+    detector = autoencoder_detector(module, datamodule, settings.score)
     client.set_tag(run_id, "anomaly.score", detector.score_.name)  # what anomaly.score=auto chose
     evaluation = record_evaluation(client, run_id, detector, datamodule, settings)
     metrics = dict(evaluation.metrics)

@@ -8,7 +8,7 @@ overhead on a 100-point dataset small.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -172,6 +172,14 @@ class InMemoryDataModule(pl.LightningDataModule):
         if self._splits is None:
             self._splits = self.build_splits()
         return self._splits
+
+    def keep_training(self, keep: np.ndarray, why: str) -> None:
+        """Train on the training samples where ``keep`` holds only (``anomaly.trim``); the others
+        are counted under ``why`` in the run's tags."""
+        splits = self.splits
+        self._splits = replace(splits, train=splits.train[keep])
+        self._tensors.clear()
+        self.left_out[why] = int((~keep).sum())
 
     def prepare_data(self) -> None:
         self.splits  # noqa: B018 - builds (downloads, caches) once, before the loaders ask
