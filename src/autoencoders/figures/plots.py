@@ -226,3 +226,69 @@ def error_maps(
     figure.colorbar(mesh, ax=axes, label="anomaly score (log scale)")
     figure.suptitle(title)
     return figure
+
+
+def _pixels(image: np.ndarray) -> np.ndarray:
+    """One C x H x W image in [0, 1] as imshow takes it: H x W x 3, a grey image in three equal channels."""
+    image = np.clip(np.asarray(image, np.float32), 0, 1)
+    return np.repeat(image, 3, axis=0).transpose(1, 2, 0) if image.shape[0] == 1 else image.transpose(1, 2, 0)
+
+
+def _bare(ax: Axes) -> None:
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+
+
+def anomaly_maps(
+    samples: np.ndarray,
+    reconstructions: np.ndarray,
+    errors: np.ndarray,
+    title: str,
+    column_labels: list[str],
+    masks: np.ndarray | None = None,
+) -> Figure:
+    """Where each image's anomaly lies: the originals, their reconstructions and the per-pixel
+    squared error (N x H x W) as heat maps on one colour scale, so that a defect reads as a bright
+    spot against its image's normal error; the ground-truth defects outlined in cyan where known."""
+    n = len(samples)
+    figure = Figure(figsize=(max(4.0, 0.95 * n + 1.4), 3.6), layout="constrained")
+    axes = figure.subplots(3, n, squeeze=False)
+    scale = float(np.percentile(errors, 99.5)) or 1.0  # one hot pixel does not dim every map
+    for column in range(n):
+        axes[0, column].imshow(_pixels(samples[column]), interpolation="nearest")
+        axes[1, column].imshow(_pixels(reconstructions[column]), interpolation="nearest")
+        heat = axes[2, column].imshow(
+            errors[column], cmap="inferno", vmin=0, vmax=scale, interpolation="nearest"
+        )
+        if masks is not None and masks[column].any():
+            axes[2, column].contour(masks[column], levels=[0.5], colors="cyan", linewidths=0.8)
+        axes[0, column].set_title(column_labels[column], fontsize=7)
+        for ax in axes[:, column]:
+            _bare(ax)
+    for row, name in enumerate(["original", "reconstructed", "squared error"]):
+        axes[row, 0].set_ylabel(name, fontsize=8)
+    figure.colorbar(heat, ax=axes[2, :], label="per pixel", shrink=0.9, aspect=8, pad=0.01)
+    figure.suptitle(title)
+    return figure
+
+
+def anomaly_map(image: np.ndarray, errors: np.ndarray, title: str) -> Figure:
+    """One scored image beside its per-pixel squared error laid over it (the error's own colour
+    scale, transparent where it is low): where the detector sees the anomaly."""
+    figure = Figure(figsize=(7.0, 3.6), layout="constrained")
+    left, right = figure.subplots(1, 2)
+    pixels = _pixels(image)
+    left.imshow(pixels, interpolation="nearest")
+    left.set_title("image", fontsize=9)
+    right.imshow(pixels.mean(axis=2), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    scale = float(errors.max()) or 1.0
+    alpha = np.clip(errors / scale, 0, 1) * 0.85 + 0.15
+    heat = right.imshow(errors, cmap="inferno", vmin=0, vmax=scale, alpha=alpha, interpolation="nearest")
+    right.set_title("squared reconstruction error", fontsize=9)
+    for ax in (left, right):
+        _bare(ax)
+    figure.colorbar(heat, ax=right, label="per pixel, summed over channels", shrink=0.85)
+    figure.suptitle(title, fontsize=10)
+    return figure
