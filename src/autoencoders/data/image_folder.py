@@ -133,6 +133,7 @@ class ImageFolderDataModule(InMemoryDataModule):
         abnormal_dir: str,
         channels: int | None,
         image_size: Sequence[int],
+        mask_dir: str | None,
         input_shape: Sequence[int] | None,
         skip_unreadable: bool,
         val_fraction: float,
@@ -143,7 +144,6 @@ class ImageFolderDataModule(InMemoryDataModule):
         epochs: int,
         epoch_size: int,
         augment_shift: int,
-        mask_dir: str | None = None,
     ) -> None:
         """``channels`` None: the majority of the normal images decides (:meth:`settings` then
         gives it, and ``input_shape``, to the pipeline)."""
