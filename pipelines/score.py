@@ -1,5 +1,5 @@
-"""Score a file with a trained detector:
-``python -m pipelines.score model_uri=<uri> input=<in> output=<out> [keep=[id,label]]``."""
+"""Score a file, or a folder of images, with a trained detector:
+``python -m pipelines.score model_uri=<uri> input=<in> output=<out> [keep=[id,label]] [maps=true]``."""
 
 from __future__ import annotations
 
@@ -11,17 +11,31 @@ with libraries_loading():
     import hydra
     from omegaconf import DictConfig
 
+    from autoencoders.errors import ConfigError
     from pipelines import hydra_glue as glue
 
 
 def score(cfg: DictConfig) -> int:
-    """Returns the number of rows scored."""
+    """Returns the number of rows (images) scored."""
     with libraries_loading():
         from autoencoders.deploy.batch import score_file
+        from autoencoders.deploy.images import score_folder
 
     cfg = glue.checked(cfg, "score")
     paths = (Path(cfg.input), Path(cfg.output))
+    if paths[0].is_dir():
+        check_folder_settings(cfg)
+        folder = (cfg.skip_unreadable, cfg.maps)
+        return score_folder(cfg.model_uri, cfg.tracking.uri, paths, int(cfg.batch_size), *folder)
+    if cfg.maps:
+        raise ConfigError(f"maps=true draws anomaly maps of a folder of images; input={cfg.input} is not one")
     return score_file(cfg.model_uri, cfg.tracking.uri, paths, int(cfg.batch_size), list(cfg.keep))
+
+
+def check_folder_settings(cfg: DictConfig) -> None:
+    """A folder's images have no columns to carry along."""
+    if cfg.keep:
+        raise ConfigError(f"keep: input={cfg.input} is a folder of images; its rows have no columns to keep")
 
 
 @hydra.main(version_base="1.3", config_path=glue.CONFIG_DIR, config_name="score")

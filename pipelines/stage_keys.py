@@ -51,6 +51,8 @@ STAGE_KEYS: dict[str, dict[str, Any]] = {
         "keep": ListOf(Text(), "column names", empty=True),
         "batch_size": POSITIVE_INT,
         "seed": NON_NEGATIVE_INT,
+        "skip_unreadable": Options((True, False)),
+        "maps": Options((True, False)),
     },
 }
 GROUPS: dict[str, dict[str, Any]] = {

@@ -5,42 +5,19 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
 
 from autoencoders.data import image_folder
 from autoencoders.errors import ConfigError
 from helpers.built import image_folder_data
+from helpers.images import make_photos
 from helpers.runs import artifact_paths
 from pipelines.train import train
 
 
-def part(rng: np.random.Generator, size: tuple[int, int], defect: bool) -> np.ndarray:
-    """A bright disc on a dark background; a defective part has a white scratch across it."""
-    height, width = size
-    yy, xx = np.mgrid[0:height, 0:width] / max(height, width)
-    disc = ((xx - 0.5 - 0.05 * rng.normal()) ** 2 + (yy - 0.5) ** 2 < 0.09).astype(float)
-    pixels = np.stack([0.8 * disc, 0.5 * disc, 0.2 + 0 * disc], -1) + 0.03 * rng.normal(
-        size=(height, width, 3)
-    )
-    if defect:
-        column = rng.integers(2, width - 2)
-        pixels[:, column - 1 : column + 2] = 1.0
-    return (np.clip(pixels, 0, 1) * 255).astype(np.uint8)
-
-
 @pytest.fixture
 def photos(tmp_path: Path) -> Path:
-    """40 normal and 10 abnormal parts, of two sizes (20 x 20, 24 x 32), in colour and in grey."""
-    rng = np.random.default_rng(0)
-    root = tmp_path / "photos"
-    for folder, count, defect in (("normal", 40, False), ("abnormal", 10, True)):
-        (root / folder).mkdir(parents=True)
-        for i in range(count):
-            image = Image.fromarray(part(rng, (20, 20) if i % 2 else (24, 32), defect))
-            (image.convert("L") if i % 3 == 0 else image).save(root / folder / f"{i:03d}.png")
-    return root
+    return make_photos(tmp_path / "photos")
 
 
 @pytest.mark.parametrize("channels", [1, 3])
@@ -83,6 +60,46 @@ def test_a_conv_run_on_colour_images_logs_the_image_figures(make_cfg, client, ph
     assert 0 <= metrics["test/auroc"] <= 1
     (run,) = client.search_runs([client.get_experiment_by_name("photos").experiment_id])  # the folder
     assert run.info.status == "FINISHED" and run.data.params["model.net.input_shape"] == "[3, 16, 16]"
+    assert run.data.params["dataset.channels"] == "3"  # most of the normal parts are in colour
     files = artifact_paths(client, run.info.run_id)
-    assert {"reconstructions.png", "codes.png", "samples.png", "roc.png", "scores.png"} <= files
+    figures = {"reconstructions.png", "anomaly_maps.png", "codes.png", "samples.png", "roc.png", "scores.png"}
+    assert figures <= files
     assert any(path.startswith("images/reconstructions") for path in files)  # per-epoch snapshots
+
+
+def test_channels_follow_the_majority_of_the_normal_images_unless_forced(tmp_path, caplog) -> None:
+    mostly_grey = make_photos(tmp_path / "grey", grey=lambda i: i % 3 != 0)
+    datamodule = image_folder_data(root=str(mostly_grey), image_size=[16, 16])  # channels: null
+    with caplog.at_level(logging.INFO, logger=image_folder.__name__):
+        datamodule.prepare_data()
+    assert datamodule.splits.train.shape[1:] == (1, 16, 16)
+    assert datamodule.settings() == {"channels": 1, "input_shape": [1, 16, 16]}  # what the glue fills
+    decided = [record.getMessage() for record in caplog.records if "dataset.channels=" in record.getMessage()]
+    assert decided == [  # once, in one line
+        f"images {mostly_grey / 'normal'}: 26 grey, 14 colour: dataset.channels=1 (the majority; 1 or 3 "
+        "forces it)"
+    ]
+    forced = image_folder_data(root=str(mostly_grey), image_size=[16, 16], channels=3)
+    assert forced.splits.train.shape[1] == 3 and forced.settings()["input_shape"] == [3, 16, 16]
+    with pytest.raises(ConfigError, match=r"input_shape must be \[1, 16, 16\]"):
+        image_folder_data(root=str(mostly_grey), image_size=[16, 16], input_shape=[3, 16, 16]).prepare_data()
+
+
+def test_defect_masks_travel_with_their_test_images(photos) -> None:
+    splits = image_folder_data(root=str(photos), image_size=[16, 16], mask_dir="ground_truth").splits
+    masks, anomalous = splits.test_masks, splits.test_is_anomaly
+    assert masks.shape == (len(splits.test), 16, 16) and masks.dtype == bool
+    assert not masks[~anomalous].any() and masks[anomalous].any(axis=(1, 2)).all()
+    brightness = splits.test.mean(axis=1)  # the scratch is white: each mask lies on its own image's
+    for image, mask in zip(brightness[anomalous], masks[anomalous], strict=True):
+        assert image[mask].mean() > image[~mask].mean() + 0.3
+
+
+def test_a_missing_mask_or_mask_folder_is_one_line(photos) -> None:
+    (photos / "ground_truth" / "003_mask.png").unlink()
+    with pytest.raises(
+        ConfigError, match=r"^dataset.mask_dir=.*ground_truth: no mask for .*abnormal/003.png \(one per"
+    ):
+        image_folder_data(root=str(photos), mask_dir="ground_truth").prepare_data()
+    with pytest.raises(ConfigError, match=r"^dataset.mask_dir=masks: no such folder .*photos/masks"):
+        image_folder_data(root=str(photos), mask_dir="masks").prepare_data()

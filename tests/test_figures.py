@@ -9,6 +9,7 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 
 from autoencoders.baselines.pca import PCADetector
 from autoencoders.evaluation.metrics import evaluate
+from autoencoders.evaluation.pixels import pixel_errors
 from autoencoders.evaluation.records import run_outputs
 from autoencoders.figures import plots
 from autoencoders.figures.run_figures import draw, generation_codes
@@ -72,3 +73,23 @@ def test_scores_are_binned_on_a_log_scale() -> None:
     assert top.get_xscale() == "log" and top.get_shared_x_axes().joined(top, bottom)  # ... on one axis
     normal, _ = top.containers  # the normal samples' bars, then the anomalous ones'
     assert sum(bar.get_height() > 0 for bar in normal) > 5  # spread over bins, not all in the first
+
+
+def test_anomaly_maps_show_each_image_its_reconstruction_and_its_error_on_one_scale() -> None:
+    samples = np.random.default_rng(0).random((4, 3, 8, 8))
+    reconstructions = samples.copy()
+    reconstructions[2, :, 3, 3] += 0.5  # one badly reconstructed pixel: error 3 x 0.25
+    masks = np.zeros((4, 8, 8), bool)
+    masks[2, 2:5, 2:5] = True
+    errors = pixel_errors(samples, reconstructions)
+    labels = ["normal", "normal", "anomalous", "anomalous"]
+    figure = plots.anomaly_maps(samples, reconstructions, errors, "maps", labels, masks)
+    top, middle, bottom = figure.axes[:3]  # then the colour bar
+    assert [ax.get_ylabel() for ax in (top, middle, bottom)] == ["original", "reconstructed", "squared error"]
+    assert [label.get_text() for label in top.get_xticklabels()] == labels
+    heat = bottom.get_images()[0]
+    np.testing.assert_allclose(heat.get_array()[2:10, 2 + 2 * 10 : 10 + 2 * 10], errors[2])  # the third cell
+    assert errors[2, 3, 3] == pytest.approx(0.75) == heat.get_clim()[1]
+    assert len(bottom.collections) == 1  # the defect's outline
+    single = plots.anomaly_map(samples[2], errors[2], "one")
+    assert single.axes[1].get_images()[-1].get_array().max() == pytest.approx(0.75)

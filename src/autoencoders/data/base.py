@@ -54,6 +54,8 @@ class Splits:
     val_anomalies: np.ndarray | None = None
     #: Where each test sample came from in the user's data (a table's row numbers), if known.
     test_ids: np.ndarray | None = None
+    #: Images with defect masks: per test image, N x H x W bool, True on a defect (normal: none).
+    test_masks: np.ndarray | None = None
 
     @property
     def has_anomalies(self) -> bool:

@@ -62,11 +62,16 @@ def one_class_split(
 
 
 def one_class_splits(
-    samples: np.ndarray, is_anomaly: np.ndarray, indices: OneClassIndices, ids: np.ndarray | None = None
+    samples: np.ndarray,
+    is_anomaly: np.ndarray,
+    indices: OneClassIndices,
+    ids: np.ndarray | None = None,
+    masks: np.ndarray | None = None,
 ) -> Splits:
     """The :class:`Splits` of ``samples`` (float32) for ``indices``: the test set holds its normal
     samples first, then its anomalies; labels are 1 for anomalous, 0 for normal; ``ids`` (a
-    table's row numbers) follow the test samples."""
+    table's row numbers) and ``masks`` (images' defect masks, one per sample) follow the test
+    samples in the same order."""
     test = np.concatenate([indices.test_normal, indices.test_anomalies])
     samples = samples.astype(np.float32)
     return Splits(
@@ -77,4 +82,5 @@ def one_class_splits(
         test_labels=is_anomaly[test].astype(np.int64),
         val_anomalies=samples[indices.val_anomalies] if len(indices.val_anomalies) else None,
         test_ids=None if ids is None else ids[test],
+        test_masks=None if masks is None else masks[test],
     )

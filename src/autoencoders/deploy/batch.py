@@ -78,23 +78,10 @@ def score_file(
 ) -> int:
     """Load the detector (nothing unpickled), score the input file in batches, write the output
     whole; ``paths``: (input, output). Prints what it did; returns the number of rows scored."""
-    import mlflow.pyfunc
-    from mlflow.exceptions import MlflowException
-
-    from autoencoders.tracking.models import fluent_store
-    from autoencoders.tracking.store import prepare_store
-
     source, output = paths
     check_output(output)
     data = read_input(source)
-    prepare_store(tracking_uri)
-    os.environ.setdefault("MLFLOW_ALLOW_PICKLE_DESERIALIZATION", "false")
-    try:
-        with fluent_store(tracking_uri):
-            model = mlflow.pyfunc.load_model(model_uri)
-    except (MlflowException, OSError) as error:
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise ConfigError(f"model_uri={model_uri}: no such model ({first[:200]})") from None
+    model = load_model(model_uri, tracking_uri)
     started = time.perf_counter()
     scored = score_batches(model, data, batch_size, keep)
     write_frame(scored, output)
@@ -104,3 +91,22 @@ def score_file(
         f"{int(scored['is_anomaly'].sum())} anomalous; wrote {output}"
     )
     return len(scored)
+
+
+def load_model(model_uri: str, tracking_uri: str) -> Any:
+    """The logged detector as an MLflow pyfunc model, nothing unpickled; a one-line error when
+    ``model_uri`` names none."""
+    import mlflow.pyfunc
+    from mlflow.exceptions import MlflowException
+
+    from autoencoders.tracking.models import fluent_store
+    from autoencoders.tracking.store import prepare_store
+
+    prepare_store(tracking_uri)
+    os.environ.setdefault("MLFLOW_ALLOW_PICKLE_DESERIALIZATION", "false")
+    try:
+        with fluent_store(tracking_uri):
+            return mlflow.pyfunc.load_model(model_uri)
+    except (MlflowException, OSError) as error:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ConfigError(f"model_uri={model_uri}: no such model ({first[:200]})") from None

@@ -18,6 +18,7 @@ from sklearn.metrics import (
 from autoencoders.anomaly.detector import AnomalyDetector, reconstructs, squared_errors
 from autoencoders.anomaly.scores import separation_auroc
 from autoencoders.data.base import Splits
+from autoencoders.evaluation.pixels import pixel_errors, pixel_metrics
 
 
 def notebook_rmse(x: np.ndarray, x_hat: np.ndarray) -> float:
@@ -55,7 +56,9 @@ def evaluate(
 
     A reconstructing detector (:func:`reconstructs`) adds ``train/rmse``, and ``test/rmse`` and
     ``test/mse`` on the normal test samples only (anomalies are meant to reconstruct badly); its
-    score is given the test reconstructions made here rather than making them again.
+    score is given the test reconstructions made here rather than making them again. Where the
+    test images have defect masks it adds ``test/pixel_auroc`` and ``test/pixel_aupro``
+    (:mod:`autoencoders.evaluation.pixels`).
     """
     metrics: dict[str, float] = {}
     evaluation = Evaluation(metrics, threshold=0.0, test_scores=np.empty(0))
@@ -71,6 +74,10 @@ def evaluate(
         metrics["test/rmse"] = notebook_rmse(splits.test[normal], evaluation.test_reconstructions[normal])
         metrics["test/mse"] = float(errors[normal].mean() / n_features)
         scores = detector.decision_function(splits.test, evaluation.test_reconstructions)
+        if splits.test_masks is not None:  # images with defect masks: where the error lies
+            metrics |= pixel_metrics(
+                splits.test_masks, pixel_errors(splits.test, evaluation.test_reconstructions)
+            )
     else:
         scores = detector.decision_function(splits.test)
     evaluation.test_scores = scores

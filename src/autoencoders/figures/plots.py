@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import matplotlib
 import numpy as np
 import torch
 from matplotlib.axes import Axes
@@ -225,4 +226,89 @@ def error_maps(
         ax.set(xlabel="x1", ylabel="x2", title=name)
     figure.colorbar(mesh, ax=axes, label="anomaly score (log scale)")
     figure.suptitle(title)
+    return figure
+
+
+def _pixels(image: np.ndarray) -> np.ndarray:
+    """One C x H x W image in [0, 1] as imshow takes it: H x W x 3, a grey image in three equal channels."""
+    image = np.clip(np.asarray(image, np.float32), 0, 1)
+    return np.repeat(image, 3, axis=0).transpose(1, 2, 0) if image.shape[0] == 1 else image.transpose(1, 2, 0)
+
+
+def _bare(ax: Axes) -> None:
+    ax.tick_params(length=0)
+    ax.set_yticks([])
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+
+
+def _side_by_side(images: np.ndarray, fill: float, pad: int = 2) -> np.ndarray:
+    """N images (N x H x W, or N x H x W x 3) in one row, ``pad`` pixels of ``fill`` around each:
+    one imshow per row, not one axes per image (a figure of 48 axes takes seconds to lay out)."""
+    n, height, width = images.shape[:3]
+    row = np.full((height + 2 * pad, n * (width + pad) + pad, *images.shape[3:]), fill, np.float64)
+    for i, image in enumerate(images):
+        left = pad + i * (width + pad)
+        row[pad : pad + height, left : left + width] = image
+    return row
+
+
+def anomaly_maps(
+    samples: np.ndarray,
+    reconstructions: np.ndarray,
+    errors: np.ndarray,
+    title: str,
+    column_labels: list[str],
+    masks: np.ndarray | None = None,
+) -> Figure:
+    """Where each image's anomaly lies: the originals, their reconstructions and the per-pixel
+    squared error (N x H x W) as heat maps on one colour scale, so that a defect reads as a bright
+    spot against its image's normal error; the ground-truth defects outlined in cyan where known."""
+    n, height, width = errors.shape
+    figure = Figure(figsize=(max(4.0, 0.8 * n + 1.6), 3.4), layout="constrained")
+    top, middle, bottom = figure.subplots(3, 1)
+    top.imshow(_side_by_side(np.stack([_pixels(x) for x in samples]), 1.0), interpolation="nearest")
+    middle.imshow(
+        _side_by_side(np.stack([_pixels(x) for x in reconstructions]), 1.0), interpolation="nearest"
+    )
+    scale = float(np.percentile(errors, 99.5)) or float(errors.max()) or 1.0  # one hot pixel dims none
+    cmap = matplotlib.colormaps["inferno"].with_extremes(bad="white")  # the padding
+    heat = bottom.imshow(
+        _side_by_side(errors, np.nan), cmap=cmap, vmin=0, vmax=scale, interpolation="nearest"
+    )
+    if masks is not None and np.any(masks):
+        bottom.contour(_side_by_side(masks.astype(float), 0.0), levels=[0.5], colors="cyan", linewidths=0.8)
+    centres = [2 + (width + 2) * (i + 0.5) - 1 for i in range(n)]
+    for ax, name in zip((top, middle, bottom), ("original", "reconstructed", "squared error"), strict=True):
+        _bare(ax)
+        ax.set_xticks([])
+        ax.set_ylabel(name, fontsize=8)
+    top.xaxis.tick_top()
+    top.set_xticks(centres, column_labels, fontsize=7)
+    # Beside all three rows, so that they keep one width; as tall as the heat maps' row.
+    figure.colorbar(
+        heat, ax=[top, middle, bottom], label="per pixel", shrink=0.3, aspect=7, anchor=(0, 0), pad=0.01
+    )
+    figure.suptitle(title)
+    return figure
+
+
+def anomaly_map(image: np.ndarray, errors: np.ndarray, title: str) -> Figure:
+    """One scored image beside its per-pixel squared error laid over it (the error's own colour
+    scale, transparent where it is low): where the detector sees the anomaly."""
+    figure = Figure(figsize=(7.0, 3.6), layout="constrained")
+    left, right = figure.subplots(1, 2)
+    pixels = _pixels(image)
+    left.imshow(pixels, interpolation="nearest")
+    left.set_title("image", fontsize=9)
+    right.imshow(pixels.mean(axis=2), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    scale = float(errors.max()) or 1.0
+    alpha = np.clip(errors / scale, 0, 1) * 0.85 + 0.15
+    heat = right.imshow(errors, cmap="inferno", vmin=0, vmax=scale, alpha=alpha, interpolation="nearest")
+    right.set_title("squared reconstruction error", fontsize=9)
+    for ax in (left, right):
+        _bare(ax)
+        ax.set_xticks([])
+    figure.colorbar(heat, ax=right, label="per pixel, summed over channels", shrink=0.85)
+    figure.suptitle(title, fontsize=10)
     return figure

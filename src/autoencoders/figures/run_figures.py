@@ -9,6 +9,7 @@ from autoencoders.anomaly.detector import AnomalyDetector
 from autoencoders.data.base import DataKind, Splits
 from autoencoders.data.encoding import column_errors
 from autoencoders.evaluation.metrics import Evaluation
+from autoencoders.evaluation.pixels import pixel_errors
 from autoencoders.evaluation.records import RunOutputs
 from autoencoders.figures import plots
 
@@ -112,7 +113,7 @@ def per_column(errors: np.ndarray, outputs: RunOutputs) -> tuple[list[str], np.n
 def image_figures(
     detector: AnomalyDetector, splits: Splits, evaluation: Evaluation, outputs: RunOutputs, label: str
 ) -> dict[str, Figure]:
-    """Test images over their reconstructions, the codes, and decoded samples."""
+    """Test images over their reconstructions, where their error lies, the codes, and decoded samples."""
     generated, how = generation_codes(evaluation.train_codes, 32)
     samples = detector.decode(generated)
     what = "digits" if class_name(splits) == "digit" else "images"
@@ -124,6 +125,7 @@ def image_figures(
             [f"{score:.3g}" for score in outputs.scores[outputs.shown]],
             "anomaly score of each",
         ),
+        "anomaly_maps.png": shown_anomaly_maps(splits, outputs, f"{label}: where the test {what} differ"),
         "codes.png": plots.image_codes(
             evaluation.test_codes, splits.test_labels, f"{label}: test codes", class_name(splits)
         ),
@@ -133,3 +135,14 @@ def image_figures(
             f"{label}: decoded {how}",
         ),
     }
+
+
+def shown_anomaly_maps(splits: Splits, outputs: RunOutputs, title: str) -> Figure:
+    """The shown test images, their reconstructions and per-pixel errors (with the defect masks,
+    where the data has them), each column named normal or anomalous with its anomaly score."""
+    shown = outputs.shown
+    kinds = np.where(outputs.is_anomaly[shown], "anomalous", "normal")
+    labels = [f"{kind}\n{score:.3g}" for kind, score in zip(kinds, outputs.scores[shown], strict=True)]
+    masks = None if splits.test_masks is None else splits.test_masks[shown]
+    errors = pixel_errors(outputs.samples, outputs.reconstructions)
+    return plots.anomaly_maps(outputs.samples, outputs.reconstructions, errors, title, labels, masks)

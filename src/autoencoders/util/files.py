@@ -55,6 +55,27 @@ def atomic_file(path: Path) -> Iterator[IO[bytes]]:
         raise
 
 
+@contextlib.contextmanager
+def atomic_folder(path: Path) -> Iterator[Path]:
+    """A temporary folder beside ``path`` that takes its place (replacing what was there) when the
+    block ends without error, and is removed when it does not: a folder of outputs is the new one,
+    complete, or the old one as it was."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}."))
+    try:
+        yield temporary
+        if path.exists():
+            old = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.old."))
+            os.replace(path, old / path.name)
+            os.replace(temporary, path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(temporary, path)
+    except BaseException:
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise
+
+
 def write_frame(frame: pd.DataFrame, path: Path) -> None:
     """``frame`` as the CSV or Parquet file ``path`` names, written whole."""
     with atomic_file(path) as stream:
