@@ -10,7 +10,6 @@ the mean and each method's wins against the autoencoder, and writes it as JSON u
 from __future__ import annotations
 
 import json
-import platform
 import subprocess
 import sys
 import time
@@ -100,24 +99,11 @@ def record(
     seconds: float,
 ) -> dict:
     """The table as JSON, with what produced it and the score each autoencoder run used."""
-    import mlflow
-    import pytorch_lightning
-    import torch
-
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True
-    )
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{run_name}.json"
     content = {
         "benchmark": "one-class MNIST (bundled digits), test/auroc per normal digit",
-        "machine": platform.platform(),
-        "versions": {
-            "torch": torch.__version__,
-            "lightning": pytorch_lightning.__version__,
-            "mlflow": mlflow.__version__,
-        },
-        "commit": commit.stdout.strip(),
+        **report.provenance(),
         "overrides": overrides,
         "seconds": round(seconds, 1),
         "scores_used": {str(digit): name for digit, name in used.items()},

@@ -17,6 +17,46 @@ RESULTS = PROJECT_ROOT / "benchmarks" / "results"
 PAGES = PROJECT_ROOT / "docs" / "results"
 
 
+def provenance() -> dict:
+    """What every record says of where it was measured: the machine, the versions, the commit."""
+    import platform
+    import subprocess
+
+    import mlflow
+    import pytorch_lightning
+    import torch
+
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True
+    )
+    return {
+        "machine": platform.platform(),
+        "versions": {
+            "torch": torch.__version__,
+            "lightning": pytorch_lightning.__version__,
+            "mlflow": mlflow.__version__,
+        },
+        "commit": commit.stdout.strip(),
+    }
+
+
+def tables_table(record: dict) -> str:
+    """One row per table and method: test/auroc per seed and their mean."""
+    seeds = sorted({seed for row in record["rows"] for seed in row["auroc"]}, key=int)
+    body = [
+        [
+            row["table"],
+            row["method"],
+            *(f"{row['auroc'].get(s, float('nan')):.4f}" for s in seeds),
+            f"{row['mean']:.4f}",
+        ]
+        for row in record["rows"]
+    ]
+    table = markdown_table(["table", "method", *(f"seed {s}" for s in seeds), "mean"], body)
+    flagged = "\n".join(f"- {line}" for line in record.get("unlabelled", []))
+    return table + (f"\n\nUnlabelled anomalies in the training rows:\n\n{flagged}" if flagged else "")
+
+
 def one_class_table(record: dict) -> str:
     """One row per method, a column per normal digit and the mean (the best of a column in bold),
     and per baseline the digits on which the autoencoder beats it."""
@@ -54,6 +94,7 @@ def bench_table(record: dict) -> str:
 KINDS: dict[str, tuple[str, str, Callable[[dict], str]]] = {
     "one-class": ("One-class MNIST, ten digits", "python -m benchmarks.one_class", one_class_table),
     "bench-full": ("Benchmark suite", "make bench", bench_table),
+    "tables": ("Tables as they come", "python -m benchmarks.tables", tables_table),
     "bench-quick": ("Benchmark suite, quick sizes", "make bench-quick", bench_table),
 }
 

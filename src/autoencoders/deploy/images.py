@@ -44,7 +44,7 @@ def error_maps(deployed: DeployedDetector, images: np.ndarray) -> np.ndarray:
     """Per-pixel squared reconstruction error summed over channels (N x H x W) of raw images, in
     the detector's model space: where in each image a reconstructing detector sees the anomaly."""
     check_maps(deployed)
-    samples = deployed.to_model_space(deployed.matrix(images))
+    samples = deployed.to_model_space(deployed.checked(images))
     return pixel_errors(samples, deployed.detector.decode(deployed.detector.encode(samples)))
 
 
