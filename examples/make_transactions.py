@@ -6,6 +6,7 @@
 card's spending pattern does) and ``is_fraud`` (2 %). Half the frauds break the spending pattern while
 keeping each number's usual range; the other half keep the pattern but come from a merchant category
 or a country that normal rows seldom show, with larger amounts: only the text columns tell them apart.
+Another seed draws new payments of the same kind (the pattern stays): a file to score.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ def transactions(n: int = 5000, fraud_share: float = 0.02, gaps: int = 50, seed:
     pattern_break = fraud & (rng.random(n) < 0.5)
     elsewhere = fraud & ~pattern_break
     factors = rng.normal(size=(n, 3))
-    values = np.tanh(factors @ rng.normal(size=(3, 10))) + 0.05 * rng.normal(size=(n, 10))
+    pattern = np.random.default_rng(0).normal(size=(3, 10))  # one pattern whatever the seed: new files
+    values = np.tanh(factors @ pattern) + 0.05 * rng.normal(size=(n, 10))  # of the same payments
     values[pattern_break] = rng.normal(size=(pattern_break.sum(), 10)) * values.std(axis=0) + values.mean(
         axis=0
     )

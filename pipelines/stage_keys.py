@@ -73,7 +73,8 @@ def check(cfg: DictConfig, stage: str) -> None:
     check_params(STAGE_KEYS[stage], {key: resolved(cfg, key) for key in STAGE_KEYS[stage]})
     from autoencoders.anomaly.scores import SCORES  # here: --help loads no torch
 
-    groups = {**GROUPS, "anomaly": {**GROUPS["anomaly"], "score": Options(SCORES)}}
+    fallbacks = Options(tuple(name for name in SCORES if name != "auto"))
+    groups = {**GROUPS, "anomaly": {**GROUPS["anomaly"], "score": Options(SCORES), "fallback": fallbacks}}
     for group, constraints in groups.items():
         if group in cfg:
             values = resolved(cfg, group)

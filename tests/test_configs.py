@@ -219,8 +219,8 @@ def first_config_error(stage: str, overrides: list[str]) -> str:
         (
             "train",
             ["anomaly.score=magic"],
-            "anomaly.score must be one of ['auto', 'reconstruction', 'scaled', 'rapp', 'rapp_hidden', "
-            "'code', 'rapp+code']",
+            "anomaly.score must be one of ['auto', 'reconstruction', 'scaled', 'peak', 'rapp', "
+            "'rapp_hidden', 'code', 'rapp+code']",
         ),
         ("train", ["anomaly.threshold_quantile=1"], "anomaly.threshold_quantile must be between 0 and 1"),
         ("train", ["optimized_mode=up"], "optimized_mode must be one of ['min', 'max'], got 'up'"),

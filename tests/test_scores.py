@@ -86,6 +86,14 @@ def test_rapp_hidden_weighs_each_hidden_term_by_its_mean_on_the_training_samples
     np.testing.assert_allclose(scores, (terms[:, 1:] / terms[:, 1:].mean(0)).sum(1), rtol=1e-6)
 
 
+def test_peak_is_the_largest_squared_error_of_one_value() -> None:
+    torch.manual_seed(0)
+    codec = TorchCodec(dense_net((2,), code_dim=1, hidden_dims=[4]))
+    x = stretched_splits().test
+    errors = (x - codec.decode(codec.encode(x))).astype(np.float64) ** 2
+    np.testing.assert_allclose(anomaly_scores(ScoreSpec("peak"), codec, x), errors.max(axis=1), rtol=1e-9)
+
+
 def test_scaled_weighs_each_input_column_by_its_mean_error_on_the_training_samples() -> None:
     """Three features, the last two one table column (a category's one-hot pair): each column's
     squared error divided by its training mean, so each column averages 1 on the training samples."""
@@ -141,7 +149,7 @@ def test_the_deployed_detector_scores_with_the_runs_fitted_score_from_plain_json
     torch.manual_seed(0)
     splits = spiral_data(n_test=50, n_anomalies=50).splits
     net = dense_net((2,), code_dim=1, hidden_dims=[6, 6])
-    detector = AutoencoderDetector(net, score).fit(splits.train, splits.val, splits.val_anomalies)
+    detector = AutoencoderDetector(net, score, "rapp").fit(splits.train, splits.val, splits.val_anomalies)
     evaluation = evaluate(detector, splits, 0.99, 0.0)
     spec = DetectorSpec(
         DataKind.POINTS, ["x0", "x1"], [2], detector.threshold_, "autoencoder", {}, {"scaler": "none"}

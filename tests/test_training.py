@@ -53,7 +53,7 @@ def test_val_auroc_each_epoch_is_the_evaluations_and_the_checkpoint_keeps_the_be
         Selection("val/auroc", "max"), tmp_path, score=score
     )
     splits = datamodule.splits
-    detector = AutoencoderDetector(module.net, score).fit(splits.train, splits.val)
+    detector = AutoencoderDetector(module.net, score, "rapp").fit(splits.train, splits.val)
     restored = evaluate(detector, splits, 0.99, 0.0).metrics["val/auroc"]
     assert restored == pytest.approx(float(checkpoint.best_model_score), abs=1e-6)  # stored as float32
     assert chosen.path and chosen.epoch is not None

@@ -78,6 +78,7 @@ def test_an_autoencoder_trims_after_a_first_training_and_records_one_run(tmp_pat
     train(make_cfg(*data, "trainer.max_epochs=3", "dataset.epoch_size=500"))
     scored, tags = scored_by_the_run(store)  # one run: the first training is recorded nowhere
     assert int(tags["dataset.trimmed_rows"]) == pytest.approx(0.02 * 670, abs=1)
+    assert tags["anomaly.score"] == "scaled"  # auto without validation anomalies, as tables choose
     assert scored["is_anomaly"][100:].sum() >= 7
 
 

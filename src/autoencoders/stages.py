@@ -57,6 +57,7 @@ class DetectorSettings:
     trim: bool  # anomaly.trim: fit again without the training rows in the top contamination share
     register_as: str | None
     score: str  # the autoencoders' anomaly.score (autoencoders.anomaly.scores.SCORES)
+    fallback: str  # anomaly.fallback: what score=auto uses without validation anomalies
 
 
 def record_evaluation(
@@ -114,16 +115,16 @@ def trim_after_a_first_fit(
     # Nothing logs the first training: the learning-rate monitor would refuse a trainer without a logger.
     trainer.callbacks = [found for found in trainer.callbacks if not isinstance(found, LearningRateMonitor)]
     fit_best(module, datamodule, trainer, checkpoint)
-    detector = autoencoder_detector(module, datamodule, settings.score)
+    detector = autoencoder_detector(module, datamodule, settings)
     return trim_training(datamodule, detector, settings.contamination)
 
 
 def autoencoder_detector(
-    module: AutoencoderModule, datamodule: InMemoryDataModule, score: str
+    module: AutoencoderModule, datamodule: InMemoryDataModule, settings: DetectorSettings
 ) -> AutoencoderDetector:
     """The trained network as a detector, its score fitted on the datamodule's splits."""
     splits = datamodule.splits
-    detector = AutoencoderDetector(module.net.cpu().eval(), score)
+    detector = AutoencoderDetector(module.net.cpu().eval(), settings.score, settings.fallback)
     columns = getattr(datamodule, "feature_columns", None)
     return detector.fit(splits.train, splits.val, splits.val_anomalies, columns)
 
@@ -231,7 +232,7 @@ def train_and_record(
     if chosen.path:
         client.log_artifact(run_id, chosen.path, "checkpoints")
         client.set_tag(run_id, "best_epoch", str(chosen.epoch + 1))  # counted from 1, as the curves
-    detector = autoencoder_detector(module, datamodule, settings.score)
+    detector = autoencoder_detector(module, datamodule, settings)
     client.set_tag(run_id, "anomaly.score", detector.score_.name)  # what anomaly.score=auto chose
     evaluation = record_evaluation(client, run_id, detector, datamodule, settings)
     metrics = dict(evaluation.metrics)

@@ -27,15 +27,20 @@ WEIGHTS_FILE = "weights.pt"
 
 class AutoencoderDetector(AnomalyDetector):
     """A torch autoencoder ``net`` scored by ``score`` (a setting of ``anomaly.score``; ``auto``
-    chooses on validation data when fitted). ``score_``: the fitted score."""
+    chooses on validation data when fitted, ``fallback`` where there are no validation anomalies).
+    ``score_``: the fitted score."""
 
     name: ClassVar[str] = "autoencoder"
-    _parameter_constraints: ClassVar[dict] = {"score": Options(SCORES)}
+    _parameter_constraints: ClassVar[dict] = {
+        "score": Options(SCORES),
+        "fallback": Options(tuple(name for name in SCORES if name != "auto")),
+    }
 
-    def __init__(self, net: torch.nn.Module, score: str) -> None:
-        check_params(self._parameter_constraints, {"score": score})
+    def __init__(self, net: torch.nn.Module, score: str, fallback: str) -> None:
+        check_params(self._parameter_constraints, {"score": score, "fallback": fallback})
         self.net = net
         self.score = score
+        self.fallback = fallback
         self.codec = TorchCodec(net)
         self.score_: ScoreSpec | None = None
 
@@ -63,7 +68,7 @@ class AutoencoderDetector(AnomalyDetector):
         ``auto`` chooses by; ``feature_columns``: a table's input column per feature."""
         val = x if val is None else val
         splits = Splits(x, val, x[:0], np.zeros(0, bool), val_anomalies=val_anomalies)
-        self.score_ = fit_score(self.score, self.codec, splits, feature_columns)
+        self.score_ = fit_score(self.score, self.codec, splits, feature_columns, self.fallback)
         return self
 
     def encode(self, x: np.ndarray) -> np.ndarray:
@@ -96,6 +101,6 @@ class AutoencoderDetector(AnomalyDetector):
         net = NETWORKS[state["network"]](**state["settings"])
         net.load_state_dict(torch.load(files["weights"], map_location="cpu", weights_only=True))
         score = ScoreSpec.from_json(state["score"])
-        detector = cls(net.eval(), score.name)
+        detector = cls(net.eval(), score.name, score.name)
         detector.score_ = score
         return detector

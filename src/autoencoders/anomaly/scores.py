@@ -5,6 +5,9 @@
   features together; a pixel, a coordinate) divided by its mean over the training samples, summed.
   Summed unscaled, the columns the network reconstructs worst on normal data (a rare category, a
   wide amount) outweigh the ones that tell anomalies apart.
+- ``peak``: the largest squared error of any one input value (a pixel's channel, a feature): a small
+  defect on a large image is a few pixels, which a sum over the whole image drowns (anomalib's image
+  score is its anomaly map's maximum).
 - ``rapp``: RaPP's differences between a sample and its reconstruction along the encoder
   (:func:`autoencoders.anomaly.rapp.rapp_scores`).
 - ``rapp_hidden``: RaPP inside the network only: its terms after each encoder activation and at the
@@ -18,7 +21,8 @@
   summed: the two weigh alike, and the sum ranks as the sum of standardised scores does while
   staying positive (log-scaled figures, thresholds).
 - ``auto``: each of the above is ranked on the validation split (normal samples against the
-  validation anomalies) and the best one is used; ``rapp`` where there are no validation anomalies.
+  validation anomalies) and the best one is used; where there are no validation anomalies, the
+  ``anomaly.fallback`` score (``rapp``; tables: ``scaled``).
   Model selection on validation data only: the test set is never looked at.
 
 What a score learned (the code statistics, the standardisation) is plain JSON numbers, so that the
@@ -41,11 +45,9 @@ from autoencoders.data.base import Splits
 from autoencoders.models.codec import TorchCodec
 
 #: The settings of ``anomaly.score``.
-SCORES = ("auto", "reconstruction", "scaled", "rapp", "rapp_hidden", "code", "rapp+code")
+SCORES = ("auto", "reconstruction", "scaled", "peak", "rapp", "rapp_hidden", "code", "rapp+code")
 #: What ``auto`` chooses among, in order of preference where validation ranks them equal.
-CANDIDATES = ("rapp", "rapp_hidden", "reconstruction", "scaled", "rapp+code", "code")
-#: What ``auto`` falls back to without validation anomalies.
-FALLBACK = "rapp"
+CANDIDATES = ("rapp", "rapp_hidden", "reconstruction", "scaled", "peak", "rapp+code", "code")
 
 
 @dataclass
@@ -90,12 +92,12 @@ def score_part(
 ) -> np.ndarray:
     """One part of a (summed) score, unscaled."""
     module = codec.module
-    if name in ("reconstruction", "scaled"):
+    if name in ("reconstruction", "scaled", "peak"):
         rebuilt = codec.decode(codec.encode(x)) if reconstruction is None else reconstruction
-        if name == "scaled":
-            errors = (x - rebuilt).reshape(len(x), -1).astype(np.float64) ** 2
-            return errors @ np.asarray(spec.feature_weights)
-        return squared_errors(x, rebuilt)
+        if name == "reconstruction":
+            return squared_errors(x, rebuilt)
+        errors = (x - rebuilt).reshape(len(x), -1).astype(np.float64) ** 2
+        return errors.max(axis=1) if name == "peak" else errors @ np.asarray(spec.feature_weights)
     if name == "rapp":
         return rapp_scores(module, x, reconstruction=reconstruction)
     if name == "rapp_hidden":
@@ -117,12 +119,17 @@ def column_weights(errors: np.ndarray, feature_columns: Sequence[str] | None) ->
 
 
 def fit_score(
-    name: str, codec: TorchCodec, splits: Splits, feature_columns: Sequence[str] | None = None
+    name: str,
+    codec: TorchCodec,
+    splits: Splits,
+    feature_columns: Sequence[str] | None = None,
+    fallback: str = "rapp",
 ) -> ScoreSpec:
-    """The score ``name`` fitted on ``splits`` (``auto``: the best candidate on validation);
-    ``feature_columns``: a table's input column per feature, which ``scaled`` weighs by."""
+    """The score ``name`` fitted on ``splits`` (``auto``: the best candidate on validation, or
+    ``fallback`` without validation anomalies); ``feature_columns``: a table's input column per
+    feature, which ``scaled`` weighs by."""
     if name == "auto":
-        return choose_score(codec, splits, feature_columns)
+        return choose_score(codec, splits, feature_columns, fallback)
     spec = ScoreSpec(name)
     if name == "scaled":
         rebuilt = codec.decode(codec.encode(splits.train))
@@ -145,11 +152,11 @@ def fit_score(
 
 
 def choose_score(
-    codec: TorchCodec, splits: Splits, feature_columns: Sequence[str] | None = None
+    codec: TorchCodec, splits: Splits, feature_columns: Sequence[str] | None, fallback: str
 ) -> ScoreSpec:
     """``auto``: the candidate whose validation AUROC is highest (the first of equals)."""
     if splits.val_anomalies is None or not len(splits.val_anomalies) or not len(splits.val):
-        return fit_score(FALLBACK, codec, splits)
+        return fit_score(fallback, codec, splits, feature_columns)
     best, best_auroc = None, -1.0
     for name in CANDIDATES:
         spec = fit_score(name, codec, splits, feature_columns)
