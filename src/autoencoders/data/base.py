@@ -56,6 +56,14 @@ class Splits:
     test_ids: np.ndarray | None = None
     #: Images with defect masks: per test image, N x H x W bool, True on a defect (normal: none).
     test_masks: np.ndarray | None = None
+    #: ``anomaly.trim``: every training sample, the trimmed ones too (``train`` holds the kept ones):
+    #: the contamination threshold is their quantile, so that the kept share is not flagged again.
+    untrimmed_train: np.ndarray | None = None
+
+    @property
+    def threshold_train(self) -> np.ndarray:
+        """The training samples a contamination threshold is the quantile of."""
+        return self.train if self.untrimmed_train is None else self.untrimmed_train
 
     @property
     def has_anomalies(self) -> bool:
@@ -179,7 +187,7 @@ class InMemoryDataModule(pl.LightningDataModule):
         """Train on the training samples where ``keep`` holds only (``anomaly.trim``); the others
         are counted under ``why`` in the run's tags."""
         splits = self.splits
-        self._splits = replace(splits, train=splits.train[keep])
+        self._splits = replace(splits, train=splits.train[keep], untrimmed_train=splits.threshold_train)
         self._tensors.clear()
         self.left_out[why] = int((~keep).sum())
 

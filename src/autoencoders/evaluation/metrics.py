@@ -52,7 +52,8 @@ def evaluate(
     scores (the test set is never looked at), and ``test/precision``, ``test/recall``, ``test/f1``
     and the confusion counts are measured at it. With ``contamination`` above 0 (the expected share
     of anomalies in unlabelled training data) the threshold is instead the ``1 - contamination``
-    quantile of the training samples' scores, PyOD's rule: the validation rows are as unclean.
+    quantile of the training samples' scores, PyOD's rule: the validation rows are as unclean (after
+    ``anomaly.trim``, of every training sample, the trimmed ones too).
 
     A reconstructing detector (:func:`reconstructs`) adds ``train/rmse``, and ``test/rmse`` and
     ``test/mse`` on the normal test samples only (anomalies are meant to reconstruct badly); its
@@ -95,7 +96,7 @@ def evaluate(
         metrics["val/auroc"] = separation_auroc(val_scores, detector.decision_function(splits.val_anomalies))
     if contamination > 0:
         evaluation.threshold = detector.set_threshold(
-            detector.decision_function(splits.train), 1 - contamination
+            detector.decision_function(splits.threshold_train), 1 - contamination
         )
     else:
         evaluation.threshold = detector.set_threshold(val_scores, threshold_quantile)
