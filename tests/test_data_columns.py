@@ -3,6 +3,8 @@ said once and logged with the run; what the user lists or excludes wins."""
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 import pytest
 
@@ -36,11 +38,15 @@ def test_listed_and_excluded_columns_win_and_unknown_names_are_one_line() -> Non
         column_roles(frame, "is_fraud", None, ["V9"])
 
 
-def test_the_table_module_trains_on_the_features_and_logs_every_columns_role(tmp_path) -> None:
+def test_the_table_module_trains_on_the_features_and_logs_every_columns_role(tmp_path, caplog) -> None:
     path = tmp_path / "transactions.csv"
     transactions().to_csv(path, index=False)
     datamodule = table_data(path=str(path), label="is_fraud")
-    datamodule.prepare_data()
+    with caplog.at_level("INFO"):
+        datamodule.prepare_data()
+    shown = caplog.text.split("every column's role:\n")[1].splitlines()[:10]  # one line per column
+    assert re.match(r"^  id +id-like +int64 +left out: unique or ever-increasing values", shown[0])
+    assert re.match(r"^  is_fraud +label +int64 +says which rows are anomalies", shown[-1])
     assert datamodule.input_columns == ["merchant_category", "amount", "items", "V1", "V2", "V3"]
     values = sorted(datamodule.feature_names[:3])
     assert values == [f"merchant_category={value}" for value in ("food", "fuel", "travel")]

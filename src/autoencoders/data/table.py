@@ -18,7 +18,6 @@ from autoencoders.data.columns import (
     CATEGORICAL,
     DATETIME,
     FEATURE,
-    LABEL,
     column_roles,
     roles_table,
     used_roles,
@@ -56,6 +55,14 @@ def anomaly_mask(column: pd.Series, values: Sequence[Any]) -> np.ndarray:
     as_text = column.astype(str).str.strip().str.lower().isin(texts)
     as_number = pd.to_numeric(column, errors="coerce").isin(numbers)
     return (as_text | as_number).to_numpy()
+
+
+def shown_roles(record: list[dict[str, str]]) -> str:
+    """The roles table in aligned columns, a line per column of the file: what a run prints first."""
+    keys = ("column", "role", "dtype")
+    widths = {key: max(len(row[key]) for row in record) for key in keys}
+    lines = ["  ".join(row[key].ljust(widths[key]) for key in keys) + "  " + row["use"] for row in record]
+    return "\n".join("  " + line for line in lines)
 
 
 def check_numbers(frame: pd.DataFrame, names: list[str], path: Path) -> None:
@@ -214,11 +221,7 @@ class TableDataModule(InMemoryDataModule):
             )
         self.roles = column_roles(frame, self.label, self.features, self.exclude, self.categorical)
         self.columns_record = roles_table(self.roles, frame, self.datetime_features)
-        for row in self.columns_record:
-            if row["role"] not in (FEATURE, LABEL):
-                log.info(
-                    "table %s: column %r is %s, %s", self.path.name, row["column"], row["role"], row["use"]
-                )
+        log.info("table %s, every column's role:\n%s", self.path.name, shown_roles(self.columns_record))
         used = used_roles(self.datetime_features)
         kinds = {name: ENCODED_AS[role] for name, role in self.roles.items() if role in used}
         if not kinds:
