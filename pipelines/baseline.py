@@ -6,7 +6,6 @@ from __future__ import annotations
 from autoencoders.util.startup import libraries_loading
 
 with libraries_loading():
-    import hydra
     from omegaconf import DictConfig
 
     from pipelines import hydra_glue as glue
@@ -52,7 +51,7 @@ def baseline(cfg: DictConfig) -> dict[str, float]:
     return evaluation.metrics
 
 
-@hydra.main(version_base="1.3", config_path=glue.CONFIG_DIR, config_name="baseline")
+@glue.stage_main("baseline")
 def main(cfg: DictConfig) -> float | None:
     with glue.one_line_errors():
         return baseline(cfg).get(cfg.optimized_metric)

@@ -9,7 +9,6 @@ from __future__ import annotations
 from autoencoders.util.startup import libraries_loading
 
 with libraries_loading():
-    import hydra
     from omegaconf import DictConfig, open_dict
 
     from autoencoders import comparison
@@ -46,7 +45,7 @@ def compare(cfg: DictConfig) -> str:
     return text
 
 
-@hydra.main(version_base="1.3", config_path=glue.CONFIG_DIR, config_name="compare")
+@glue.stage_main("compare")
 def main(cfg: DictConfig) -> None:
     with glue.one_line_errors():
         compare(cfg)

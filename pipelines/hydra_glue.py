@@ -8,7 +8,7 @@ import signal
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,44 @@ RESOLVERS = {
 for _name, _resolver in RESOLVERS.items():
     if not OmegaConf.has_resolver(_name):
         OmegaConf.register_new_resolver(_name, _resolver)
+
+
+def group_choice_errors(arguments: list[str], config_dir: Path = Path(CONFIG_DIR)) -> None:
+    """``group=option`` arguments checked against ``conf/<group>/`` before Hydra composes: a
+    misspelt option is one line naming the group and its options (Hydra's own report is twelve lines
+    and exit 1). Sweeps (``a,b``) are checked option by option; ``hydra/...`` groups, plugins' and
+    sweep functions (``choice(...)``) are left to Hydra."""
+    for argument in arguments:
+        key, is_set, value = argument.lstrip("+").partition("=")
+        group = config_dir / key.split("@")[0]
+        if not is_set or argument.startswith("~") or "/" in key or "(" in value or not group.is_dir():
+            continue
+        options = sorted(path.stem for path in group.glob("*.yaml"))
+        for option in value.split(","):
+            if option not in options and option != "null":
+                shown = ", ".join(options)
+                raise ConfigError(f"{key} must be one of [{shown}], got {option!r}")
+
+
+def stage_main(config_name: str) -> Callable[[Callable[[DictConfig], Any]], Callable[[], Any]]:
+    """``hydra.main`` for a stage's ``main``, with its command line's config-group choices checked
+    first (:func:`group_choice_errors`), as one line and exit 2."""
+    import functools
+
+    import hydra
+
+    def decorate(task: Callable[[DictConfig], Any]) -> Callable[[], Any]:
+        run = hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name=config_name)(task)
+
+        @functools.wraps(task)
+        def main() -> Any:
+            with one_line_errors():
+                group_choice_errors(sys.argv[1:])
+            return run()
+
+        return main
+
+    return decorate
 
 
 def compose_config(config_name: str, overrides: list[str] | None = None) -> DictConfig:

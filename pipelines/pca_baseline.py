@@ -6,7 +6,6 @@ from __future__ import annotations
 from autoencoders.util.startup import libraries_loading
 
 with libraries_loading():
-    import hydra
     from omegaconf import DictConfig
 
     from pipelines import hydra_glue as glue
@@ -15,7 +14,7 @@ with libraries_loading():
 pca_baseline = baseline  # the stage; the config chooses the method
 
 
-@hydra.main(version_base="1.3", config_path=glue.CONFIG_DIR, config_name="pca_baseline")
+@glue.stage_main("pca_baseline")
 def main(cfg: DictConfig) -> float | None:
     with glue.one_line_errors():
         return baseline(cfg).get(cfg.optimized_metric)

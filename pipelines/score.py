@@ -8,7 +8,6 @@ from pathlib import Path
 from autoencoders.util.startup import libraries_loading
 
 with libraries_loading():
-    import hydra
     from omegaconf import DictConfig
 
     from autoencoders.errors import ConfigError
@@ -38,7 +37,7 @@ def check_folder_settings(cfg: DictConfig) -> None:
         raise ConfigError(f"keep: input={cfg.input} is a folder of images; its rows have no columns to keep")
 
 
-@hydra.main(version_base="1.3", config_path=glue.CONFIG_DIR, config_name="score")
+@glue.stage_main("score")
 def main(cfg: DictConfig) -> None:
     with glue.one_line_errors():
         score(cfg)

@@ -8,7 +8,6 @@ from pathlib import Path
 from autoencoders.util.startup import libraries_loading
 
 with libraries_loading():
-    import hydra
     from omegaconf import DictConfig
 
     from pipelines import hydra_glue as glue
@@ -63,7 +62,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     return metrics
 
 
-@hydra.main(version_base="1.3", config_path=glue.CONFIG_DIR, config_name="train")
+@glue.stage_main("train")
 def main(cfg: DictConfig) -> float | None:
     """Returns ``optimized_metric`` of the evaluated model, for sweepers that optimise it (Optuna)."""
     with glue.one_line_errors():

@@ -18,7 +18,7 @@ from autoencoders.errors import ConfigError
 from autoencoders.models.conv import ConvAutoencoder
 from autoencoders.models.dense import DenseAutoencoder
 from autoencoders.training.module import AutoencoderModule
-from pipelines.hydra_glue import CONFIG_DIR, build, checked, compose_config
+from pipelines.hydra_glue import CONFIG_DIR, build, checked, compose_config, group_choice_errors
 
 
 def options(group: str) -> list[str]:
@@ -292,3 +292,31 @@ def test_seed_is_a_setting_of_every_stage(stage: str, required: list[str]) -> No
     assert cfg.seed == 1
     if stage == "baseline":  # and it reaches the seeded object
         assert build(cfg.method).random_state == 1
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["dataset=tabel"], "dataset must be one of [image_folder, mnist, spiral, table], got 'tabel'"),
+        (["model=conv,dens"], "model must be one of [conv, dense], got 'dens'"),  # a sweep, option by option
+        (["+tracking=sevrer"], "tracking must be one of [local, server], got 'sevrer'"),
+    ],
+)
+def test_a_misspelt_config_group_option_is_one_line(arguments, message) -> None:
+    with pytest.raises(ConfigError) as raised:
+        group_choice_errors(arguments)
+    assert str(raised.value) == message
+
+
+def test_group_choices_leave_values_sweeps_and_hydras_own_groups_to_hydra() -> None:
+    group_choice_errors(["seed=1,2", "model.code_dim=3", "hydra/launcher=joblib", "dataset=choice(spiral)"])
+    group_choice_errors(["~dataset", "anomaly@_global_.anomaly=images", "model=conv,dense"])
+
+
+def test_a_misspelt_group_on_the_command_line_exits_2_with_the_line(tmp_path, monkeypatch, capsys) -> None:
+    from helpers.entry import run_main
+
+    assert run_main("train", tmp_path, "dataset=tabel", monkeypatch=monkeypatch) == 2
+    assert capsys.readouterr().err.strip() == (
+        "error: dataset must be one of [image_folder, mnist, spiral, table], got 'tabel'"
+    )
