@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 import urllib.request
 from pathlib import Path
 
@@ -194,3 +196,19 @@ def test_the_cli_the_pyfunc_and_rest_score_a_file_in_the_training_format_alike(
     in_process.threshold_ = deployed.spec.threshold
     assert local["is_anomaly"].astype(int).tolist() == in_process.predict(model_space).tolist()
     assert MlflowClient(logged["uri"]).get_run(logged["model_uri"].split("/")[1]).info.status == "FINISHED"
+
+
+def test_outputs_are_created_with_the_users_umask(tmp_path) -> None:
+    """Written whole through a private temporary file, an output still gets the mode ``open`` would
+    give it (it was 0600 whatever the umask)."""
+    from autoencoders.util.files import atomic_folder, write_frame
+
+    before = os.umask(0o027)
+    try:
+        write_frame(pd.DataFrame({"score": [0.5]}), tmp_path / "scored.csv")
+        with atomic_folder(tmp_path / "maps") as folder:
+            (folder / "a.png").write_bytes(b"png")
+    finally:
+        os.umask(before)
+    assert stat.S_IMODE((tmp_path / "scored.csv").stat().st_mode) == 0o640
+    assert stat.S_IMODE((tmp_path / "maps").stat().st_mode) == 0o750

@@ -185,3 +185,13 @@ def test_all_digits_normal_means_no_auroc(make_cfg, client, bundled_root) -> Non
     (run,) = client.search_runs([client.get_experiment_by_name("mnist").experiment_id])
     assert "test/auroc" not in run.data.metrics
     assert run.data.tags["anomaly_detection"].startswith("skipped: the test set has no anomalies")
+
+
+def test_a_run_leaves_no_store_in_the_folder_it_ran_from(make_cfg, client, tmp_path, monkeypatch) -> None:
+    """MLflow's fluent API defaults to ./mlflow.db: nothing may reach for it (a plain ``mlflow ui``
+    there then opens an empty store)."""
+    monkeypatch.chdir(tmp_path)
+    train(make_cfg("trainer.max_epochs=1", "dataset.epoch_size=100"))
+    assert not (tmp_path / "mlflow.db").exists()
+    (run,) = client.search_runs([client.get_experiment_by_name("spiral").experiment_id])
+    assert run.info.status == "FINISHED"

@@ -14,7 +14,6 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import mlflow
 import numpy as np
 from mlflow.entities import DatasetInput, InputTag, Metric, Param, RunStatus
 from mlflow.exceptions import MlflowException
@@ -41,10 +40,12 @@ MAX_PARAM_LENGTH = 6000
 
 
 def end_run(client: MlflowClient, run_id: str, status: str) -> None:
-    """End any run of this project: pending asynchronous writes first, then the status, retried
-    while SQLite is locked (parallel jobs). Every run ends through here."""
+    """End any run of this project: pending asynchronous writes first (``MLFLOW_ENABLE_ASYNC_LOGGING``),
+    then the status, retried while SQLite is locked (parallel jobs). Every run ends through here.
+    The writes are flushed in the client's own store: ``mlflow.flush_async_logging`` flushes the
+    default one, creating ``./mlflow.db`` wherever the command ran."""
     with contextlib.suppress(Exception):
-        mlflow.flush_async_logging()
+        client._tracking_client.store.flush_async_logging()
     retry_locked(client.set_terminated, run_id, status)
 
 

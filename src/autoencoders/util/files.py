@@ -40,6 +40,14 @@ def read_table(path: Path, setting: str) -> pd.DataFrame:
         raise ConfigError(f"{setting}={path}: could not be read ({type(error).__name__}: {first})") from None
 
 
+def umask_mode(folder: bool = False) -> int:
+    """The mode ``open`` (or ``mkdir``) would give a new file (folder) under the user's umask:
+    ``mkstemp`` and ``mkdtemp`` make theirs private (0600, 0700), which a shared output is not."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return (0o777 if folder else 0o666) & ~mask
+
+
 @contextlib.contextmanager
 def atomic_file(path: Path) -> Iterator[IO[bytes]]:
     """A binary stream to a temporary file beside ``path``, renamed into place when the block ends
@@ -49,6 +57,7 @@ def atomic_file(path: Path) -> Iterator[IO[bytes]]:
     try:
         with os.fdopen(handle, "wb") as stream:
             yield stream
+        os.chmod(temporary, umask_mode())
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
@@ -64,6 +73,7 @@ def atomic_folder(path: Path) -> Iterator[Path]:
     temporary = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}."))
     try:
         yield temporary
+        temporary.chmod(umask_mode(folder=True))
         if path.exists():
             old = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.old."))
             os.replace(path, old / path.name)
