@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -85,6 +86,31 @@ def test_other_hyperparameters_are_another_row_not_another_seed(client) -> None:
     (group,) = comparison.collect(client, ["spiral"], METRICS).values()
     assert sorted(len(summary.run_ids) for summary in group.values()) == [1, 2]
     assert all(name.startswith("dense#") for name in comparison.display_names(group).values())
+
+
+def test_a_store_of_several_configurations_compares_with_valid_metric_names(make_cfg, client) -> None:
+    """Two dense variants in one group are named ``dense#<hash>``: MLflow refuses ``#`` in a metric
+    name, so the compare run's names turn it into ``-`` (it crashed with a traceback)."""
+    autoencoder(client, 0.02, seed=0)
+    autoencoder(client, 0.5, seed=0, **{"model.optimizer.lr": 0.01})
+    compare(make_cfg(config_name="compare"))
+    (run,) = client.search_runs(
+        [client.get_experiment_by_name("spiral").experiment_id], "tags.stage = 'compare'"
+    )
+    assert run.info.status == "FINISHED"
+    names = [name for name in run.data.metrics if name.endswith("/train/rmse")]
+    assert len(names) == 2 and all(re.fullmatch(r"code 1 data \w+/dense-\w{6}/train/rmse", n) for n in names)
+    assert sorted(run.data.metrics[name] for name in names) == [0.02, 0.5]
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [("a b/dense#0f/train/rmse", "a b/dense-0f/train/rmse"), ("x//y/", "x/y"), ("../€", "-")],
+)
+def test_metric_names_are_made_valid_the_same_way_every_time(text: str, name: str) -> None:
+    from autoencoders.comparison.report import metric_name
+
+    assert metric_name(text) == name
 
 
 def test_mnist_digits_group_whatever_their_order(client) -> None:

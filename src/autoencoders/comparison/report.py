@@ -3,6 +3,7 @@ compare run, the bar chart, and the outputs each group's figures are drawn from.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import numpy as np
@@ -77,6 +78,14 @@ def run_list(table: Table, link: Callable[[str], str]) -> str:
     return markdown_table(["group", "model", "run", "used"], rows) + "\n"
 
 
+def metric_name(text: str) -> str:
+    """``text`` as a name MLflow takes for a metric (letters, digits, ``_-. /``; no empty or
+    leading path part): every other character a ``-``, the same text always the same name. A
+    swept model's variant (``dense#087111``) or a user's experiment name would otherwise be refused."""
+    parts = [re.sub(r"[^\w.\- ]", "-", part) for part in text.split("/")]
+    return "/".join(part for part in parts if part.strip(". ")) or "-"
+
+
 def summary_metrics(table: Table, metrics: list[str]) -> dict[str, float]:
     """Each model's mean per metric, as metric names of the compare run (``<group>/<model>/<metric>``)."""
     found = {}
@@ -86,7 +95,7 @@ def summary_metrics(table: Table, metrics: list[str]) -> dict[str, float]:
             for metric in metrics:
                 mean = summary.mean(metric)
                 if mean is not None:
-                    found[f"{key.slug}/{names[model]}/{metric}"] = mean
+                    found[metric_name(f"{key.slug}/{names[model]}/{metric}")] = mean
     return found
 
 
