@@ -95,12 +95,13 @@ Table = dict[GroupKey, dict[str, ModelSummary]]
 
 def group_key(run: Run, experiment: str) -> GroupKey | None:
     tags, params = run.data.tags, run.data.params
-    code_dim = tags.get("code_dim") or params.get("model.code_dim")
-    if code_dim is None or "dataset" not in tags:
-        return None
+    code_dim = str(tags.get("code_dim") or params.get("model.code_dim") or "").strip()
+    if not (code_dim.isascii() and code_dim.isdigit()) or "dataset" not in tags:
+        return None  # not a run of a stage that compares
     digits = ""
     if tags["dataset"] == "mnist" and params.get("dataset.normal_digits"):
-        found = sorted({int(d) for d in params["dataset.normal_digits"].strip("[]").split(",") if d.strip()})
+        listed = params["dataset.normal_digits"].strip("[]").split(",")
+        found = sorted({int(d) for d in listed if d.strip().isascii() and d.strip().isdigit()})
         digits = "[" + ",".join(map(str, found)) + "]"
     # The digits are in the key already, in a canonical order: the hash takes the other settings.
     ignored = IGNORED_DATA_PARAMS | {"dataset.normal_digits"}

@@ -29,7 +29,9 @@ def record_comparison(table: Table, metrics: list[str], open_run: RunOpener, ui_
         tags = {"stage": "compare", "compared_runs": str(compared)}
         with open_run(experiment, tags, f"compare {experiment}") as (client, experiment_id, run_id):
             client.log_text(run_id, markdown(part, metrics), "table.md")
-            client.log_figure(run_id, bar_chart(part, metrics), "bars.png")
+            bars = bar_chart(part, metrics)
+            if bars is not None:
+                client.log_figure(run_id, bars, "bars.png")
             client.log_text(run_id, run_list(part, partial(ui_link, ui_url, experiment_id)), "runs.md")
             log_metrics(client, run_id, summary_metrics(part, metrics))
             labels, folders = group_labels(part), group_folders(part)

@@ -131,12 +131,14 @@ def group_outputs(client: MlflowClient, models: dict[str, ModelSummary]) -> dict
     return found
 
 
-def bar_chart(table: Table, metrics: list[str]) -> Figure:
+def bar_chart(table: Table, metrics: list[str]) -> Figure | None:
     """One panel per metric: a bar per model in each group (its most-run variant), labelled with its
     mean, error bars the spread over seeds. Errors that span decades get a log axis (an autoencoder's
     error can be a thousandth of PCA's); detection scores zoom in on the values they take, so that
-    0.9957 and 0.9952 do not look the same."""
+    0.9957 and 0.9952 do not look the same. None when no run logged any of ``metrics``."""
     shown = [m for m in metrics if any(s.mean(m) is not None for g in table.values() for s in g.values())]
+    if not shown:  # the runs logged none of the metrics
+        return None
     bases = sorted({variant.split("#")[0] for group in table.values() for variant in group})
 
     figure = Figure(figsize=(max(7, 2.2 * len(table) + 3), 2.9 * len(shown)), layout="constrained")
