@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -151,6 +152,9 @@ def test_a_registered_detector_scores_by_version_and_alias(
     assert results[0]["score"].notna().all()
 
 
+COLUMNS = ["merchant_category", "amount", "items", "V1", "V2", "V3"]
+
+
 def new_transactions() -> pd.DataFrame:
     """New rows in the training file's format: whole-number amounts, gaps, a category never seen
     in training, the id, timestamp and label columns the detector does not read."""
@@ -212,3 +216,27 @@ def test_outputs_are_created_with_the_users_umask(tmp_path) -> None:
         os.umask(before)
     assert stat.S_IMODE((tmp_path / "scored.csv").stat().st_mode) == 0o640
     assert stat.S_IMODE((tmp_path / "maps").stat().st_mode) == 0o750
+
+
+@pytest.mark.parametrize(
+    ("body", "said"),
+    [
+        (b'{"dataframe_split": {"columns": ["amount"], "data": [[1.0]]', None),  # not JSON
+        ({"dataframe_split": {"columns": COLUMNS, "data": []}}, "input has no rows to score"),
+        ({"dataframe_split": {"columns": COLUMNS[:2], "data": [["food", 1.0]]}}, None),  # columns missing
+        ({"dataframe_split": {"columns": COLUMNS, "data": [["food", "lots", 1, 0.1, 0.2, 0.3]]}}, None),
+    ],
+)
+def test_rest_answers_bad_requests_with_a_json_error_and_no_traceback(served_detector, body, said) -> None:
+    server, _ = served_detector
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    request = urllib.request.Request(f"{server.url}/invocations", data, {"Content-Type": "application/json"})
+    with pytest.raises(urllib.error.HTTPError) as raised:
+        urllib.request.urlopen(request, timeout=30)
+    assert raised.value.code == 400
+    answer = raised.value.read().decode()
+    assert "Traceback" not in answer and "stack_trace" not in answer
+    error = json.loads(answer)
+    assert error["error_code"] in ("INVALID_PARAMETER_VALUE", "BAD_REQUEST", "MALFORMED_REQUEST")
+    if said:
+        assert said in error["message"]

@@ -100,6 +100,8 @@ class DeployedDetector:
                     f"input has {flat.shape[1]} values per row, the detector takes {len(self.spec.columns)}"
                 )
             data = pd.DataFrame(flat, columns=self.spec.columns)
+        if len(data) == 0:
+            raise InputError("input has no rows to score")
         missing = [c for c in self.spec.columns if c not in data.columns]
         extra = [str(c) for c in data.columns if c not in set(self.spec.columns)]
         if missing or extra:
