@@ -145,3 +145,28 @@ def test_a_killed_training_resumes_in_its_run_to_the_uninterrupted_result(
 
     assert run_main("train", tmp_path, *tracking, f"resume={run_id}", monkeypatch=monkeypatch) == 2
     assert f"resume={run_id}: the run is FINISHED" in capsys.readouterr().err
+
+
+def test_a_store_locked_by_another_process_for_seconds_waits_and_the_run_finishes(
+    make_cfg, client, store
+) -> None:
+    """Another process holds the SQLite store's write lock for 6 s (past SQLite's default 5 s busy
+    timeout) while a run writes its first records (a sweep's sibling job, a user's query): the run
+    waits for it and finishes."""
+    database = store["uri"].removeprefix("sqlite:///")
+    client.search_experiments()  # the store exists before it is locked
+    hold = (
+        "import sqlite3, sys, time; c = sqlite3.connect(sys.argv[1], isolation_level=None); "
+        "c.execute('BEGIN EXCLUSIVE'); print('locked', flush=True); time.sleep(6); c.execute('ROLLBACK')"
+    )
+    locker = subprocess.Popen([sys.executable, "-c", hold, database], stdout=subprocess.PIPE, text=True)
+    try:
+        assert locker.stdout.readline().strip() == "locked"
+        started = time.monotonic()
+        train(make_cfg(*QUICK_SPIRAL))
+        waited = time.monotonic() - started
+    finally:
+        locker.wait(timeout=30)
+    (run,) = client.search_runs([client.get_experiment_by_name("spiral").experiment_id])
+    assert run.info.status == "FINISHED" and "train/rmse" in run.data.metrics
+    assert waited > 5  # its writes waited for the lock (the run alone takes about 2 s)
