@@ -170,3 +170,26 @@ def test_a_store_locked_by_another_process_for_seconds_waits_and_the_run_finishe
     (run,) = client.search_runs([client.get_experiment_by_name("spiral").experiment_id])
     assert run.info.status == "FINISHED" and "train/rmse" in run.data.metrics
     assert waited > 5  # its writes waited for the lock (the run alone takes about 2 s)
+
+
+def test_a_failed_model_upload_fails_the_run_and_marks_the_model_failed(
+    make_cfg, client, monkeypatch
+) -> None:
+    """The detector's upload breaks off (a full disk, a dropped connection to the artifact store): the
+    run ends FAILED with the reason, and its logged model says FAILED rather than staying pending."""
+    import mlflow.models
+
+    def broken_upload(*args, **kwargs):
+        raise OSError("connection reset by the artifact store")
+
+    monkeypatch.setattr(mlflow.models.Model, "log", broken_upload)
+    with pytest.raises(OSError, match="connection reset"):
+        train(make_cfg(*QUICK_SPIRAL))
+    experiment = client.get_experiment_by_name("spiral").experiment_id
+    (run,) = client.search_runs([experiment])
+    assert (
+        run.info.status == "FAILED"
+        and run.data.tags["error"] == "OSError: connection reset by the artifact store"
+    )
+    (model,) = client.search_logged_models([experiment])
+    assert model.name == "anomaly_detector" and str(model.status) == "FAILED"

@@ -68,19 +68,24 @@ def log_detector(
         logged = mlflow.initialize_logged_model(
             name, source_run_id=run_id, experiment_id=run.info.experiment_id, params=run.data.params
         )
-        info = Model.log(
-            artifact_path=None,
-            name=name,
-            flavor=mlflow.pyfunc,
-            run_id=run_id,
-            model_id=logged.model_id,
-            python_model=str(PACKAGE_DIR / "deploy" / "pyfunc.py"),
-            artifacts=dict(artifacts),
-            code_paths=[package_source(Path(folder))],
-            signature=infer_signature(input_example, output_example),
-            input_example=input_example,
-            pip_requirements=requirements,
-        )
+        try:
+            info = Model.log(
+                artifact_path=None,
+                name=name,
+                flavor=mlflow.pyfunc,
+                run_id=run_id,
+                model_id=logged.model_id,
+                python_model=str(PACKAGE_DIR / "deploy" / "pyfunc.py"),
+                artifacts=dict(artifacts),
+                code_paths=[package_source(Path(folder))],
+                signature=infer_signature(input_example, output_example),
+                input_example=input_example,
+                pip_requirements=requirements,
+            )
+        except BaseException:  # an upload that failed: the model is marked so, not left pending
+            with contextlib.suppress(Exception):
+                mlflow.finalize_logged_model(logged.model_id, "FAILED")
+            raise
     return info.model_uri
 
 
