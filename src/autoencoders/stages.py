@@ -82,8 +82,7 @@ def record_evaluation(
     for path, content in datamodule.records().items():
         client.log_dict(run_id, content, path)
     box = getattr(datamodule, "error_map_box", None)
-    feature_columns = getattr(datamodule, "feature_columns", None)
-    outputs = run_outputs(detector, splits, evaluation, datamodule.kind, box, feature_columns)
+    outputs = run_outputs(detector, splits, evaluation, datamodule.kind, box, datamodule.feature_columns)
     runs.log_arrays(client, run_id, outputs.arrays(), OUTPUTS_PATH)
     runs.log_figures(client, run_id, draw(detector, splits, evaluation, outputs, detector.label))
     return evaluation
@@ -95,12 +94,11 @@ def trim_training(datamodule: InMemoryDataModule, detector: AnomalyDetector, sha
     scores = detector.decision_function(datamodule.splits.train)
     keep = scores <= np.quantile(scores, 1 - share)
     datamodule.keep_training(keep, "trimmed_rows")
+    left_out = int((~keep).sum())
     log.info(
-        "anomaly.trim: left out the %d top-scored of %d training samples; fitting again",
-        (~keep).sum(),
-        len(keep),
+        "anomaly.trim: left out the %d top-scored of %d training samples; fitting again", left_out, len(keep)
     )
-    return int((~keep).sum())
+    return left_out
 
 
 def trim_after_a_first_fit(
@@ -125,8 +123,7 @@ def autoencoder_detector(
     """The trained network as a detector, its score fitted on the datamodule's splits."""
     splits = datamodule.splits
     detector = AutoencoderDetector(module.net.cpu().eval(), settings.score, settings.fallback)
-    columns = getattr(datamodule, "feature_columns", None)
-    return detector.fit(splits.train, splits.val, splits.val_anomalies, columns)
+    return detector.fit(splits.train, splits.val, splits.val_anomalies, datamodule.feature_columns)
 
 
 @dataclass(frozen=True)
@@ -176,16 +173,15 @@ def record_detector(
 ) -> str:
     """Log the run's fitted, thresholded ``detector`` as its ``anomaly_detector`` (and register it
     under ``settings.register_as``): the detector's own files, the preprocessing and the threshold."""
-    table_columns = getattr(datamodule, "input_columns", None)
     spec = DetectorSpec(
         kind=datamodule.kind,
-        columns=input_columns(datamodule.kind, datamodule.input_shape, table_columns),
+        columns=input_columns(datamodule.kind, datamodule.input_shape, datamodule.input_columns),
         input_shape=list(datamodule.input_shape),
         threshold=float(detector.threshold_),
         detector=DETECTORS.name_of(type(detector)),
         state={},
-        preprocessing=getattr(datamodule, "preprocessing", None) or {"scaler": "none"},
-        features=getattr(datamodule, "feature_columns", None),
+        preprocessing=datamodule.preprocessing or {"scaler": "none"},
+        features=datamodule.feature_columns,
     )
     deployed = DeployedDetector(spec, detector)
     example = deployed.checked(datamodule.input_example())

@@ -150,6 +150,12 @@ class InMemoryDataModule(pl.LightningDataModule):
 
     #: The file or folder the data is read from (None: generated in code, or found when loaded).
     source_path: Path | None = None
+    #: A table's own: its input columns (what a deployed detector takes), per network feature the
+    #: input column it comes from (per-column errors and weights), its fitted encoding as JSON.
+    #: None for points and images, whose inputs are their coordinates or pixels, unpreprocessed.
+    input_columns: list[str] | None = None
+    feature_columns: list[str] | None = None
+    preprocessing: dict[str, Any] | None = None
 
     @property
     def data_source(self) -> str | None:
