@@ -191,8 +191,8 @@ class TableDataModule(InMemoryDataModule):
         return self.encoding.inputs
 
     def input_example(self) -> pd.DataFrame:
-        """A few raw training rows, typed as the detector's signature takes them."""
-        return self.encoding.conform(self.examples)
+        """A few raw training rows, as the file has them (the deployed detector types them)."""
+        return self.examples
 
     def settings(self) -> dict[str, Any]:
         """The settings that follow from the table: its width, an epoch of at least 4,096 rows,
