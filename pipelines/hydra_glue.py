@@ -97,7 +97,12 @@ def build(node: DictConfig, **kwargs: Any) -> Any:
         raise target_error(error, node) from error
 
 
+#: The SIGTERM this process received, if any: its exit status, whoever ends the process.
+_terminated_by: list[int] = []
+
+
 def _exit_on_sigterm(signum: int, frame: Any) -> None:
+    _terminated_by.append(signum)
     raise SystemExit(128 + signum)
 
 
@@ -112,6 +117,12 @@ def one_line_errors() -> Iterator[None]:
     quiet_libraries()
     try:
         yield
+    except SystemExit as stop:
+        # The handler's exception is lost when the signal lands in a finaliser (``__del__``); then
+        # Lightning's own SIGTERM flag ends the fit with a bare ``SystemExit`` (status 0)
+        if _terminated_by and not stop.code:
+            raise SystemExit(128 + _terminated_by[0]) from stop
+        raise
     except (ConfigError, InputError, TrainingDiverged) as error:
         print(f"error: {redact(str(error))}", file=sys.stderr)
         if is_multirun():

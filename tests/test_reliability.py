@@ -3,6 +3,8 @@ reason, a killed training resumes in its own run to the uninterrupted result."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
 import subprocess
 import sys
@@ -13,6 +15,7 @@ import pytest
 from autoencoders.training.module import AutoencoderModule
 from helpers.entry import run_main, store_overrides
 from helpers.runs import QUICK_SPIRAL, artifact_paths
+from pipelines import hydra_glue
 from pipelines.hydra_glue import PROJECT_ROOT
 from pipelines.train import train
 
@@ -145,6 +148,24 @@ def test_a_killed_training_resumes_in_its_run_to_the_uninterrupted_result(
 
     assert run_main("train", tmp_path, *tracking, f"resume={run_id}", monkeypatch=monkeypatch) == 2
     assert f"resume={run_id}: the run is FINISHED" in capsys.readouterr().err
+
+
+def test_a_sigterm_whose_exception_a_finaliser_swallowed_still_exits_143(monkeypatch) -> None:
+    """A signal that lands in a ``__del__`` loses the handler's ``SystemExit(143)``; Lightning's own
+    SIGTERM flag then ends the fit with a bare ``SystemExit``, which must not exit 0."""
+    from pytorch_lightning.utilities.exceptions import SIGTERMException
+
+    monkeypatch.setattr(hydra_glue, "_terminated_by", [])
+    previous = signal.getsignal(signal.SIGTERM)
+    try:
+        with pytest.raises(SystemExit) as stop, hydra_glue.one_line_errors():
+            with contextlib.suppress(SystemExit):  # what Python does with an error in a finaliser
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(1)  # the handler runs here
+            raise SIGTERMException
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert stop.value.code == 128 + signal.SIGTERM
 
 
 def test_a_store_locked_by_another_process_for_seconds_waits_and_the_run_finishes(
