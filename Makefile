@@ -58,11 +58,12 @@ server: install
 
 ui: server
 
-# Serve a detector over REST: make serve MODEL=runs:/<run id>/anomaly_detector [SERVE_PORT=5001]
+# Serve a detector over REST (MLflow's scoring server, guarded: docs/deploy.md):
+# make serve MODEL=runs:/<run id>/anomaly_detector [SERVE_PORT=5001] [MAX_ROWS=10000]
 SERVE_PORT ?= 5001
+MAX_ROWS ?= 10000
 serve: install
-	PATH=$(CURDIR)/$(BIN):$$PATH MLFLOW_TRACKING_URI=$${MLFLOW_TRACKING_URI:-sqlite:///$(STORE)/mlflow.db} \
-		$(BIN)/mlflow models serve -m $(MODEL) --env-manager local --host $(HOST) --port $(SERVE_PORT)
+	$(BIN)/python -m pipelines.serve model_uri=$(MODEL) host=$(HOST) port=$(SERVE_PORT) max_rows=$(MAX_ROWS)
 
 clean:
 	rm -rf outputs multirun lightning_logs .pytest_cache .ruff_cache

@@ -27,6 +27,7 @@ from autoencoders.util.params import (
 )
 
 OPTIONAL_NAME = [Text(), None]
+PORT = Interval(int, 1, 65535)
 SELECTION = {"optimized_metric": Text(), "optimized_mode": Options(MODES), "run_name": OPTIONAL_NAME}
 SEEDED = {**SELECTION, "seed": NON_NEGATIVE_INT, "register_as": OPTIONAL_NAME}
 
@@ -53,6 +54,13 @@ STAGE_KEYS: dict[str, dict[str, Any]] = {
         "seed": NON_NEGATIVE_INT,
         "skip_unreadable": Options((True, False)),
         "maps": Options((True, False)),
+    },
+    "serve": {
+        "model_uri": Text(),
+        "host": Text(),
+        "port": PORT,
+        "max_rows": POSITIVE_INT,
+        "seed": NON_NEGATIVE_INT,
     },
 }
 GROUPS: dict[str, dict[str, Any]] = {

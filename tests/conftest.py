@@ -21,7 +21,7 @@ from omegaconf import DictConfig
 from autoencoders.data.mnist import load_bundled
 from helpers.entry import store_overrides
 from helpers.runs import QUICK_SPIRAL
-from helpers.server import ModelServer, TrackingServer
+from helpers.server import SERVED_MAX_ROWS, ModelServer, TrackingServer
 from helpers.tables import transactions
 from pipelines.hydra_glue import compose_config
 
@@ -117,7 +117,7 @@ def serve_a_detector() -> tuple[ModelServer, dict[str, str]]:
     (run,) = client.search_runs([client.get_experiment_by_name("transactions").experiment_id])
     model_uri = f"runs:/{run.info.run_id}/anomaly_detector"
     served = {**store, "model_uri": model_uri, "data": str(data)}
-    return ModelServer.start(model_uri, store["uri"], folder), served
+    return ModelServer.start(model_uri, store["uri"], folder, max_rows=SERVED_MAX_ROWS), served
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

@@ -18,6 +18,7 @@ from autoencoders.baselines.pca import PCADetector
 from helpers.built import spiral_data, table_data
 from helpers.entry import run_main
 from helpers.runs import load_detector
+from helpers.server import SERVED_MAX_ROWS
 from helpers.tables import transactions
 from pipelines.pca_baseline import pca_baseline
 
@@ -225,6 +226,17 @@ def test_outputs_are_created_with_the_users_umask(tmp_path) -> None:
         ({"dataframe_split": {"columns": COLUMNS, "data": []}}, "input has no rows to score"),
         ({"dataframe_split": {"columns": COLUMNS[:2], "data": [["food", 1.0]]}}, None),  # columns missing
         ({"dataframe_split": {"columns": COLUMNS, "data": [["food", "lots", 1, 0.1, 0.2, 0.3]]}}, None),
+        (None, None),  # null
+        ({"dataframe_split": None}, None),
+        (
+            {
+                "dataframe_split": {
+                    "columns": [*COLUMNS, "note"],
+                    "data": [["food", 1.0, 1, 0.1, 0.2, 0.3, "x"]],
+                }
+            },
+            f"input has extra columns note; the detector takes {', '.join(COLUMNS)}",
+        ),
     ],
 )
 def test_rest_answers_bad_requests_with_a_json_error_and_no_traceback(served_detector, body, said) -> None:
@@ -238,5 +250,49 @@ def test_rest_answers_bad_requests_with_a_json_error_and_no_traceback(served_det
     assert "Traceback" not in answer and "stack_trace" not in answer
     error = json.loads(answer)
     assert error["error_code"] in ("INVALID_PARAMETER_VALUE", "BAD_REQUEST", "MALFORMED_REQUEST")
+    assert "\n" not in error["message"] and "Failed to predict" not in error["message"]  # one line
     if said:
-        assert said in error["message"]
+        assert error["message"] == said
+
+
+@pytest.mark.parametrize("rows", [SERVED_MAX_ROWS + 1, 200 * SERVED_MAX_ROWS])  # parsed; refused by size
+def test_rest_refuses_more_rows_than_its_limit_with_413(served_detector, rows) -> None:
+    server, _ = served_detector
+    frame = pd.DataFrame([["food", 12.5, 1, 0.1, 0.2, 0.3]] * rows, columns=COLUMNS)
+    body = json.dumps({"dataframe_split": json.loads(frame.to_json(orient="split", index=False))})
+    request = urllib.request.Request(
+        f"{server.url}/invocations", body.encode(), {"Content-Type": "application/json"}
+    )
+    with pytest.raises(urllib.error.HTTPError) as raised:
+        urllib.request.urlopen(request, timeout=30)
+    assert raised.value.code == 413
+    error = json.loads(raised.value.read())
+    assert error["error_code"] == "REQUEST_LIMIT_EXCEEDED"
+    assert error["message"].endswith(
+        f"this server scores at most {SERVED_MAX_ROWS} rows per request (max_rows)"
+    )
+    assert error["message"].startswith(
+        f"input has {rows} rows" if rows < 100 else "the request is over 84,736 bytes"
+    )
+    within = json.dumps({"dataframe_split": json.loads(frame.head(SERVED_MAX_ROWS).to_json(orient="split"))})
+    request = urllib.request.Request(
+        f"{server.url}/invocations", within.encode(), {"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert len(json.loads(response.read())["predictions"]) == SERVED_MAX_ROWS
+
+
+@pytest.mark.parametrize(
+    ("setting", "line"),
+    [
+        ("max_rows=0", "error: max_rows must be a positive integer, got 0"),
+        ("port=70000", "error: port must be between 1 and 65535, got 70000"),
+        ("model_uri=runs:/0123456789abcdef/anomaly_detector", "error: model_uri=runs:/0123456789abcdef"),
+    ],
+)
+def test_serve_refuses_bad_settings_in_one_line(tmp_path, capsys, monkeypatch, setting, line) -> None:
+    store = f"tracking.uri=sqlite:///{tmp_path / 'mlflow.db'}"
+    args = ["model_uri=runs:/0123456789abcdef/anomaly_detector", setting, store]
+    assert run_main("serve", tmp_path, *args, monkeypatch=monkeypatch) == 2
+    (said,) = capsys.readouterr().err.strip().splitlines()
+    assert said.startswith(line)

@@ -15,6 +15,11 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipelines.hydra_glue import PROJECT_ROOT
+
+#: The served detector's row limit (``max_rows``): small, so the tests can pass it cheaply.
+SERVED_MAX_ROWS = 50
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -83,38 +88,33 @@ class TrackingServer:
 
 @dataclass
 class ModelServer:
-    """``mlflow models serve`` of one model URI on 127.0.0.1, in its own process group."""
+    """``python -m pipelines.serve`` (what ``make serve`` runs) of one model URI on 127.0.0.1, in
+    its own process group."""
 
     process: subprocess.Popen
     url: str
     log: Path
 
     @classmethod
-    def start(cls, model_uri: str, tracking_uri: str, folder: Path) -> ModelServer:
+    def start(cls, model_uri: str, tracking_uri: str, folder: Path, max_rows: int) -> ModelServer:
         port = free_port()
-        command = [
-            str(Path(sys.executable).with_name("mlflow")),
-            "models",
-            "serve",
-            "-m",
-            model_uri,
-            "--env-manager",
-            "local",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
+        settings = [
+            f"model_uri={model_uri}",
+            f"port={port}",
+            f"max_rows={max_rows}",
+            f"tracking.uri={tracking_uri}",
         ]
+        command = [sys.executable, "-m", "pipelines.serve", *settings, f"hydra.run.dir={folder / 'serve'}"]
         log = folder / "model-server.log"
-        env = {
-            **os.environ,
-            "MLFLOW_TRACKING_URI": tracking_uri,
-            "MLFLOW_ALLOW_PICKLE_DESERIALIZATION": "false",
-            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",  # uvicorn
-        }
+        env = {**os.environ, "MLFLOW_ALLOW_PICKLE_DESERIALIZATION": "false"}
         with log.open("w") as stream:
             process = subprocess.Popen(
-                command, stdout=stream, stderr=subprocess.STDOUT, env=env, start_new_session=True
+                command,
+                stdout=stream,
+                stderr=subprocess.STDOUT,
+                env=env,
+                start_new_session=True,
+                cwd=PROJECT_ROOT,
             )
         return cls(process, f"http://127.0.0.1:{port}", log)
 

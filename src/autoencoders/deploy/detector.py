@@ -102,15 +102,7 @@ class DeployedDetector:
             data = pd.DataFrame(flat, columns=self.spec.columns)
         if len(data) == 0:
             raise InputError("input has no rows to score")
-        missing = [c for c in self.spec.columns if c not in data.columns]
-        extra = [str(c) for c in data.columns if c not in set(self.spec.columns)]
-        if missing or extra:
-            said = [
-                f"missing columns {shorten(missing)}" if missing else "",
-                f"extra columns {shorten(extra)}" if extra else "",
-            ]
-            problems = " and ".join(s for s in said if s)
-            raise InputError(f"input has {problems}; the detector takes {shorten(self.spec.columns)}")
+        check_columns(list(data.columns), self.spec.columns)
         frame = data[self.spec.columns]
         if self.encoding is not None:
             return self.encoding.conform(frame, row_word)
@@ -131,6 +123,19 @@ class DeployedDetector:
         if self.encoding is not None:
             return self.encoding.transform(frame)
         return frame.to_numpy(dtype=np.float32, copy=True).reshape(len(frame), *self.spec.input_shape)
+
+
+def check_columns(given: Sequence[Any], taken: Sequence[str]) -> None:
+    """An input's columns must be the ones the detector takes: any missing or extra, named."""
+    missing = [name for name in taken if name not in set(given)]
+    extra = [str(name) for name in given if name not in set(taken)]
+    if missing or extra:
+        said = [
+            f"missing columns {shorten(missing)}" if missing else "",
+            f"extra columns {shorten(extra)}" if extra else "",
+        ]
+        problems = " and ".join(part for part in said if part)
+        raise InputError(f"input has {problems}; the detector takes {shorten(taken)}")
 
 
 def shorten(names: Sequence[str], limit: int = 8) -> str:
