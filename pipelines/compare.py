@@ -21,7 +21,8 @@ with libraries_loading():
 
 def compare(cfg: DictConfig) -> str:
     """Build the table from the store, print it, and log one compare run per experiment."""
-    cfg, metrics = glue.checked(cfg, "compare"), list(cfg.metrics)
+    cfg = glue.checked(cfg, "compare")
+    metrics = list(dict.fromkeys([*cfg.metrics, cfg.rank_by]))
     names = list(cfg.experiments) if cfg.experiments else None
     table = comparison.collect(prepare_store(cfg.tracking.uri), names, metrics)
     if not table:
@@ -29,7 +30,7 @@ def compare(cfg: DictConfig) -> str:
         raise ConfigError(
             f"no FINISHED train or baseline runs in {where} at {cfg.tracking.uri}: run them first"
         )
-    text = comparison.markdown(table, metrics)
+    text = comparison.markdown(table, metrics, cfg.rank_by)
     print(text)
 
     def open_run(experiment: str, tags: dict[str, str], name: str):  # noqa: ANN202 - a context manager
@@ -38,7 +39,7 @@ def compare(cfg: DictConfig) -> str:
         return glue.stage_run(cfg, tags, name)
 
     for experiment, experiment_id, run_id, compared in record_comparison(
-        table, metrics, open_run, cfg.tracking.ui_url
+        table, metrics, cfg.rank_by, open_run, cfg.tracking.ui_url
     ):
         what = f"the comparison of {compared} runs in {experiment}"
         print_link(cfg.tracking.uri, cfg.tracking.ui_url, experiment_id, run_id, what)

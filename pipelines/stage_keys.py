@@ -42,6 +42,7 @@ STAGE_KEYS: dict[str, dict[str, Any]] = {
     "compare": {
         "experiments": [NAMES, None],
         "metrics": NAMES,
+        "rank_by": Text(),
         "run_name": OPTIONAL_NAME,
         "seed": NON_NEGATIVE_INT,
     },

@@ -8,7 +8,7 @@ from autoencoders.comparison.groups import (
     display_names,
     group_folders,
     group_labels,
-    ratio,
+    verdict,
 )
 from autoencoders.comparison.report import (
     bar_chart,
@@ -16,7 +16,7 @@ from autoencoders.comparison.report import (
     markdown,
     readable,
     run_list,
-    summary_metrics,
+    table_frame,
 )
 
 __all__ = [
@@ -29,8 +29,8 @@ __all__ = [
     "group_labels",
     "group_outputs",
     "markdown",
-    "ratio",
     "readable",
     "run_list",
-    "summary_metrics",
+    "table_frame",
+    "verdict",
 ]

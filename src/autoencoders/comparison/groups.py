@@ -1,7 +1,8 @@
 """Which runs compare: groups by dataset, code size and normal digits, each model summarised over its runs.
 
 Runs are grouped by dataset, code size and normal digits (MNIST); within a group each model's metrics
-are summarised over its runs (seeds) as mean and standard deviation, and divided by PCA's mean.
+are summarised over its runs (seeds) as mean and standard deviation, and a model is called best only
+when it is ahead of every other by more than their spread over seeds.
 """
 
 from __future__ import annotations
@@ -173,29 +174,55 @@ def group_folders(table: Table) -> dict[GroupKey, str]:
     }
 
 
-def ratio(table: Table, key: GroupKey, model: str, metric: str) -> float | None:
-    """``model``'s mean over PCA's mean in the same group, when both exist."""
-    baseline = table[key].get(BASELINE)
-    mine, theirs = table[key][model].mean(metric), baseline.mean(metric) if baseline else None
-    if mine is None or not theirs or model == BASELINE:
-        return None
-    return mine / theirs
-
-
-#: Which way is better for each metric the stages log ("max": higher is better).
-DIRECTIONS = {"test/auroc": "max", "test/aupr": "max", "val/auroc": "max"}
+#: The metrics (by their last name part) where higher is better: detection scores.
+HIGHER_IS_BETTER = {"auroc", "aupr", "precision", "recall", "f1", "pixel_auroc", "pixel_aupro"}
 
 
 def direction(metric: str) -> str:
     """``max`` where higher is better (detection scores), ``min`` for errors and losses."""
-    return DIRECTIONS.get(metric, "min")
+    return "max" if metric.rsplit("/", 1)[-1] in HIGHER_IS_BETTER else "min"
 
 
-def best_model(models: dict[str, ModelSummary], metric: str) -> str | None:
-    """The model with the best mean of ``metric`` in a group of two or more models."""
+@dataclass(frozen=True)
+class Verdict:
+    """What a group's means say of one metric. ``leader``: the best mean; ``level``: the models
+    whose gap to it is within the spread over seeds (the larger sample std of the two), or whose
+    spread is unknown (one run each); ``best``: the leader when no model is level with it and
+    they are not all at the ceiling (an AUROC of 1.0 everywhere separates nothing)."""
+
+    metric: str
+    leader: str
+    level: tuple[str, ...]
+    unknown_spread: tuple[str, ...]
+    ceiling: bool
+
+    @property
+    def best(self) -> str | None:
+        return None if self.level or self.ceiling else self.leader
+
+
+def verdict(models: dict[str, ModelSummary], metric: str) -> Verdict | None:
+    """The verdict on ``metric`` for a group of two or more models that logged it, else None."""
     means = {name: summary.mean(metric) for name, summary in models.items()}
     found = {name: mean for name, mean in means.items() if mean is not None}
     if len(found) < 2:
         return None
     pick = max if direction(metric) == "max" else min
-    return pick(found, key=found.__getitem__)
+    leader = pick(found, key=found.__getitem__)
+    level, unknown = [], []
+    for name, mean in found.items():
+        if name == leader:
+            continue
+        spreads = [s for s in (models[leader].std(metric), models[name].std(metric)) if s is not None]
+        if not spreads:
+            unknown.append(name)
+        if not spreads or abs(found[leader] - mean) <= max(spreads):
+            level.append(name)
+    ceiling = direction(metric) == "max" and min(found.values()) >= 1.0
+    return Verdict(metric, leader, tuple(level), tuple(unknown), ceiling)
+
+
+def best_model(models: dict[str, ModelSummary], metric: str) -> str | None:
+    """The model ahead of every other of its group on ``metric`` by more than the seeds' spread."""
+    found = verdict(models, metric)
+    return found.best if found else None

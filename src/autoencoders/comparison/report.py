@@ -1,12 +1,13 @@
-"""The comparison as people read it: a Markdown table, the list of runs it used, the metrics of the
-compare run, the bar chart, and the outputs each group's figures are drawn from."""
+"""The comparison as people read it: a Markdown table with its verdicts, the same table as rows for
+MLflow's table view, the list of runs it used, the bar chart, and the outputs each group's figures
+are drawn from."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
 import numpy as np
+import pandas as pd
 from matplotlib.figure import Figure
 from mlflow.tracking import MlflowClient
 
@@ -14,11 +15,12 @@ from autoencoders.comparison.groups import (
     BASELINE,
     ModelSummary,
     Table,
+    Verdict,
     best_model,
     direction,
     display_names,
     group_labels,
-    ratio,
+    verdict,
 )
 from autoencoders.evaluation.records import OUTPUTS_PATH, RunOutputs
 from autoencoders.tracking.runs import load_arrays
@@ -33,10 +35,10 @@ def readable(value: float) -> str:
     return f"{value:.{digits}g}"
 
 
-def markdown(table: Table, metrics: list[str]) -> str:
-    """The table as Markdown: ``mean ± sample std`` per metric (no spread for a single run), the
-    ratio to PCA as ``(x0.04)``, the best model of each group in bold, and per row the seeds its
-    runs used and the older repeats left out."""
+def markdown(table: Table, metrics: list[str], rank_by: str | None = None) -> str:
+    """The table as Markdown: ``mean ± sample std`` per metric (no spread for a single run), in
+    bold the model ahead of every other of its group by more than the seeds' spread, per row the
+    seeds its runs used and the older repeats left out; then, per group, what ``rank_by`` says."""
     arrows = {metric: "↑" if direction(metric) == "max" else "↓" for metric in metrics}
     header = ["experiment", "group", "model", "runs (seeds)", *[f"{m} {arrows[m]}" for m in metrics]]
     rows = []
@@ -49,22 +51,55 @@ def markdown(table: Table, metrics: list[str]) -> str:
             cells = []
             for metric in metrics:
                 mean, std = summary.mean(metric), summary.std(metric)
-                if mean is None:
-                    cells.append("")
-                    continue
-                cell = readable(mean) + (f" ± {std:.2g}" if std is not None else "")
-                factor = ratio(table, key, model, metric)
-                cell += f" (x{factor:.4g})" if factor is not None else ""
-                cells.append(f"**{cell}**" if best[metric] == model else cell)
+                cell = "" if mean is None else readable(mean) + (f" ± {std:.2g}" if std is not None else "")
+                cells.append(f"**{cell}**" if cell and best[metric] == model else cell)
             seeds = ", ".join(seed for seed in summary.seeds if seed) or "-"
             runs = f"{len(summary.run_ids)} ({seeds})"
             runs += f", {len(summary.replaced)} older repeats left out" if summary.replaced else ""
-            row = [key.experiment, labels[key], names[model], runs, *cells]
-            rows.append(row)
+            rows.append([key.experiment, labels[key], names[model], runs, *cells])
     legend = (
-        "↑ higher is better, ↓ lower is better; bold: the best model of the group; (xR): mean over PCA's."
+        "↑ higher is better, ↓ lower is better; ± the sample spread over seeds; bold: ahead of every "
+        "other model of the group by more than that spread."
     )
-    return "\n".join([markdown_table(header, rows), "", legend]) + "\n"
+    parts = [markdown_table(header, rows), "", legend]
+    if rank_by:
+        found = {key: verdict(models, rank_by) for key, models in table.items()}
+        said = [
+            f"- {labels[key]}: {verdict_text(v, display_names(table[key]))}" for key, v in found.items() if v
+        ]
+        parts += ["", f"Ranked by {rank_by} (`rank_by`):", *said] if said else []
+    return "\n".join(parts) + "\n"
+
+
+def verdict_text(found: Verdict, names: dict[str, str]) -> str:
+    """One sentence: the best model, a tie and with whom, or a ceiling that separates nothing."""
+    if found.ceiling:
+        return f"every model scores 1.0 on {found.metric}: this test set does not separate them"
+    leader = names[found.leader]
+    if found.best:
+        return f"{leader}, ahead of every other model by more than the seeds' spread"
+    level = ", ".join(names[name] for name in found.level)
+    said = f"{leader} leads, level with {level} within the seeds' spread"
+    if found.unknown_spread:
+        single = ", ".join(names[name] for name in found.unknown_spread)
+        said += f" (one run each of {leader} and {single}: no spread to tell them apart; run more seeds)"
+    return said
+
+
+def table_frame(table: Table, metrics: list[str]) -> pd.DataFrame:
+    """The table as rows, one per model of a group (mean, std and runs per metric): what the
+    compare run logs for MLflow's table view."""
+    labels = group_labels(table)
+    rows = []
+    for key, models in table.items():
+        names = display_names(models)
+        for model, summary in models.items():
+            row = {"experiment": key.experiment, "group": labels[key], "model": names[model]}
+            row |= {"runs": len(summary.run_ids), "seeds": ", ".join(summary.seeds)}
+            for metric in metrics:
+                row |= {f"{metric} mean": summary.mean(metric), f"{metric} std": summary.std(metric)}
+            rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def run_list(table: Table, link: Callable[[str], str]) -> str:
@@ -76,27 +111,6 @@ def run_list(table: Table, link: Callable[[str], str]) -> str:
             for run_ids, used in ((summary.run_ids, "yes"), (summary.replaced, "no: an older repeat")):
                 rows += [[labels[key], model, f"[{run_id}]({link(run_id)})", used] for run_id in run_ids]
     return markdown_table(["group", "model", "run", "used"], rows) + "\n"
-
-
-def metric_name(text: str) -> str:
-    """``text`` as a name MLflow takes for a metric (letters, digits, ``_-. /``; no empty or
-    leading path part): every other character a ``-``, the same text always the same name. A
-    swept model's variant (``dense#087111``) or a user's experiment name would otherwise be refused."""
-    parts = [re.sub(r"[^\w.\- ]", "-", part) for part in text.split("/")]
-    return "/".join(part for part in parts if part.strip(". ")) or "-"
-
-
-def summary_metrics(table: Table, metrics: list[str]) -> dict[str, float]:
-    """Each model's mean per metric, as metric names of the compare run (``<group>/<model>/<metric>``)."""
-    found = {}
-    for key, models in table.items():
-        names = display_names(models)
-        for model, summary in models.items():
-            for metric in metrics:
-                mean = summary.mean(metric)
-                if mean is not None:
-                    found[metric_name(f"{key.slug}/{names[model]}/{metric}")] = mean
-    return found
 
 
 def representatives(models: dict[str, ModelSummary]) -> dict[str, ModelSummary]:
@@ -133,9 +147,8 @@ def group_outputs(client: MlflowClient, models: dict[str, ModelSummary]) -> dict
 
 def bar_chart(table: Table, metrics: list[str]) -> Figure | None:
     """One panel per metric: a bar per model in each group (its most-run variant), labelled with its
-    mean, error bars the spread over seeds. Errors that span decades get a log axis (an autoencoder's
-    error can be a thousandth of PCA's); detection scores zoom in on the values they take, so that
-    0.9957 and 0.9952 do not look the same. None when no run logged any of ``metrics``."""
+    mean, error bars the spread over seeds, every axis from zero (the labels carry the digits that
+    tell 0.9957 from 0.9952). None when no run logged any of ``metrics``."""
     shown = [m for m in metrics if any(s.mean(m) is not None for g in table.values() for s in g.values())]
     if not shown:  # the runs logged none of the metrics
         return None
@@ -158,11 +171,8 @@ def bar_chart(table: Table, metrics: list[str]) -> Figure | None:
         arrow = "higher is better" if direction(metric) == "max" else "lower is better"
         ax.set_ylabel(metric)
         ax.set_title(f"{metric} ({arrow})", fontsize=9)
-        if direction(metric) == "max":  # scores in [0, 1]: show the range they take, with room for labels
-            low = min(values)
-            ax.set_ylim(max(0.0, low - 0.25 * (1.0 - low) - 0.01), 1.0 + 0.15 * (1.0 - low) + 0.005)
-        elif values and min(values) > 0 and max(values) / min(values) > 30:
-            ax.set_yscale("log")
+        top = 1.0 if direction(metric) == "max" else max(values, default=1.0)
+        ax.set_ylim(0.0, 1.15 * top)  # from zero: a bar's height is its value
         ax.set_xticks(np.arange(len(table)), [labels[key] for key in table], fontsize=8)
     axes[0, 0].legend(fontsize=8)
     figure.suptitle("models per group: mean over seeds, error bars the sample spread")

@@ -95,6 +95,11 @@ def redact(text: str) -> str:
 CREDENTIALS = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)[^/\s@]+@")
 
 
+#: The experiment tag MLflow's UI reads to open an experiment (its list, compare-runs, model pages)
+#: in the model-training view rather than the GenAI one.
+EXPERIMENT_KIND = ("mlflow.experimentKind", "custom_model_development")
+
+
 def open_experiment(target: Target) -> tuple[MlflowClient, str]:
     """A client for the target's store and the id of its experiment (created if needed)."""
     client = prepare_store(target.uri)
@@ -113,10 +118,12 @@ def prepare_experiment(client: MlflowClient, name: str, artifact_root: str | Non
         if experiment is not None:
             if experiment.lifecycle_stage == "deleted":
                 client.restore_experiment(experiment.experiment_id)
+            if EXPERIMENT_KIND[0] not in experiment.tags:  # made before this project set it
+                client.set_experiment_tag(experiment.experiment_id, *EXPERIMENT_KIND)
             return experiment.experiment_id
         location = (Path(artifact_root) / name).resolve().as_uri() if artifact_root else None
         try:
-            return client.create_experiment(name, artifact_location=location)
+            return client.create_experiment(name, artifact_location=location, tags=dict([EXPERIMENT_KIND]))
         except MlflowException:
             if attempt == 4:
                 raise
