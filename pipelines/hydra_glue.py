@@ -209,6 +209,20 @@ def stage_run(
         except BaseException:
             resume.print_resume_hint(client, run_id)  # where a training kept its last checkpoint
             raise
+        tag_config(client, run_id, task_overrides())
+
+
+def tag_config(client: Any, run_id: str, overrides: list[str]) -> None:
+    """The finished run's configuration key as its ``config`` tag, for the UI's Group by: the same
+    key the comparison's rows are (a resumed run keeps the key its overrides gave it)."""
+    from autoencoders.comparison.groups import CONFIG_TAG, config_key
+
+    run = client.get_run(run_id)
+    if CONFIG_TAG in run.data.tags or run.data.tags.get("stage") not in ("train", "baseline"):
+        return
+    key = config_key(run, overrides)
+    if key:
+        client.set_tag(run_id, CONFIG_TAG, key)
 
 
 def checked(cfg: DictConfig, stage: str) -> DictConfig:

@@ -11,6 +11,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
 
 from autoencoders.errors import ConfigError
+from autoencoders.evaluation.thresholds import THRESHOLD_RULES
 from autoencoders.tracking import runs
 from autoencoders.training.selection import MODES
 from autoencoders.util.params import (
@@ -67,6 +68,7 @@ STAGE_KEYS: dict[str, dict[str, Any]] = {
 GROUPS: dict[str, dict[str, Any]] = {
     "tracking": {"uri": Text(), "experiment": OPTIONAL_NAME, "ui_url": Text()},
     "anomaly": {
+        "threshold": Options(THRESHOLD_RULES),
         "threshold_quantile": FRACTION,
         "contamination": Interval(float, 0, 0.5, closed="left"),
         "trim": Options((True, False)),

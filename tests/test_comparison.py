@@ -14,6 +14,7 @@ from autoencoders.errors import ConfigError
 from autoencoders.evaluation.records import OUTPUTS_PATH, RunOutputs
 from autoencoders.figures.group_figures import draw_group
 from autoencoders.tracking.runs import log_arrays
+from helpers.entry import run_main, store_overrides
 from helpers.runs import artifact_paths, write_run
 from pipelines.compare import compare
 
@@ -214,6 +215,15 @@ def test_the_bar_chart_labels_values_and_draws_every_bar_from_zero(client) -> No
     assert auroc_ax.get_ylim() == (0.0, 1.15)
     labels = [text.get_text() for text in auroc_ax.texts]
     assert labels == ["0.99", "0.75"]  # the labels tell close values apart
+    # One colour per model, the same in every figure: the bars' and the ROC curves'
+    from matplotlib.colors import to_hex
+
+    from autoencoders.figures.plots import roc
+
+    bars = [to_hex(patch.get_facecolor()) for patch in auroc_ax.patches]
+    is_anomaly = np.array([False, True, False, True])
+    curves = roc(is_anomaly, {"pca (seed 0)": np.arange(4.0), "dense#0f12ab": np.arange(4.0)}, "x").axes[0]
+    assert bars == [to_hex(line.get_color()) for line in curves.get_lines()[1::-1]]  # dense, pca
 
 
 def outputs(scores: np.ndarray, grid_scale: float = 1.0) -> RunOutputs:
@@ -262,3 +272,24 @@ def test_group_figures_put_the_models_on_shared_axes() -> None:
     other_data = outputs(np.zeros(4))
     other_data.samples = other_data.samples + 1  # another test set: not drawn against the first
     assert len(draw_group({**models, "other": other_data}, "g")["roc.png"].axes[0].get_lines()) == 3
+
+
+def test_every_run_carries_the_config_key_its_comparison_row_is(store, client, tmp_path, monkeypatch) -> None:
+    """The UI's Group by ``config`` reproduces the table: one key per row, its runs the row's."""
+    quick = [*store_overrides(store), "trainer.max_epochs=2", "dataset.epoch_size=100"]
+    for extra in (["seed=0"], ["seed=1"], ["seed=0", "model.optimizer.lr=0.01"]):
+        assert run_main("train", tmp_path, *quick, *extra, monkeypatch=monkeypatch) == 0
+    runs = client.search_runs([client.get_experiment_by_name("spiral").experiment_id])
+    for run in runs:  # the score auto chose is a param too; machine paths are tags after the rest
+        assert run.data.params["anomaly.score_used"] == run.data.tags["anomaly.score"] != "auto"
+        assert run.data.tags["system.tracking.uri"] == store["uri"]
+        assert not [name for name in run.data.tags if name.startswith(("paths.", "tracking."))]
+    keys = sorted({run.data.tags["config"] for run in runs})
+    assert len(keys) == 2 and re.fullmatch(r"dense code=1 trainer.max_epochs=2 #\w{6}", keys[0])
+    assert re.fullmatch(r"dense code=1 trainer.max_epochs=2 model.optimizer.lr=0.01 #\w{6}", keys[1])
+    (group,) = comparison.collect(client, ["spiral"], ["train/rmse"]).values()
+    names = comparison.display_names(group)
+    assert sorted(names.values()) == keys
+    for variant, summary in group.items():
+        tagged = [run.data.metrics["train/rmse"] for run in runs if run.data.tags["config"] == names[variant]]
+        assert np.mean(tagged) == pytest.approx(summary.mean("train/rmse"))

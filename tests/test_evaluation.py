@@ -55,7 +55,7 @@ def test_the_same_evaluation_scores_any_reconstructing_detector() -> None:
 def test_metrics_match_their_definitions_and_the_threshold_is_the_detectors() -> None:
     splits = spiral_data(n_test=50, n_anomalies=50).splits
     detector = Shrink(0.5)
-    evaluation = evaluate(detector, splits, 0.9, 0.0)
+    evaluation = evaluate(detector, splits, 0.9, 0.0, "quantile")
     normal = splits.test[~splits.test_is_anomaly]
     assert evaluation.metrics["train/rmse"] == pytest.approx(notebook_rmse(splits.train, splits.train / 2))
     assert evaluation.metrics["test/mse"] == pytest.approx(float(((normal / 2) ** 2).mean()))
@@ -113,3 +113,35 @@ def test_with_contamination_the_threshold_is_the_training_scores_quantile() -> N
     train_scores = detector.decision_function(splits.train)
     assert evaluation.threshold == pytest.approx(np.quantile(train_scores, 0.9))
     assert detector.threshold_ == evaluation.threshold
+
+
+def test_the_f1_threshold_flags_exactly_the_best_cut_of_the_validation_scores() -> None:
+    from autoencoders.evaluation.thresholds import f1_threshold
+
+    normal, anomalous = np.array([0.0, 1.0, 2.0, 3.0]), np.array([2.5, 4.0, 5.0])
+    # cuts: >= 4: F1 0.8; >= 2.5: precision 3/4, recall 1, F1 0.857 (the best); >= 2: F1 0.75
+    assert f1_threshold(normal, anomalous) == 2.25
+
+
+def test_auto_takes_the_f1_threshold_on_validation_anomalies_else_a_quantile_and_says_so() -> None:
+    from dataclasses import replace
+
+    from autoencoders.errors import ConfigError
+    from autoencoders.evaluation.thresholds import choose_threshold, f1_threshold
+
+    spiral = spiral_data(n_test=50, n_anomalies=50).splits
+    splits = replace(spiral, val_anomalies=spiral.test[spiral.test_is_anomaly][:20])
+    detector = Shrink(0.5)
+    evaluation = evaluate(detector, splits, 0.99, 0.0)
+    val, val_anomalies = (np.linalg.norm(x / 2, axis=1) for x in (splits.val, splits.val_anomalies))
+    assert evaluation.threshold == f1_threshold(val, val_anomalies) == detector.threshold_
+    said = f"F1-optimal on validation ({len(val)} normal, {len(val_anomalies)} anomalous scores)"
+    assert evaluation.threshold_rule == said
+    few = choose_threshold("auto", val[:40], None, 0.99)
+    assert few.value == pytest.approx(np.quantile(val[:40], 0.99))
+    assert (
+        few.rule
+        == "0.99 quantile of 40 normal validation scores (few for this quantile: about their largest)"
+    )
+    with pytest.raises(ConfigError, match="anomaly.threshold=f1 needs anomalies in the validation split"):
+        choose_threshold("f1", val, None, 0.99)

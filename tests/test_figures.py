@@ -65,12 +65,19 @@ def test_the_detection_figure_shows_roc_and_precision_recall_with_their_areas() 
     assert len(roc_ax.get_lines()) == 3 and len(pr_ax.get_lines()) == 3
 
 
-def test_scores_are_binned_on_a_log_scale() -> None:
+def test_each_models_scores_are_drawn_over_its_threshold_with_what_it_flags() -> None:
+    """Scores in different units (an error spanning decades, IsolationForest's narrow band) on
+    comparable axes: each over its own threshold, 1 where it starts flagging."""
     scores = np.r_[np.geomspace(1e-4, 1e-2, 50), np.geomspace(1.0, 100.0, 50)]
+    narrow = np.r_[np.linspace(0.40, 0.50, 50), np.linspace(0.52, 0.60, 50)]
     is_anomaly = np.r_[np.zeros(50, bool), np.ones(50, bool)]
-    figure = plots.score_histograms(is_anomaly, {"A": scores, "B": scores * 1e3}, "scores")
-    top, bottom = figure.axes  # a row per model ...
-    assert top.get_xscale() == "log" and top.get_shared_x_axes().joined(top, bottom)  # ... on one axis
+    figure = plots.score_histograms(is_anomaly, {"A": scores, "B": narrow}, "scores", {"A": 0.5, "B": 0.55})
+    top, bottom = figure.axes  # a panel per model, each with its own axis
+    assert top.get_xscale() == "log" and bottom.get_xscale() == "linear"
+    assert top.get_xlabel() == "score / threshold (log scale)"
+    assert [line.get_xdata()[0] for line in (*top.get_lines(), *bottom.get_lines())] == [1.0, 1.0]
+    assert top.get_title() == "A: flagged 50 of 50 anomalous, 0 of 50 normal"
+    assert bottom.get_title() == "B: flagged 31 of 50 anomalous, 0 of 50 normal"
     normal, _ = top.containers  # the normal samples' bars, then the anomalous ones'
     assert sum(bar.get_height() > 0 for bar in normal) > 5  # spread over bins, not all in the first
 

@@ -35,7 +35,7 @@ def test_training_against_a_tracking_server(mlflow_server, capsys) -> None:
     logged = [*run.data.params.values(), *run.data.tags.values(), printed.out, printed.err]
     logged.append(Path(client.download_artifacts(run.info.run_id, "config/config.yaml")).read_text())
     assert not [text for text in logged if "s3cret" in text]
-    assert run.data.tags["tracking.uri"] == url.replace("://", "://***@")
+    assert run.data.tags["system.tracking.uri"] == url.replace("://", "://***@")
     detector = load_detector(url, f"runs:/{run.info.run_id}/anomaly_detector")  # over HTTP too
     assert detector.unwrap_python_model().detector.spec.state["settings"]["code_dim"] == 1
 

@@ -38,10 +38,11 @@ def test_run_finishes_with_the_design_names(spiral_run) -> None:
 
 
 def test_machine_paths_are_tags_not_params(spiral_run) -> None:
+    """Under ``system.``: the UI lists them after the tags that say what ran."""
     run = spiral_run["run"]
     for key in ["paths.root", "paths.data", "tracking.uri", "tracking.artifact_root"]:
-        assert key not in run.data.params, key
-        assert run.data.tags[key].startswith(("/", "sqlite:")), key
+        assert key not in run.data.params and key not in run.data.tags, key
+        assert run.data.tags[f"system.{key}"].startswith(("/", "sqlite:")), key
     assert not [value for value in run.data.params.values() if value.startswith("/")]
 
 

@@ -58,6 +58,7 @@ class DetectorSettings:
     register_as: str | None
     score: str  # the autoencoders' anomaly.score (autoencoders.anomaly.scores.SCORES)
     fallback: str  # anomaly.fallback: what score=auto uses without validation anomalies
+    threshold: str = "auto"  # anomaly.threshold: how the threshold is chosen (evaluation.thresholds)
 
 
 def record_evaluation(
@@ -74,8 +75,10 @@ def record_evaluation(
     Final metrics go in at step 0, where the MLflow chart view draws them as one bar per run."""
     splits = datamodule.splits
     runs.log_splits(client, run_id, datamodule.name, splits, datamodule.data_source)
-    evaluation = evaluate(detector, splits, settings.threshold_quantile, settings.contamination)
+    quantile, contamination = settings.threshold_quantile, settings.contamination
+    evaluation = evaluate(detector, splits, quantile, contamination, settings.threshold)
     runs.log_metrics(client, run_id, evaluation.metrics, step=0)
+    client.set_tag(run_id, "threshold.rule", evaluation.threshold_rule)
     for key, note in evaluation.notes.items():
         client.set_tag(run_id, key, note)
         log.warning("%s %s", key, note)
@@ -229,7 +232,9 @@ def train_and_record(
         client.log_artifact(run_id, chosen.path, "checkpoints")
         client.set_tag(run_id, "best_epoch", str(chosen.epoch + 1))  # counted from 1, as the curves
     detector = autoencoder_detector(module, datamodule, settings)
-    client.set_tag(run_id, "anomaly.score", detector.score_.name)  # what anomaly.score=auto chose
+    # What anomaly.score=auto chose, as a param beside anomaly.score (the UI compares params)
+    client.log_param(run_id, "anomaly.score_used", detector.score_.name)
+    client.set_tag(run_id, "anomaly.score", detector.score_.name)
     evaluation = record_evaluation(client, run_id, detector, datamodule, settings)
     metrics = dict(evaluation.metrics)
     if selection.metric not in metrics:  # a per-epoch metric (val/loss): the chosen model's value

@@ -70,12 +70,34 @@ def model_variant(run: Run) -> str:
     )
 
 
+#: The run tag that names a run's configuration: its comparison row (UI: Group by ``config``).
+CONFIG_TAG = "config"
+#: Overrides that make a variant of a model (model and trainer settings), shown in its config key.
+VARIANT_PREFIXES = ("model.", "trainer.")
+
+
+def config_key(run: Run, overrides: list[str]) -> str | None:
+    """The run's configuration key, readable, and the same for exactly the runs one row of the
+    comparison averages over seeds: the model, its code size, the normal digits, the command line's
+    model and trainer settings, and a short hash of the settings and data the comparison groups by
+    (so that changed defaults are another key). None for a run that is not compared."""
+    key = group_key(run, "")
+    if key is None:
+        return None
+    variant = model_variant(run)
+    digits = f" digits={key.normal_digits}" if key.normal_digits else ""
+    settings = [item for item in overrides if item.startswith(VARIANT_PREFIXES) and "code_dim" not in item]
+    readable = " ".join([f"{variant.split('#')[0]} code={key.code_dim}{digits}", *settings])
+    return f"{readable} #{short_hash({'variant': variant, 'data': key.data_id})}"
+
+
 @dataclass
 class ModelSummary:
     """One model's runs in one group: the latest run of each seed, per metric the values over
     those runs, and the older runs of the same seed that they replace (repeats, not more seeds)."""
 
     model: str
+    config: str = ""  # the runs' configuration key (their tag), where they carry one
     values: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     run_ids: list[str] = field(default_factory=list)
     seeds: list[str] = field(default_factory=list)
@@ -136,7 +158,7 @@ def collect(client: MlflowClient, experiment_names: list[str] | None, metrics: l
             if key is None or run.data.tags.get("stage") not in COMPARED_STAGES:
                 continue
             model = model_variant(run)
-            summary = table[key].setdefault(model, ModelSummary(model))
+            summary = table[key].setdefault(model, ModelSummary(model, run.data.tags.get(CONFIG_TAG, "")))
             seed = run.data.params.get("seed", "")
             if seed in summary.seeds:  # newest first: this one is an older repeat
                 summary.replaced.append(run.info.run_id)
@@ -150,11 +172,14 @@ def collect(client: MlflowClient, experiment_names: list[str] | None, metrics: l
 
 
 def display_names(models: dict[str, ModelSummary]) -> dict[str, str]:
-    """Row names: the model's name alone unless the group holds several variants of it."""
+    """Row names: the model's name alone unless the group holds several variants of it; then
+    their configuration key (the runs' ``config`` tag, what the UI groups by), or ``model#hash``."""
     bases = [variant.split("#")[0] for variant in models]
     return {
-        variant: variant if bases.count(variant.split("#")[0]) > 1 else variant.split("#")[0]
-        for variant in models
+        variant: (summary.config or variant)
+        if bases.count(variant.split("#")[0]) > 1
+        else variant.split("#")[0]
+        for variant, summary in models.items()
     }
 
 
@@ -186,9 +211,10 @@ def direction(metric: str) -> str:
 @dataclass(frozen=True)
 class Verdict:
     """What a group's means say of one metric. ``leader``: the best mean; ``level``: the models
-    whose gap to it is within the spread over seeds (the larger sample std of the two), or whose
-    spread is unknown (one run each); ``best``: the leader when no model is level with it and
-    they are not all at the ceiling (an AUROC of 1.0 everywhere separates nothing)."""
+    whose gap to it is within the spread over seeds (the larger sample std of the two; for two
+    single runs, the largest std in the group), or whose spread nothing in the group tells
+    (``unknown_spread``: single runs only); ``best``: the leader when no model is level with it
+    and they are not all at the ceiling (an AUROC of 1.0 everywhere separates nothing)."""
 
     metric: str
     leader: str
@@ -209,14 +235,16 @@ def verdict(models: dict[str, ModelSummary], metric: str) -> Verdict | None:
         return None
     pick = max if direction(metric) == "max" else min
     leader = pick(found, key=found.__getitem__)
+    known = [std for name in found if (std := models[name].std(metric)) is not None]
     level, unknown = [], []
     for name, mean in found.items():
         if name == leader:
             continue
-        spreads = [s for s in (models[leader].std(metric), models[name].std(metric)) if s is not None]
-        if not spreads:
+        pair = [std for std in (models[leader].std(metric), models[name].std(metric)) if std is not None]
+        spread = max(pair or known, default=None)
+        if spread is None:
             unknown.append(name)
-        if not spreads or abs(found[leader] - mean) <= max(spreads):
+        if spread is None or abs(found[leader] - mean) <= spread:
             level.append(name)
     ceiling = direction(metric) == "max" and min(found.values()) >= 1.0
     return Verdict(metric, leader, tuple(level), tuple(unknown), ceiling)

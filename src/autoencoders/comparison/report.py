@@ -23,6 +23,7 @@ from autoencoders.comparison.groups import (
     verdict,
 )
 from autoencoders.evaluation.records import OUTPUTS_PATH, RunOutputs
+from autoencoders.figures.colours import model_colour
 from autoencoders.tracking.runs import load_arrays
 from autoencoders.util.files import markdown_table
 
@@ -82,7 +83,7 @@ def verdict_text(found: Verdict, names: dict[str, str]) -> str:
     said = f"{leader} leads, level with {level} within the seeds' spread"
     if found.unknown_spread:
         single = ", ".join(names[name] for name in found.unknown_spread)
-        said += f" (one run each of {leader} and {single}: no spread to tell them apart; run more seeds)"
+        said += f" (single runs of {leader} and {single}: no spread over seeds to tell them apart)"
     return said
 
 
@@ -165,7 +166,7 @@ def bar_chart(table: Table, metrics: list[str]) -> Figure | None:
             means = [np.nan if p is None or p.mean(metric) is None else p.mean(metric) for p in picked]
             stds = [0.0 if p is None or p.std(metric) is None else p.std(metric) for p in picked]
             positions = np.arange(len(table)) + (index - (len(bases) - 1) / 2) * width
-            bars = ax.bar(positions, means, width, yerr=stds, label=base)
+            bars = ax.bar(positions, means, width, yerr=stds, label=base, color=model_colour(base))
             ax.bar_label(bars, [readable(m) if np.isfinite(m) else "" for m in means], fontsize=7)
             values += [m for m in means if np.isfinite(m)]
         arrow = "higher is better" if direction(metric) == "max" else "lower is better"

@@ -19,6 +19,7 @@ from autoencoders.anomaly.detector import AnomalyDetector, reconstructs, squared
 from autoencoders.anomaly.scores import separation_auroc
 from autoencoders.data.base import Splits
 from autoencoders.evaluation.pixels import pixel_errors, pixel_metrics
+from autoencoders.evaluation.thresholds import choose_threshold, contamination_threshold
 
 
 def notebook_rmse(x: np.ndarray, x_hat: np.ndarray) -> float:
@@ -31,9 +32,10 @@ class Evaluation:
     """Metrics and the arrays the figures are drawn from."""
 
     metrics: dict[str, float]
-    threshold: float  # the detector's: a quantile of the normal validation samples' scores
+    threshold: float  # the detector's, chosen on validation (or training) scores
     test_scores: np.ndarray
     notes: dict[str, str] = field(default_factory=dict)
+    threshold_rule: str = ""  # how the threshold was chosen, on how many scores
     # Detectors that reconstruct (autoencoders, PCA); None for the others (kNN, IsolationForest):
     train_codes: np.ndarray | None = None
     train_reconstructions: np.ndarray | None = None
@@ -42,18 +44,24 @@ class Evaluation:
 
 
 def evaluate(
-    detector: AnomalyDetector, splits: Splits, threshold_quantile: float, contamination: float
+    detector: AnomalyDetector,
+    splits: Splits,
+    threshold_quantile: float,
+    contamination: float,
+    threshold_rule: str = "auto",
 ) -> Evaluation:
     """The metrics of a fitted ``detector``, whose ``threshold_`` it sets.
 
     Anomaly metrics for every detector: ``test/auroc`` and ``test/aupr`` rank normal against
     anomalous test samples (anomalies positive); ``val/auroc`` does so on validation data, for model
-    selection; the ``threshold`` is the ``threshold_quantile`` of the normal validation samples'
-    scores (the test set is never looked at), and ``test/precision``, ``test/recall``, ``test/f1``
-    and the confusion counts are measured at it. With ``contamination`` above 0 (the expected share
-    of anomalies in unlabelled training data) the threshold is instead the ``1 - contamination``
-    quantile of the training samples' scores, PyOD's rule: the validation rows are as unclean (after
-    ``anomaly.trim``, of every training sample, the trimmed ones too).
+    selection; the ``threshold`` is chosen on validation scores by ``threshold_rule``
+    (:mod:`autoencoders.evaluation.thresholds`: F1-optimal where validation has anomalies, else the
+    ``threshold_quantile`` of its normal scores; the test set is never looked at), and
+    ``test/precision``, ``test/recall``, ``test/f1`` and the confusion counts are measured at it.
+    With ``contamination`` above 0 (the expected share of anomalies in unlabelled training data)
+    the threshold is instead the ``1 - contamination`` quantile of the training samples' scores,
+    PyOD's rule: the validation rows are as unclean (after ``anomaly.trim``, of every training
+    sample, the trimmed ones too). ``threshold_rule`` on the evaluation says which, on how many.
 
     A reconstructing detector (:func:`reconstructs`) adds ``train/rmse``, and ``test/rmse`` and
     ``test/mse`` on the normal test samples only (anomalies are meant to reconstruct badly); its
@@ -92,14 +100,16 @@ def evaluate(
             else "skipped: the test set has no anomalies (every class is normal)"
         )
     val_scores = detector.decision_function(splits.val)
-    if splits.val_anomalies is not None and len(splits.val):
-        metrics["val/auroc"] = separation_auroc(val_scores, detector.decision_function(splits.val_anomalies))
+    val_anomaly_scores = None
+    if splits.val_anomalies is not None and len(splits.val_anomalies) and len(splits.val):
+        val_anomaly_scores = detector.decision_function(splits.val_anomalies)
+        metrics["val/auroc"] = separation_auroc(val_scores, val_anomaly_scores)
     if contamination > 0:
-        evaluation.threshold = detector.set_threshold(
-            detector.decision_function(splits.threshold_train), 1 - contamination
-        )
+        chosen = contamination_threshold(detector.decision_function(splits.threshold_train), contamination)
     else:
-        evaluation.threshold = detector.set_threshold(val_scores, threshold_quantile)
+        chosen = choose_threshold(threshold_rule, val_scores, val_anomaly_scores, threshold_quantile)
+    detector.threshold_ = evaluation.threshold = chosen.value
+    evaluation.threshold_rule = chosen.rule
     metrics["threshold"] = evaluation.threshold
     if splits.has_anomalies:
         metrics |= detection_counts(splits.test_is_anomaly, scores > evaluation.threshold)

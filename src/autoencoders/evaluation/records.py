@@ -37,6 +37,7 @@ class RunOutputs:
     grid_v: np.ndarray | None = None
     grid_scores: np.ndarray | None = None  # ... and the anomaly score at each grid point
     features: np.ndarray | None = None  # tables: the feature names (a string array)
+    threshold: np.ndarray | None = None  # the detector's threshold, a 0-d array (None: logged before)
 
     def __post_init__(self) -> None:
         self.kind = DataKind(self.kind)
@@ -87,6 +88,7 @@ def run_outputs(
         scores=evaluation.test_scores,
         shown=shown,
         samples=splits.test[shown],
+        threshold=np.asarray(evaluation.threshold),
     )
     if evaluation.test_reconstructions is not None:
         outputs.reconstructions = evaluation.test_reconstructions[shown]

@@ -38,8 +38,11 @@ def draw_group(outputs: Mapping[str, RunOutputs], label: str) -> dict[str, Figur
     figures = {}
     if is_anomaly.any() and not is_anomaly.all():
         figures["roc.png"] = plots.roc(is_anomaly, scores, f"{label}: anomaly detection")
+    thresholds = {
+        name: None if found.threshold is None else float(found.threshold) for name, found in outputs.items()
+    }
     figures["scores.png"] = plots.score_histograms(
-        is_anomaly, scores, f"{label}: anomaly scores on the test set"
+        is_anomaly, scores, f"{label}: anomaly scores on the test set, each over its threshold", thresholds
     )
     reconstructions = {
         name: found.reconstructions for name, found in outputs.items() if found.reconstructions is not None

@@ -15,6 +15,8 @@ from sklearn.decomposition import PCA
 from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score, roc_curve
 from torchvision.utils import make_grid
 
+from autoencoders.figures.colours import model_colour
+
 
 def _axes(figsize: tuple[float, float] = (6, 4.5)) -> tuple[Figure, Axes]:
     """A figure with one axes, through matplotlib's object API: no pyplot state, nothing to close."""
@@ -169,10 +171,13 @@ def roc(is_anomaly: np.ndarray, scores: Mapping[str, np.ndarray], title: str) ->
     left, right = figure.subplots(1, 2)
     for name, model_scores in scores.items():
         fpr, tpr, _ = roc_curve(is_anomaly, model_scores)
-        left.plot(fpr, tpr, label=f"{name}: AUROC = {roc_auc_score(is_anomaly, model_scores):.4g}")
+        colour = model_colour(name)
+        left.plot(
+            fpr, tpr, color=colour, label=f"{name}: AUROC = {roc_auc_score(is_anomaly, model_scores):.4g}"
+        )
         precision, recall, _ = precision_recall_curve(is_anomaly, model_scores)
         aupr = average_precision_score(is_anomaly, model_scores)
-        right.plot(recall, precision, label=f"{name}: AUPR = {aupr:.4g}")
+        right.plot(recall, precision, color=colour, label=f"{name}: AUPR = {aupr:.4g}")
     left.plot([0, 1], [0, 1], "k:", linewidth=0.8, label="random score")
     left.set(xlabel="false positive rate", ylabel="true positive rate (recall)", title="ROC")
     left.legend(loc="lower right", fontsize=8)
@@ -184,25 +189,46 @@ def roc(is_anomaly: np.ndarray, scores: Mapping[str, np.ndarray], title: str) ->
     return figure
 
 
-def score_histograms(is_anomaly: np.ndarray, scores: Mapping[str, np.ndarray], title: str) -> Figure:
-    """Histograms of each model's anomaly score, normal against anomalous test samples, one row per
-    model on one log axis: the scores span decades, and linear bins put every normal score in the
-    first one."""
+def score_histograms(
+    is_anomaly: np.ndarray,
+    scores: Mapping[str, np.ndarray],
+    title: str,
+    thresholds: Mapping[str, float | None] | None = None,
+) -> Figure:
+    """Histograms of each model's anomaly score on the test set, normal against anomalous, a panel
+    per model. With its threshold known (and above zero) a model's scores are drawn over it, so
+    that 1 is where every model starts flagging, with the threshold marked and what it flags in
+    the panel's title; a panel whose scores span decades gets a log axis of its own."""
+    thresholds = thresholds or {}
     figure = Figure(figsize=(6.4, 1.0 + 2.4 * len(scores)), layout="constrained")
-    axes = figure.subplots(len(scores), 1, sharex=True, squeeze=False)[:, 0]
-    every = np.concatenate(list(scores.values()))
-    positive = every[every > 0]
-    low, high = (positive.min(), positive.max()) if len(positive) else (1e-12, 1.0)
-    bins = np.geomspace(low, max(high, low * 10), 50)
+    axes = figure.subplots(len(scores), 1, squeeze=False)[:, 0]
     for ax, (name, model_scores) in zip(axes, scores.items(), strict=True):
-        clipped = np.clip(model_scores, low, None)
-        ax.hist(clipped[~is_anomaly], bins=bins, alpha=0.6, label="normal")
+        threshold = thresholds.get(name)
+        over = threshold is not None and threshold > 0
+        shown = np.asarray(model_scores, dtype=np.float64) / (threshold if over else 1.0)
+        line = 1.0 if over else threshold
+        logarithmic = shown.min() > 0 and shown.max() / shown.min() > 100
+        ends = [shown.min(), shown.max(), *([line] if line is not None else [])]
+        bins = (
+            np.geomspace(min(ends), max(ends) * 1.001, 50)
+            if logarithmic
+            else np.linspace(min(ends), max(ends), 50)
+        )
+        ax.hist(shown[~is_anomaly], bins=bins, alpha=0.6, label="normal")
         if is_anomaly.any():
-            ax.hist(clipped[is_anomaly], bins=bins, alpha=0.6, label="anomalous")
-        ax.set_xscale("log")
-        ax.set(ylabel="test samples", title=name)
+            ax.hist(shown[is_anomaly], bins=bins, alpha=0.6, label="anomalous")
+        said = name
+        if line is not None:
+            ax.axvline(line, color="k", linestyle="--", linewidth=1, label=f"threshold ({threshold:.4g})")
+            flagged = shown > line
+            said += f": flagged {int(flagged[is_anomaly].sum())} of {int(is_anomaly.sum())} anomalous"
+            said += f", {int(flagged[~is_anomaly].sum())} of {int((~is_anomaly).sum())} normal"
+        if logarithmic:
+            ax.set_xscale("log")
+        unit = "score / threshold" if over else "anomaly score"
+        ax.set(xlabel=unit + (" (log scale)" if logarithmic else ""), ylabel="test samples")
+        ax.set_title(said, fontsize=9)
         ax.legend(fontsize=8)
-    axes[-1].set_xlabel("anomaly score (the run's anomaly.score; log scale)")
     figure.suptitle(title)
     return figure
 

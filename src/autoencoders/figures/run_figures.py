@@ -44,7 +44,7 @@ def draw(
     if splits.has_anomalies:
         figures["roc.png"] = plots.roc(outputs.is_anomaly, scores, f"{label}: anomaly detection")
     figures["scores.png"] = plots.score_histograms(
-        outputs.is_anomaly, scores, f"{label}: anomaly scores on the test set"
+        outputs.is_anomaly, scores, f"{label}: anomaly scores on the test set", {label: evaluation.threshold}
     )
     return figures
 

@@ -35,6 +35,8 @@ FINISHED, FAILED, KILLED = (
 )
 CONFIG_FILE = "config/config.yaml"
 OVERRIDES_FILE = "config/overrides.yaml"
+#: Where a run's machine paths and store URIs go among its tags (after the meaningful ones).
+SYSTEM_PREFIX = "system."
 #: MLflow keeps param values up to this many characters.
 MAX_PARAM_LENGTH = 6000
 
@@ -150,15 +152,13 @@ def flatten(nested: Mapping[str, Any], skip: Sequence[str] = ()) -> dict[str, An
 
 
 def split_paths(params: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
-    """``(params, tags)``: settings whose values are this machine's paths or store URIs become tags,
-    so that the params of two runs compare what they ran, not where."""
+    """``(params, tags)``: settings whose values are this machine's paths or store URIs become tags
+    under ``system.`` (``system.tracking.uri``), so that the params of two runs compare what they
+    ran, not where, and the UI lists these tags after the meaningful ones."""
     is_path = re.compile(r"^(/|[a-z][a-z0-9+.-]*:/)")
-    paths = {
-        key: redact(str(value))
-        for key, value in params.items()
-        if isinstance(value, str) and is_path.match(value)
-    }
-    return {key: value for key, value in params.items() if key not in paths}, paths
+    paths = {key for key, value in params.items() if isinstance(value, str) and is_path.match(value)}
+    tags = {f"{SYSTEM_PREFIX}{key}": redact(str(params[key])) for key in paths}
+    return {key: value for key, value in params.items() if key not in paths}, tags
 
 
 def ui_link(ui_url: str, experiment_id: str, run_id: str) -> str:
