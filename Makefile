@@ -48,13 +48,15 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-# The MLflow UI over the project's store. It is a full tracking server too: runs started elsewhere with
-# tracking=server tracking.uri=http://HOST:PORT send their artifacts through it into mlruns/artifacts.
-# HOST=0.0.0.0 makes it reachable from other machines.
+# The MLflow UI over the project's store (pipelines/tracking_server.py). It is a full tracking server too:
+# runs started elsewhere with tracking=server tracking.uri=http://HOST:PORT send their artifacts through
+# it into mlruns/artifacts. HOST=0.0.0.0 serves other machines, always with MLflow's login: the first
+# start needs MLFLOW_AUTH_ADMIN_PASSWORD; ALLOWED_HOSTS=mlflow-host,other: the names they reach it by
+# (docs/scale-out.md#a-team-server-with-a-login).
+ALLOWED_HOSTS ?=
 server: install
-	mkdir -p $(STORE)
-	$(BIN)/mlflow server --backend-store-uri sqlite:///$(STORE)/mlflow.db \
-		--artifacts-destination $(STORE)/artifacts --host $(HOST) --port $(PORT)
+	$(BIN)/python -m pipelines.tracking_server host=$(HOST) port=$(PORT) store=$(STORE) \
+		allowed_hosts=[$(ALLOWED_HOSTS)] $(ARGS)
 
 ui: server
 

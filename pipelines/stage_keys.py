@@ -64,6 +64,18 @@ STAGE_KEYS: dict[str, dict[str, Any]] = {
         "max_rows": POSITIVE_INT,
         "seed": NON_NEGATIVE_INT,
     },
+    "tracking_server": {
+        "host": Text(),
+        "port": PORT,
+        "store": Text(),
+        "allowed_hosts": ListOf(Text(), "host names", empty=True),
+        "auth": Options(("auto", True, False)),
+        # MLflow's permission names (mlflow/server/auth/permissions.py), DENY aside
+        "default_permission": Options(("READ", "USE", "EDIT", "MANAGE", "NO_PERMISSIONS")),
+        "auth_cache_seconds": NON_NEGATIVE_INT,
+        "workers": [POSITIVE_INT, None],
+        "seed": NON_NEGATIVE_INT,
+    },
 }
 GROUPS: dict[str, dict[str, Any]] = {
     "tracking": {"uri": Text(), "experiment": OPTIONAL_NAME, "ui_url": Text()},
