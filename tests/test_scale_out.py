@@ -11,15 +11,34 @@ from mlflow.tracking import MlflowClient
 
 from helpers.entry import store_overrides
 from helpers.runs import QUICK_SPIRAL, artifact_paths, load_detector
+from helpers.server import ADMIN, HOST_NAME
+from pipelines import tracking_server
 from pipelines.hydra_glue import PROJECT_ROOT, compose_config
 from pipelines.train import train
 
 pytestmark = pytest.mark.slow
 
 
-def test_training_against_a_tracking_server(mlflow_server, capsys) -> None:
-    url = mlflow_server.url
-    with_credentials = url.replace("://", "://alice:s3cret@")  # the server ignores them; we must hide them
+def test_training_against_a_tracking_server(mlflow_server, monkeypatch, capsys) -> None:
+    url, port = mlflow_server.url, mlflow_server.port
+    search = "/api/2.0/mlflow/experiments/search?max_results=1"
+    assert mlflow_server.status(search) == 401  # the login is on
+    named = {"Host": f"{HOST_NAME}:{port}"}  # as a browser at http://mlflow-host:<port> sends it
+    assert mlflow_server.status(search, ADMIN, named) == 200
+    assert mlflow_server.status(search, ADMIN, {"Host": f"elsewhere.example:{port}"}) == 403  # rebinding
+    # A user, created as docs/scale-out.md says, from the UI's own origin (MLflow blocks other origins)
+    alice = ("alice", "alice-password-0123")
+    origin = {**named, "Origin": f"http://{HOST_NAME}:{port}"}
+    create = {"username": alice[0], "password": alice[1]}
+    assert mlflow_server.status("/api/2.0/mlflow/users/create", ADMIN, origin, create) == 200
+    # The admin is in MLflow's auth database: a restart needs no password
+    assert tracking_server.has_admin(mlflow_server.folder / "basic_auth.db", ADMIN[0])
+
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", alice[0])
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", alice[1])
+    # A URI's credentials win over the environment's (requests sends them): both are alice's here,
+    # and neither may show anywhere; everything read back below goes with the environment's alone.
+    with_credentials = url.replace("://", f"://{alice[0]}:{alice[1]}@")
     cfg = compose_config("train", ["tracking=server", f"tracking.uri={with_credentials}", *QUICK_SPIRAL])
     metrics = train(cfg)
     client = MlflowClient(url)  # everything below is read back over HTTP
@@ -34,7 +53,7 @@ def test_training_against_a_tracking_server(mlflow_server, capsys) -> None:
     printed = capsys.readouterr()
     logged = [*run.data.params.values(), *run.data.tags.values(), printed.out, printed.err]
     logged.append(Path(client.download_artifacts(run.info.run_id, "config/config.yaml")).read_text())
-    assert not [text for text in logged if "s3cret" in text]
+    assert not [text for text in logged if alice[1] in text]
     assert run.data.tags["system.tracking.uri"] == url.replace("://", "://***@")
     detector = load_detector(url, f"runs:/{run.info.run_id}/anomaly_detector")  # over HTTP too
     assert detector.unwrap_python_model().detector.spec.state["settings"]["code_dim"] == 1

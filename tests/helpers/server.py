@@ -3,6 +3,8 @@ it are collected, so its ~10 s boot overlaps the tests before them."""
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import shutil
 import signal
@@ -11,14 +13,19 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipelines.hydra_glue import PROJECT_ROOT
+from pipelines import tracking_server
+from pipelines.hydra_glue import PROJECT_ROOT, checked, compose_config
 
 #: The served detector's row limit (``max_rows``): small, so the tests can pass it cheaply.
 SERVED_MAX_ROWS = 50
+#: The test tracking server's admin, and the name it is reached by besides 127.0.0.1.
+ADMIN = (tracking_server.ADMIN, "admin-password-for-tests")
+HOST_NAME = "mlflow-host"
 
 
 def free_port() -> int:
@@ -43,7 +50,9 @@ def wait_for(url: str, process: subprocess.Popen, log: Path, seconds: float) -> 
 
 @dataclass
 class TrackingServer:
-    """An ``mlflow server`` on 127.0.0.1: a free port, its own SQLite store, artifact serving on."""
+    """The project's own server (``pipelines.tracking_server``) on 127.0.0.1 with its login on
+    (``auth=true``): a free port, its own store, artifact serving on, :data:`HOST_NAME` among the
+    allowed Host names, the admin :data:`ADMIN`."""
 
     process: subprocess.Popen
     url: str
@@ -51,29 +60,48 @@ class TrackingServer:
 
     @property
     def artifacts(self) -> Path:
-        return self.folder / "served-artifacts"
+        return self.folder / "artifacts"
+
+    @property
+    def port(self) -> int:
+        return int(self.url.rpartition(":")[2])
 
     @classmethod
     def start(cls) -> TrackingServer:
-        folder = Path(tempfile.mkdtemp(prefix="mlflow-server-"))
-        port = free_port()
-        command = [
-            str(Path(sys.executable).with_name("mlflow")),
-            "server",
-            "--backend-store-uri",
-            f"sqlite:///{folder / 'server.db'}",
-            "--artifacts-destination",
-            str(folder / "served-artifacts"),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-        ]
+        """The command and environment the launcher would ``exec``, run in the background (one
+        worker: the suite's processes share two cores)."""
+        folder, port = Path(tempfile.mkdtemp(prefix="mlflow-server-")), free_port()
+        settings = [f"port={port}", f"store={folder}", "auth=true", f"allowed_hosts=[{HOST_NAME}]"]
+        cfg = checked(compose_config("tracking_server", [*settings, "workers=1"]), "tracking_server")
+        environ = {**os.environ, tracking_server.ADMIN_PASSWORD: ADMIN[1]}
+        command, env = tracking_server.prepare(cfg, environ)
         with (folder / "server.log").open("w") as log:
-            process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            process = subprocess.Popen(
+                command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+            )
         return cls(process, f"http://127.0.0.1:{port}", folder)
+
+    def status(
+        self,
+        path: str,
+        credentials: tuple[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+        body: dict | None = None,
+    ) -> int:
+        """The HTTP status the server answers ``path`` with: basic auth with ``credentials``, a JSON
+        POST of ``body``; ``headers`` may forge ``Host`` or ``Origin``."""
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(f"{self.url}{path}", data=data, headers=headers or {})
+        if data is not None:
+            request.add_header("Content-Type", "application/json")
+        if credentials:
+            token = base64.b64encode(":".join(credentials).encode()).decode()
+            request.add_header("Authorization", f"Basic {token}")
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status
+        except urllib.error.HTTPError as error:
+            return error.code
 
     def wait_until_up(self, seconds: float = 120) -> None:
         wait_for(f"{self.url}/health", self.process, self.folder / "server.log", seconds)
