@@ -9,6 +9,9 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
+from autoencoders.errors import ConfigError
+from autoencoders.tracking.runs import stage_run
+from autoencoders.tracking.store import Target, open_experiment
 from helpers.entry import store_overrides
 from helpers.runs import QUICK_SPIRAL, artifact_paths, load_detector
 from helpers.server import ADMIN, HOST_NAME
@@ -30,7 +33,8 @@ def test_training_against_a_tracking_server(mlflow_server, monkeypatch, capsys) 
     alice = ("alice", "alice-password-0123")
     origin = {**named, "Origin": f"http://{HOST_NAME}:{port}"}
     create = {"username": alice[0], "password": alice[1]}
-    assert mlflow_server.status("/api/2.0/mlflow/users/create", ADMIN, origin, create) == 200
+    users = "/api/2.0/mlflow/users/create"
+    assert mlflow_server.status(users, ADMIN, origin, create) == 200
     # The admin is in MLflow's auth database: a restart needs no password
     assert tracking_server.has_admin(mlflow_server.folder / "basic_auth.db", ADMIN[0])
 
@@ -57,6 +61,20 @@ def test_training_against_a_tracking_server(mlflow_server, monkeypatch, capsys) 
     assert run.data.tags["system.tracking.uri"] == url.replace("://", "://***@")
     detector = load_detector(url, f"runs:/{run.info.run_id}/anomaly_detector")  # over HTTP too
     assert detector.unwrap_python_model().detector.spec.state["settings"]["code_dim"] == 1
+
+    # A teammate's first mistakes, in one line: a wrong password; another user's experiment, which
+    # MLflow's default_permission=READ lets bob read but not log into. No run is left behind.
+    bob = ("bob", "bob-password-01234")
+    assert mlflow_server.status(users, ADMIN, body={"username": bob[0], "password": bob[1]}) == 200
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", "not-alices-password")
+    with pytest.raises(ConfigError, match="the server wants a login and did not take this one"):
+        open_experiment(Target(url, "spiral"))
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", bob[0])
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", bob[1])
+    refused = "tracking.experiment=spiral: .* does not let your account log runs"
+    with pytest.raises(ConfigError, match=refused), stage_run(Target(url, "spiral"), "bob's", {}, {}, "", []):
+        pass
+    assert len(client.search_runs([run.info.experiment_id])) == 1
 
 
 def test_ddp_on_two_cpu_processes_makes_one_run(store, client, tmp_path, spiral_run) -> None:

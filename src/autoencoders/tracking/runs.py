@@ -21,7 +21,7 @@ from mlflow.tracking import MlflowClient
 from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
 
 from autoencoders.errors import ConfigError
-from autoencoders.tracking.store import Target, open_experiment, redact, retry_locked
+from autoencoders.tracking.store import Target, open_experiment, redact, retry_locked, server_refusals
 
 if TYPE_CHECKING:  # annotations only: Lightning and matplotlib load when a run trains or draws
     from matplotlib.figure import Figure
@@ -117,7 +117,9 @@ def stage_run(
     """The run a stage records into, with its params and config files logged. Yields
     ``(client, experiment_id, run_id)``; the run ends FINISHED, FAILED or KILLED."""
     client, experiment_id = open_experiment(target)
-    with tracked_run(client, experiment_id, run_name, tags) as run_id:
+    with contextlib.ExitStack() as opened:
+        with server_refusals(target):  # its creation; a refusal once it exists ends it FAILED
+            run_id = opened.enter_context(tracked_run(client, experiment_id, run_name, tags))
         log_params(client, run_id, params)
         log_config(client, run_id, config_yaml, overrides)
         yield client, experiment_id, run_id

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import re
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -104,7 +105,31 @@ def open_experiment(target: Target) -> tuple[MlflowClient, str]:
     """A client for the target's store and the id of its experiment (created if needed)."""
     client = prepare_store(target.uri)
     root = target.artifact_root if is_local_store(target.uri) else None
-    return client, prepare_experiment(client, target.experiment, root)
+    with server_refusals(target):
+        return client, prepare_experiment(client, target.experiment, root)
+
+
+@contextlib.contextmanager
+def server_refusals(target: Target) -> Iterator[None]:
+    """A tracking server's refusal in one line saying what to set, where MLflow raises it with the
+    request's traceback: of the login (401), or of runs in the experiment (403: MLflow's login lets
+    an account read other users' experiments, not log into them, unless granted)."""
+    try:
+        yield
+    except MlflowException as error:
+        status, where = error.get_http_status_code(), f"tracking.uri={redact(target.uri)}"
+        if status == 401:
+            raise ConfigError(
+                f"{where}: the server wants a login and did not take this one: set "
+                "MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD to your account there"
+            ) from None
+        if status == 403:
+            raise ConfigError(
+                f"tracking.experiment={target.experiment}: the server ({where}) does not let your "
+                "account log runs into this experiment (another user's): ask its admin for EDIT on it, "
+                "or name another"
+            ) from None
+        raise
 
 
 def prepare_experiment(client: MlflowClient, name: str, artifact_root: str | None) -> str:
