@@ -30,8 +30,21 @@ from pipelines.stage_keys import check, one_line, resolved, target_error
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 CONFIG_DIR = str(PROJECT_ROOT / "conf")
+#: Where ``make ui`` / ``make server`` last served a store, in the store's folder: the address its
+#: runs' printed links use.
+UI_ADDRESS_FILE = "ui-address"
+DEFAULT_UI = "http://127.0.0.1:5000"
+
+
+def store_ui_address(store: str) -> str:
+    """The UI address the store's server recorded when it started, else ``make ui``'s default."""
+    recorded = Path(store) / UI_ADDRESS_FILE
+    return recorded.read_text().strip() if recorded.is_file() else DEFAULT_UI
+
+
 RESOLVERS = {
     "project_root": lambda: str(PROJECT_ROOT),
+    "ui_address": store_ui_address,
     "path_stem": lambda path: Path(str(path)).stem or "data",  # the experiment of your own data
     "epoch_stride": epoch_stride,  # validate every n-th epoch: ~20 times a run
     "optuna_direction": lambda mode: {"min": "minimize", "max": "maximize"}.get(mode, mode),

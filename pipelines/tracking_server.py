@@ -12,6 +12,7 @@ import contextlib
 import ipaddress
 import os
 import secrets
+import socket
 import sqlite3
 import sys
 from collections.abc import Mapping
@@ -24,6 +25,7 @@ with libraries_loading():
 
     from autoencoders.errors import ConfigError
     from pipelines import hydra_glue as glue
+    from pipelines.hydra_glue import UI_ADDRESS_FILE
 
 #: MLflow's own variables: the admin's password stays in the environment, never in a file.
 ADMIN_PASSWORD = "MLFLOW_AUTH_ADMIN_PASSWORD"
@@ -93,6 +95,12 @@ def check_admin_password(host: str, store: Path, environ: Mapping[str, str]) -> 
         raise ConfigError(f"{ADMIN_PASSWORD} must be at least {MIN_PASSWORD} characters (MLflow's rule)")
 
 
+def ui_address(host: str, port: int) -> str:
+    """Where a browser reaches this server: the printed links of runs in its store point there."""
+    shown = socket.gethostname() if host in ("0.0.0.0", "::") else host
+    return f"http://{shown}:{port}"
+
+
 def allowed_hosts(names: list[str], port: int) -> list[str]:
     """MLflow's default Host headers (loopback and private addresses, any port) and each name, bare
     and with the port: a browser at ``http://mlflow-host:5000`` sends ``Host: mlflow-host:5000``."""
@@ -125,6 +133,7 @@ def prepare(cfg: DictConfig, environ: Mapping[str, str]) -> tuple[list[str], dic
     if auth:
         check_admin_password(cfg.host, store, environ)
     store.mkdir(parents=True, exist_ok=True)
+    (store / UI_ADDRESS_FILE).write_text(ui_address(cfg.host, int(cfg.port)) + "\n")
     env = dict(environ)
     if auth:
         (store / "basic_auth.ini").write_text(auth_config(cfg))

@@ -14,8 +14,8 @@ from helpers.runs import artifact_paths
 
 
 @pytest.fixture
-def experiment(client) -> str:
-    return client.create_experiment("lifecycle")
+def experiment(client, tmp_path) -> str:
+    return client.create_experiment("lifecycle", (tmp_path / "artifacts").as_uri())
 
 
 def test_a_run_that_returns_ends_finished(client, experiment) -> None:

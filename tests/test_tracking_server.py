@@ -108,5 +108,15 @@ def test_the_launcher_becomes_mlflow_server_and_leaves_no_output_folder(
     ((path, *command),) = execs
     assert command[:4] == [path, "-m", "mlflow", "server"] and option(command, "--app-name") == "basic-auth"
     assert sorted(path.name for path in tmp_path.iterdir()) == ["store"]  # Hydra's run folder removed
-    assert sorted(path.name for path in store.iterdir()) == ["basic_auth.ini"]
+    assert sorted(path.name for path in store.iterdir()) == ["basic_auth.ini", "ui-address"]
     assert not tracking_server.has_admin(store / "basic_auth.db", "admin")  # MLflow creates it
+
+
+def test_runs_link_to_the_ui_address_their_stores_server_recorded(tmp_path: Path, monkeypatch) -> None:
+    """``make ui PORT=5055``: the runs of that store print links to port 5055, not 5000."""
+    monkeypatch.delenv("MLFLOW_UI_URL", raising=False)
+    before = compose_config("train", [f"paths.mlruns={tmp_path}"])
+    assert before.tracking.ui_url == "http://127.0.0.1:5000"  # no server has served it yet
+    prepare(compose_config("tracking_server", [f"store={tmp_path}", "port=5055"]), {})
+    after = compose_config("train", [f"paths.mlruns={tmp_path}"])
+    assert after.tracking.ui_url == "http://127.0.0.1:5055"

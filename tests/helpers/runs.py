@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from pathlib import Path
 
 from mlflow.entities import Metric, Param, Run
 from mlflow.tracking import MlflowClient
@@ -30,7 +31,11 @@ def write_run(
 ) -> Run:
     """A run as a stage would leave it, written directly: tags, params, final metrics, status."""
     found = client.get_experiment_by_name(experiment)
-    experiment_id = found.experiment_id if found else client.create_experiment(experiment)
+    # Artifacts beside the store's database, as the stages put them (MLflow's default is ./mlruns
+    # under the working directory: the repository's own store)
+    store = Path(client.tracking_uri.removeprefix("sqlite:///")).parent
+    location = (store / "artifacts" / experiment).as_uri()
+    experiment_id = found.experiment_id if found else client.create_experiment(experiment, location)
     run_id = client.create_run(experiment_id, tags=dict(tags)).info.run_id
     stamp = int(time.time() * 1000)
     client.log_batch(

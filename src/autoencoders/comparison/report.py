@@ -79,11 +79,11 @@ def verdict_text(found: Verdict, names: dict[str, str]) -> str:
     leader = names[found.leader]
     if found.best:
         return f"{leader}, ahead of every other model by more than the seeds' spread"
-    level = ", ".join(names[name] for name in found.level)
-    said = f"{leader} leads, level with {level} within the seeds' spread"
+    level = [names[name] for name in found.level if name not in found.unknown_spread]
+    said = f"{leader} leads" + (f", level with {', '.join(level)} within the seeds' spread" if level else "")
     if found.unknown_spread:
         single = ", ".join(names[name] for name in found.unknown_spread)
-        said += f" (single runs of {leader} and {single}: no spread over seeds to tell them apart)"
+        said += f"; against {single}: single runs, no spread over seeds to tell a lead from chance"
     return said
 
 
