@@ -100,3 +100,19 @@ def test_anomaly_maps_show_each_image_its_reconstruction_and_its_error_on_one_sc
     assert len(bottom.collections) == 1  # the defect's outline
     single = plots.anomaly_map(samples[2], errors[2], "one")
     assert single.axes[1].get_images()[-1].get_array().max() == pytest.approx(0.75)
+
+
+def test_shown_images_say_what_the_threshold_made_of_them() -> None:
+    from autoencoders.evaluation.records import RunOutputs
+    from autoencoders.figures.run_figures import verdicts
+
+    outputs = RunOutputs(
+        kind="images",
+        is_anomaly=np.array([False, False, True, True]),
+        scores=np.array([1.0, 5.0, 6.0, 2.0]),
+        shown=np.arange(4),
+        samples=np.zeros((4, 1, 2, 2)),
+    )
+    labels, axis, colours = verdicts(outputs, 3.0)
+    assert labels == ["1\nok", "5\nFALSE ALARM", "6\ncaught", "2\nMISSED"]
+    assert colours == ["black", "tab:red", "tab:green", "tab:red"] and axis.endswith("at the threshold 3")

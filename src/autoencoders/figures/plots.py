@@ -77,6 +77,7 @@ def points_codes(x: np.ndarray, codes: np.ndarray, title: str) -> Figure:
     segments = np.stack([x[:, :2], plane], axis=1)
     ax.add_collection(LineCollection(segments, colors="k", linewidths=0.1))
     ax.axis("equal")
+    ax.set(xlabel="x0 (a code: its value on this axis, or its first two components)", ylabel="x1")
     ax.set_title(title)
     ax.legend()
     return figure
@@ -110,6 +111,7 @@ def points_samples(x_train: np.ndarray, generated: np.ndarray, title: str) -> Fi
     ax.scatter(x_train[:, 0], x_train[:, 1], c="b", s=3, label="training data")
     ax.scatter(generated[:, 0], generated[:, 1], c="y", s=12, label="decoded codes")
     ax.axis("equal")
+    ax.set(xlabel="x0 (a code: its value on this axis, or its first two components)", ylabel="x1")
     ax.set_title(title)
     ax.legend()
     return figure
@@ -121,9 +123,10 @@ def image_grid(
     title: str,
     column_labels: list[str] | None = None,
     column_axis: str = "",
+    column_colours: list[str] | None = None,
 ) -> Figure:
     """Rows of single-channel images (N x 1 x H x W each) as one grid, a title left of each row and,
-    where given, a label under each column (``column_axis`` says what the labels are)."""
+    where given, a label under each column (``column_axis`` says what the labels are), in its colour."""
     n_cols = max(len(row) for row in rows)
     blank = np.ones_like(rows[0][:1])
     padded = [np.concatenate([row, *[blank] * (n_cols - len(row))]) for row in rows]
@@ -135,6 +138,8 @@ def image_grid(
     ax.set_yticks([2 + cell_height * (r + 0.5) for r in range(len(rows))], row_titles, fontsize=8)
     columns = [2 + cell_width * (c + 0.5) for c in range(n_cols)] if column_labels else []
     ax.set_xticks(columns, column_labels or [], fontsize=7)
+    for tick, colour in zip(ax.get_xticklabels(), column_colours or [], strict=False):
+        tick.set_color(colour)
     ax.set_xlabel(column_axis, fontsize=8)
     ax.tick_params(length=0)
     for spine in ax.spines.values():

@@ -122,8 +122,7 @@ def image_figures(
             [outputs.samples, outputs.reconstructions],
             ["original", "reconstructed"],
             f"{label}: test {what} (normal first, then anomalous)",
-            [f"{score:.3g}" for score in outputs.scores[outputs.shown]],
-            "anomaly score of each",
+            *verdicts(outputs, evaluation.threshold),
         ),
         "anomaly_maps.png": shown_anomaly_maps(splits, outputs, f"{label}: where the test {what} differ"),
         "codes.png": plots.image_codes(
@@ -135,6 +134,31 @@ def image_figures(
             f"{label}: decoded {how}",
         ),
     }
+
+
+#: What the threshold made of a shown sample, and its colour: (anomalous, flagged) -> word.
+VERDICTS = {
+    (True, True): ("caught", "tab:green"),
+    (True, False): ("MISSED", "tab:red"),
+    (False, True): ("FALSE ALARM", "tab:red"),
+    (False, False): ("ok", "black"),
+}
+
+
+def verdicts(outputs: RunOutputs, threshold: float) -> tuple[list[str], str, list[str]]:
+    """Labels under shown samples: each one's score and what the threshold made of it (caught,
+    missed, a false alarm), coloured; and what the labels say."""
+    shown = outputs.shown
+    said = [
+        VERDICTS[bool(a), bool(s > threshold)]
+        for a, s in zip(outputs.is_anomaly[shown], outputs.scores[shown], strict=True)
+    ]
+    labels = [f"{score:.3g}\n{word}" for score, (word, _) in zip(outputs.scores[shown], said, strict=True)]
+    return (
+        labels,
+        f"anomaly score of each, and at the threshold {threshold:.3g}",
+        [colour for _, colour in said],
+    )
 
 
 def shown_anomaly_maps(splits: Splits, outputs: RunOutputs, title: str) -> Figure:
