@@ -9,7 +9,10 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from autoencoders.training.module import AutoencoderModule
@@ -18,6 +21,19 @@ from helpers.runs import QUICK_SPIRAL, artifact_paths
 from pipelines import hydra_glue
 from pipelines.hydra_glue import PROJECT_ROOT
 from pipelines.train import train
+
+
+def started_until(command: list[str], ready: Callable[[], bool]) -> subprocess.Popen:
+    """``command`` started from the project's root, returned once ``ready()`` holds while it runs
+    (its output is the failure if it ends first)."""
+    process = subprocess.Popen(
+        command, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.monotonic() + 120
+    while not ready():
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+        time.sleep(0.005)
+    return process
 
 
 @pytest.mark.parametrize(
@@ -116,13 +132,8 @@ def test_a_killed_training_resumes_in_its_run_to_the_uninterrupted_result(
         f"hydra.run.dir={killed_dir}",
         *store_overrides(store),
     ]
-    process = subprocess.Popen(
-        [*command, *QUICK_SPIRAL], cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    deadline = time.monotonic() + 120
-    while not (killed_dir / "checkpoints" / "last.ckpt").exists():  # the first epoch's checkpoint
-        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
-        time.sleep(0.02)
+    last = killed_dir / "checkpoints" / "last.ckpt"  # the first epoch's checkpoint
+    process = started_until([*command, *QUICK_SPIRAL], last.exists)
     process.send_signal(signal.SIGTERM)
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 128 + signal.SIGTERM, stderr[-2000:]
@@ -214,3 +225,33 @@ def test_a_failed_model_upload_fails_the_run_and_marks_the_model_failed(
     )
     (model,) = client.search_logged_models([experiment])
     assert model.name == "anomaly_detector" and str(model.status) == "FAILED"
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
+def test_a_scoring_process_killed_mid_file_leaves_no_output(spiral_run, tmp_path, signum) -> None:
+    """A real ``python -m pipelines.score`` killed while it writes its output (where a direct write
+    would leave half a file): there is no output. SIGTERM exits 143 and removes the temporary file;
+    SIGKILL cannot be caught and leaves it, hidden and named so that no ``*.csv`` matches it."""
+    source, folder = tmp_path / "points.parquet", tmp_path / "scored"
+    points = np.random.default_rng(0).normal(size=(150_000, 2))  # about half a second of writing
+    pd.DataFrame(points, columns=["x0", "x1"]).to_parquet(source)
+    folder.mkdir()
+    model = f"runs:/{spiral_run['run'].info.run_id}/anomaly_detector"
+    settings = [
+        f"tracking.uri={spiral_run['uri']}",
+        f"model_uri={model}",
+        f"input={source}",
+        "batch_size=10000",
+    ]
+    command = [sys.executable, "-m", "pipelines.score", *settings, f"output={folder / 'scored.csv'}"]
+    process = started_until([*command, f"hydra.run.dir={tmp_path / 'run'}"], lambda: any(folder.iterdir()))
+    process.send_signal(signum)
+    _, stderr = process.communicate(timeout=60)
+    left = [path.name for path in folder.iterdir()]
+    if signum == signal.SIGTERM:
+        assert process.returncode == 128 + signal.SIGTERM and "Traceback" not in stderr, stderr[-2000:]
+        assert left == []
+    else:
+        assert process.returncode == -signal.SIGKILL, stderr[-2000:]
+        (partial,) = left
+        assert partial.startswith(".scored.csv.partial-") and not list(folder.glob("*.csv"))
