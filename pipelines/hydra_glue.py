@@ -4,6 +4,7 @@ one-line errors, what a job knows about itself (sweep, overrides, folder), its M
 from __future__ import annotations
 
 import contextlib
+import shutil
 import signal
 import sys
 import tempfile
@@ -20,9 +21,9 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
-from autoencoders.errors import ConfigError, InputError, TrainingDiverged
+from autoencoders.errors import ConfigError, InputError, TrackingServerGone, TrainingDiverged
 from autoencoders.tracking import resume, runs, sweeps
-from autoencoders.tracking.store import Target, redact
+from autoencoders.tracking.store import Target, redact, unanswered
 from autoencoders.training.selection import epoch_stride
 from autoencoders.util.console import quiet_libraries
 from autoencoders.util.files import remove_job_folder
@@ -122,8 +123,9 @@ def _exit_on_sigterm(signum: int, frame: Any) -> None:
 @contextlib.contextmanager
 def one_line_errors() -> Iterator[None]:
     """Bad settings and input: ``error: <message>`` on stderr, exit 2, no traceback, no output
-    folder; a diverged training (its run ended FAILED) the same way with exit 1. In a multirun the
-    error is raised on, so Hydra records the job as failed and goes on. SIGTERM becomes
+    folder; a diverged training (its run ended FAILED) and a tracking server that stopped answering
+    (its run left RUNNING, the job's folder and checkpoint kept) the same way with exit 1. In a
+    multirun the error is raised on, so Hydra records the job as failed and goes on. SIGTERM becomes
     ``SystemExit(143)``, so the open run ends KILLED rather than RUNNING."""
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _exit_on_sigterm)
@@ -136,13 +138,14 @@ def one_line_errors() -> Iterator[None]:
         if _terminated_by and not stop.code:
             raise SystemExit(128 + _terminated_by[0]) from stop
         raise
-    except (ConfigError, InputError, TrainingDiverged) as error:
+    except (ConfigError, InputError, TrainingDiverged, TrackingServerGone) as error:
         print(f"error: {redact(str(error))}", file=sys.stderr)
         if is_multirun():
             raise
         if isinstance(error, ConfigError | InputError):
             discard_job_dir()  # nothing ran: leave no output folder behind
-        raise SystemExit(1 if isinstance(error, TrainingDiverged) else 2) from None
+            raise SystemExit(2) from None
+        raise SystemExit(1) from None
 
 
 def is_multirun() -> bool:
@@ -164,12 +167,20 @@ def discard_job_dir() -> None:
 @contextlib.contextmanager
 def job_dir() -> Iterator[Path]:
     """The job's working folder (checkpoints): Hydra's output dir, or under the compose API a
-    temporary one, removed when the job is done (what matters is in MLflow by then)."""
+    temporary one, removed when the job is done (what matters is in MLflow by then), but for a
+    tracking server that stopped answering: it holds the checkpoint that ``resume`` continues."""
     if HydraConfig.initialized():
         yield Path(HydraConfig.get().runtime.output_dir)
         return
-    with tempfile.TemporaryDirectory(prefix="autoencoders-") as folder:
-        yield Path(folder)
+    folder = Path(tempfile.mkdtemp(prefix="autoencoders-"))
+    try:
+        yield folder
+    except TrackingServerGone:
+        raise
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 #: Overrides that say where a job writes, not what it is: left out of its run's name.
@@ -219,7 +230,11 @@ def stage_run(
     with opening as (client, experiment_id, run_id):
         try:
             yield client, experiment_id, run_id
-        except BaseException:
+        except TrackingServerGone:
+            raise
+        except BaseException as error:
+            if unanswered(error):  # nothing more to ask a server that is gone, the run stays RUNNING
+                raise resume.server_gone(cfg.tracking.uri, run_id, error) from error
             resume.print_resume_hint(client, run_id)  # where a training kept its last checkpoint
             raise
         tag_config(client, run_id, task_overrides())

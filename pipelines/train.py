@@ -24,6 +24,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
             train_and_record,
             trim_after_a_first_fit,
         )
+        from autoencoders.tracking.resume import CHECKPOINT_DIR_TAG
         from autoencoders.training.fit import prepare_trainer, prepare_training
         from autoencoders.training.selection import Selection
 
@@ -53,6 +54,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
             trainer.fit(module, datamodule=datamodule)
             return {}
         tags = run_tags("train", datamodule, module.name, module.code_dim)
+        tags[CHECKPOINT_DIR_TAG] = str(best.dirpath)  # where resume finds it if the server goes away
         with glue.stage_run(cfg, tags, f"{module.name} code={module.code_dim} seed={cfg.seed}") as opened:
             client, experiment_id, run_id = opened
             resume = prepare_resume(client, run_id, Path(best.dirpath)) if cfg.resume else None

@@ -5,19 +5,53 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 
+import numpy as np
+import pandas as pd
 import pytest
+from mlflow.tracking import MlflowClient
+from pytorch_lightning.callbacks import Callback
 
+from autoencoders.training import fit
 from autoencoders.training.module import AutoencoderModule
 from helpers.entry import run_main, store_overrides
 from helpers.runs import QUICK_SPIRAL, artifact_paths
+from helpers.server import ADMIN, Forwarder
 from pipelines import hydra_glue
 from pipelines.hydra_glue import PROJECT_ROOT
 from pipelines.train import train
+
+
+def started_until(command: list[str], ready: Callable[[], bool]) -> subprocess.Popen:
+    """``command`` started from the project's root, returned once ``ready()`` holds while it runs
+    (its output is the failure if it ends first)."""
+    process = subprocess.Popen(
+        command, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.monotonic() + 120
+    while not ready():
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+        time.sleep(0.005)
+    return process
+
+
+def assert_finished_as_uninterrupted(client: MlflowClient, run_id: str, uninterrupted: dict) -> None:
+    """A resumed run ended FINISHED with the final metrics of the same config trained without a stop
+    (``spiral_run``), and each per-epoch metric holds each epoch once: none lost, none twice."""
+    run = client.get_run(run_id)
+    assert run.info.status == "FINISHED"
+    assert "error" not in run.data.tags and "killed_by" not in run.data.tags
+    for name, value in uninterrupted["metrics"].items():
+        assert run.data.metrics[name] == pytest.approx(value, rel=1e-5), name
+    for name in ("train/loss", "val/loss", "train/lr"):
+        steps = [point.step for point in client.get_metric_history(run_id, name)]
+        assert sorted(steps) == list(range(1, 21)), name  # QUICK_SPIRAL's 20 epochs
 
 
 @pytest.mark.parametrize(
@@ -116,13 +150,8 @@ def test_a_killed_training_resumes_in_its_run_to_the_uninterrupted_result(
         f"hydra.run.dir={killed_dir}",
         *store_overrides(store),
     ]
-    process = subprocess.Popen(
-        [*command, *QUICK_SPIRAL], cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    deadline = time.monotonic() + 120
-    while not (killed_dir / "checkpoints" / "last.ckpt").exists():  # the first epoch's checkpoint
-        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
-        time.sleep(0.02)
+    last = killed_dir / "checkpoints" / "last.ckpt"  # the first epoch's checkpoint
+    process = started_until([*command, *QUICK_SPIRAL], last.exists)
     process.send_signal(signal.SIGTERM)
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 128 + signal.SIGTERM, stderr[-2000:]
@@ -138,13 +167,8 @@ def test_a_killed_training_resumes_in_its_run_to_the_uninterrupted_result(
 
     assert run_main("train", tmp_path, *tracking, f"resume={run_id}", monkeypatch=monkeypatch) == 0
     (resumed,) = client.search_runs([run.info.experiment_id])
-    assert resumed.info.run_id == run_id and resumed.info.status == "FINISHED"
-    assert "error" not in resumed.data.tags and "killed_by" not in resumed.data.tags
-    for name, value in spiral_run["metrics"].items():
-        assert resumed.data.metrics[name] == pytest.approx(value, rel=1e-5), name
-    for name in ("train/loss", "val/loss", "train/lr"):  # every epoch once: no step twice
-        steps = [point.step for point in client.get_metric_history(run_id, name)]
-        assert sorted(steps) == list(range(1, 21)), name
+    assert resumed.info.run_id == run_id
+    assert_finished_as_uninterrupted(client, run_id, spiral_run)
 
     assert run_main("train", tmp_path, *tracking, f"resume={run_id}", monkeypatch=monkeypatch) == 2
     assert f"resume={run_id}: the run is FINISHED" in capsys.readouterr().err
@@ -214,3 +238,97 @@ def test_a_failed_model_upload_fails_the_run_and_marks_the_model_failed(
     )
     (model,) = client.search_logged_models([experiment])
     assert model.name == "anomaly_detector" and str(model.status) == "FAILED"
+
+
+@pytest.mark.slow
+def test_a_tracking_server_lost_mid_training_fails_in_one_line_and_the_run_resumes_when_it_is_back(
+    mlflow_server, tmp_path, capsys, monkeypatch, spiral_run
+) -> None:
+    """The server goes away right after epoch 1's checkpoint (a proxy in front of the suite's server
+    stops): one line names the server and the checkpoint kept here, the run stays RUNNING there
+    (nothing can end it), and once the server is back ``resume=`` finishes it as ``spiral_run``."""
+    for name, value in [("MAX_RETRIES", "2"), ("BACKOFF_FACTOR", "0"), ("BACKOFF_JITTER", "0")]:
+        monkeypatch.setenv(f"MLFLOW_HTTP_REQUEST_{name}", value)  # MLflow's own: retries for ~4 min
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", ADMIN[0])  # the suite's server has its login on
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", ADMIN[1])
+    proxy = Forwarder(mlflow_server.url).start()
+    tracking = ["tracking=server", f"tracking.uri={proxy.url}"]
+
+    class ServerGoesAway(Callback):
+        def on_train_epoch_start(self, trainer, pl_module) -> None:
+            if trainer.current_epoch == 1:  # epoch 1 is checkpointed; its metrics are still held back
+                proxy.stop()
+                trainer.logger.flush_seconds = 0  # its next write goes out now, not up to 10 s later
+
+    callbacks = fit.training_callbacks
+
+    def with_an_outage(*args) -> tuple:
+        checkpoint, found = callbacks(*args)
+        return checkpoint, [*found, ServerGoesAway()]
+
+    monkeypatch.setattr(fit, "training_callbacks", with_an_outage)
+    client = MlflowClient(mlflow_server.url)  # read back past the proxy
+
+    def train_in(folder: str, *args: str) -> int:
+        return run_main("train", tmp_path / folder, *tracking, *args, monkeypatch=monkeypatch)
+
+    try:
+        status = train_in("first", "tracking.experiment=lost server", *QUICK_SPIRAL)
+        stderr = capsys.readouterr().err
+        (run,) = client.search_runs([client.get_experiment_by_name("lost server").experiment_id])
+        run_id, kept = run.info.run_id, (tmp_path / "first" / "run" / "checkpoints").resolve()
+        assert status == 1 and "Traceback" not in stderr
+        (line,) = [text for text in stderr.splitlines() if text.startswith("error:")]
+        said = (
+            f"error: the tracking server {proxy.url} stopped answering (ERRNO Connection refused); "
+            f"the run's last checkpoint is kept in {kept}; when the server is back: "
+            f"python -m pipelines.train resume={run_id}"
+        )
+        assert re.fullmatch(re.escape(said).replace("ERRNO", r"\[Errno \d+\]"), line), line
+        assert run.info.status == "RUNNING" and run.data.metrics == {}  # no write got through
+        assert "checkpoints/last.ckpt" not in artifact_paths(client, run_id)
+        assert (kept / "last.ckpt").is_file() and (kept / "server-gone.json").is_file()
+
+        monkeypatch.setattr(fit, "training_callbacks", callbacks)
+        proxy.start()
+        (kept / "server-gone.json").rename(kept / "moved.json")  # a RUNNING run without the mark
+        assert train_in("refused", f"resume={run_id}") == 2
+        assert "the run is RUNNING; only KILLED or FAILED runs can be resumed" in capsys.readouterr().err
+        (kept / "moved.json").rename(kept / "server-gone.json")
+        assert train_in("again", f"resume={run_id}") == 0
+    finally:
+        proxy.stop()
+    assert_finished_as_uninterrupted(client, run_id, spiral_run)  # epochs 1-2's metrics: from the mark
+    assert not (kept / "server-gone.json").exists()  # logged once: a second resume cannot log them again
+    again = (tmp_path / "again" / "run" / "checkpoints").resolve()
+    assert client.get_run(run_id).data.tags["system.checkpoint_dir"] == str(again)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
+def test_a_scoring_process_killed_mid_file_leaves_no_output(spiral_run, tmp_path, signum) -> None:
+    """A real ``python -m pipelines.score`` killed while it writes its output (where a direct write
+    would leave half a file): there is no output. SIGTERM exits 143 and removes the temporary file;
+    SIGKILL cannot be caught and leaves it, hidden and named so that no ``*.csv`` matches it."""
+    source, folder = tmp_path / "points.parquet", tmp_path / "scored"
+    points = np.random.default_rng(0).normal(size=(150_000, 2))  # about half a second of writing
+    pd.DataFrame(points, columns=["x0", "x1"]).to_parquet(source)
+    folder.mkdir()
+    model = f"runs:/{spiral_run['run'].info.run_id}/anomaly_detector"
+    settings = [
+        f"tracking.uri={spiral_run['uri']}",
+        f"model_uri={model}",
+        f"input={source}",
+        "batch_size=10000",
+    ]
+    command = [sys.executable, "-m", "pipelines.score", *settings, f"output={folder / 'scored.csv'}"]
+    process = started_until([*command, f"hydra.run.dir={tmp_path / 'run'}"], lambda: any(folder.iterdir()))
+    process.send_signal(signum)
+    _, stderr = process.communicate(timeout=60)
+    left = [path.name for path in folder.iterdir()]
+    if signum == signal.SIGTERM:
+        assert process.returncode == 128 + signal.SIGTERM and "Traceback" not in stderr, stderr[-2000:]
+        assert left == []
+    else:
+        assert process.returncode == -signal.SIGKILL, stderr[-2000:]
+        (partial,) = left
+        assert partial.startswith(".scored.csv.partial-") and not list(folder.glob("*.csv"))

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import requests
 from mlflow.exceptions import MlflowException
 
 from autoencoders.data.spiral import SpiralDataModule
 from autoencoders.tracking import runs
-from autoencoders.tracking.store import Target, open_experiment, retry_locked
+from autoencoders.tracking.store import Target, open_experiment, retry_locked, unanswered
 from helpers.built import spiral_data
 from helpers.runs import artifact_paths
 
@@ -42,6 +43,43 @@ def test_ctrl_c_or_sigterm_ends_the_run_killed(client, experiment, stop) -> None
     run = client.get_run(run_id)
     assert run.info.status == "KILLED"
     assert run.data.tags["killed_by"] == type(stop).__name__
+
+
+def raised_while_retrying(error: BaseException) -> BaseException:
+    """``error`` raised in the handler of a refused connection: what MLflow raises once its retries gave
+    up (the cause in ``__context__`` only), or a SIGTERM landing in urllib3's backoff sleep."""
+    try:
+        try:
+            raise requests.exceptions.ConnectionError("... [Errno 111] Connection refused')")
+        except requests.exceptions.ConnectionError:
+            raise error  # noqa: B904 - as MLflow raises it
+    except BaseException as raised:
+        return raised
+
+
+@pytest.mark.parametrize(
+    ("raised", "reason", "status"),
+    [
+        (
+            MlflowException("API request to /api/2.0/mlflow/runs/log-batch failed"),
+            "[Errno 111] Connection refused",
+            "RUNNING",
+        ),
+        (SystemExit(143), None, "KILLED"),
+    ],
+    ids=["gone", "SIGTERM while waiting"],
+)
+def test_a_run_on_a_lost_tracking_server_is_left_running_but_a_sigterm_still_kills_it(
+    client, experiment, raised, reason, status
+) -> None:
+    """Nothing can end a run on a server that stopped answering (each try would wait through MLflow's
+    retries again); a SIGTERM that lands while the client waits to retry is still a SIGTERM."""
+    error = raised_while_retrying(raised)
+    assert unanswered(error) == reason
+    with pytest.raises(type(raised)), runs.tracked_run(client, experiment) as run_id:
+        raise error
+    run = client.get_run(run_id)
+    assert run.info.status == status and "error" not in run.data.tags
 
 
 def test_a_locked_database_is_retried_and_other_errors_are_not(monkeypatch) -> None:

@@ -29,6 +29,14 @@ from autoencoders.figures.run_figures import draw
 from autoencoders.registry import DETECTORS
 from autoencoders.tracking import models, runs
 from autoencoders.tracking.logger import BufferedMLFlowLogger
+from autoencoders.tracking.resume import (
+    CHECKPOINT_DIR_TAG,
+    log_unlogged,
+    mark_server_gone,
+    marked_checkpoints,
+    server_gone,
+)
+from autoencoders.tracking.store import unanswered
 from autoencoders.training.fit import fit_best, relocate_checkpoint
 from autoencoders.training.module import AutoencoderModule
 from autoencoders.training.selection import Selection
@@ -131,24 +139,37 @@ def autoencoder_detector(
 
 @dataclass(frozen=True)
 class Resume:
-    """Where an interrupted run continues: its last checkpoint, fetched from the run, and per metric
-    the last epoch the run already holds."""
+    """Where an interrupted run continues: its last checkpoint, fetched from the run (or from this
+    machine, where its tracking server stopped answering), and per metric the last epoch the run
+    already holds."""
 
     checkpoint: Path
     logged_steps: dict[str, int]
 
 
 def prepare_resume(client: MlflowClient, run_id: str, checkpoint_dir: Path) -> Resume:
-    """Fetch the run's ``checkpoints/last.ckpt`` (and ``best.ckpt``, into ``checkpoint_dir``, where
-    the training keeps its checkpoints) and point the saved checkpoint state at that folder."""
-    kept = {Path(item.path).name for item in client.list_artifacts(run_id, "checkpoints")}
-    checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    """Bring the run's last checkpoint (and ``best.ckpt``, into ``checkpoint_dir``, where the training
+    keeps its checkpoints) and point the saved checkpoint state at that folder. They come from the
+    folder this machine marked when the run's tracking server stopped answering (whose unlogged
+    metrics are logged first), else from the run's ``checkpoints/`` artifacts. The run's
+    ``checkpoint_dir`` tag then names the new folder."""
     resume_dir = checkpoint_dir.parent / "resume"
-    for name, folder in (("last.ckpt", resume_dir), ("best.ckpt", checkpoint_dir)):
-        if name in kept:
-            with tempfile.TemporaryDirectory() as tmp:
-                folder.mkdir(parents=True, exist_ok=True)
-                shutil.move(client.download_artifacts(run_id, f"checkpoints/{name}", tmp), folder / name)
+    places = {"last.ckpt": resume_dir, "best.ckpt": checkpoint_dir}
+    for folder in places.values():
+        folder.mkdir(parents=True, exist_ok=True)
+    marked = marked_checkpoints(client.get_run(run_id))
+    if marked:
+        for name, folder in places.items():  # copies: the marked folder stays as it was
+            if (marked / name).is_file() and (marked / name).resolve() != (folder / name).resolve():
+                shutil.copy2(marked / name, folder / name)
+        log_unlogged(client, run_id, marked)
+    else:
+        kept = {Path(item.path).name for item in client.list_artifacts(run_id, "checkpoints")}
+        for name, folder in places.items():
+            if name in kept:
+                with tempfile.TemporaryDirectory() as tmp:
+                    shutil.move(client.download_artifacts(run_id, f"checkpoints/{name}", tmp), folder / name)
+    client.set_tag(run_id, CHECKPOINT_DIR_TAG, str(checkpoint_dir))
     relocate_checkpoint(resume_dir / "last.ckpt", checkpoint_dir)
     metrics = client.get_run(run_id).data.metrics
     logged = {key: max(point.step for point in client.get_metric_history(run_id, key)) for key in metrics}
@@ -212,18 +233,25 @@ def train_and_record(
     """Fit logging into ``run_id`` (from ``resume`` when given), restore the checkpoint
     ``selection`` chose, then evaluate and log it with its checkpoint and model. Returns the final
     metrics, the selection metric's value for that model among them (``{}`` on ranks other than
-    zero). A fit that stops early (Ctrl-C, SIGTERM, an error) leaves its checkpoints in the run."""
-    trainer.logger = BufferedMLFlowLogger(
+    zero). A fit that stops early (Ctrl-C, SIGTERM, an error) leaves its checkpoints in the run; one
+    whose tracking server stopped answering leaves them here, marked for ``resume``
+    (:class:`~autoencoders.errors.TrackingServerGone`)."""
+    logger = BufferedMLFlowLogger(
         tracking_uri=tracking_uri,
         run_id=run_id,
         epoch=lambda: trainer.current_epoch + 1,
         logged_steps=resume.logged_steps if resume else None,
     )
+    trainer.logger = logger
     try:
         chosen = fit_best(module, datamodule, trainer, checkpoint, resume.checkpoint if resume else None)
-    except BaseException:
-        if trainer.is_global_zero:
-            keep_checkpoints(client, run_id, checkpoint)
+    except BaseException as error:
+        if not trainer.is_global_zero:
+            raise
+        if unanswered(error):  # nowhere to upload them: the checkpoints stay here, marked
+            kept = mark_server_gone(Path(checkpoint.dirpath), run_id, logger.pending)
+            raise server_gone(tracking_uri, run_id, error, kept) from error
+        keep_checkpoints(client, run_id, checkpoint)
         raise
     if not trainer.is_global_zero:
         return {}

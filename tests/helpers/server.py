@@ -1,19 +1,25 @@
 """A real ``mlflow server`` for the tests: started in the background as soon as the tests that need
-it are collected, so its ~10 s boot overlaps the tests before them."""
+it are collected, so its ~10 s boot overlaps the tests before them; a proxy that makes it go away
+and come back; ``mlflow models serve``."""
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
+import select
 import shutil
 import signal
 import socket
+import socketserver
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -155,3 +161,73 @@ class ModelServer:
             os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(timeout=30)
         shutil.rmtree(self.log.parent, ignore_errors=True)
+
+
+class _Relay(socketserver.BaseRequestHandler):
+    """One client connection, relayed to the server and back until either side closes."""
+
+    server: _Forwarding
+
+    def handle(self) -> None:
+        try:
+            upstream = socket.create_connection(self.server.target)
+        except OSError:
+            return
+        ends = [self.request, upstream]
+        for end in ends:  # relay each piece at once: Nagle's wait for an ACK costs ~40 ms a request
+            end.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.server.open.update(ends)
+        try:
+            while not self.server.closed:  # a connection that raced stop() ends here
+                for end in select.select(ends, [], [])[0]:
+                    data = end.recv(65536)
+                    if not data:
+                        return
+                    (upstream if end is self.request else self.request).sendall(data)
+        except OSError:
+            return
+        finally:
+            self.server.open.difference_update(ends)
+            upstream.close()
+
+
+class _Forwarding(socketserver.ThreadingTCPServer):
+    """The listening side: the port again at once after a stop, a thread per connection."""
+
+    allow_reuse_address = True
+    daemon_threads = True
+
+    def __init__(self, port: int, target: tuple[str, int]) -> None:
+        super().__init__(("127.0.0.1", port), _Relay)
+        self.target = target
+        self.open: set[socket.socket] = set()
+        self.closed = False
+
+
+class Forwarder:
+    """A TCP proxy on 127.0.0.1 in front of a server, in threads of this process: :meth:`stop` makes
+    the server go away as a crash or a network cut would (new connections refused, open ones cut),
+    :meth:`start` brings it back on the same port."""
+
+    def __init__(self, url: str) -> None:
+        parts = urllib.parse.urlsplit(url)
+        self.target = (parts.hostname or "127.0.0.1", parts.port or 80)
+        self.port = free_port()
+        self.url = f"{parts.scheme}://127.0.0.1:{self.port}"
+        self._server: _Forwarding | None = None
+
+    def start(self) -> Forwarder:
+        self._server = _Forwarding(self.port, self.target)
+        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is None:
+            return
+        self._server.closed = True
+        self._server.shutdown()
+        self._server.server_close()
+        for end in list(self._server.open):
+            with contextlib.suppress(OSError):
+                end.shutdown(socket.SHUT_RDWR)
+        self._server = None

@@ -12,7 +12,7 @@ from mlflow.entities import Metric
 from pytorch_lightning.loggers import MLFlowLogger
 from pytorch_lightning.utilities import rank_zero_only
 
-from autoencoders.tracking.store import retry_locked
+from autoencoders.tracking.store import retry_locked, unanswered
 
 
 class BufferedMLFlowLogger(MLFlowLogger):
@@ -42,6 +42,7 @@ class BufferedMLFlowLogger(MLFlowLogger):
         self.flush_seconds = flush_seconds
         self._buffer: list[Metric] = []
         self._last_flush = time.monotonic()
+        self.server_gone = False
 
     @property
     def experiment(self) -> Any:
@@ -70,11 +71,22 @@ class BufferedMLFlowLogger(MLFlowLogger):
         if len(self._buffer) >= 1000 or time.monotonic() - self._last_flush > self.flush_seconds:
             self.flush()
 
+    @property
+    def pending(self) -> list[Metric]:
+        """The metrics held back and not written yet (all of them once the server is gone)."""
+        return list(self._buffer)
+
     @rank_zero_only
     def flush(self) -> None:
-        """Write every held-back metric now."""
-        if self._buffer:  # MLflow's log_batch splits it into the store's batch sizes
-            retry_locked(self.experiment.log_batch, run_id=self.run_id, metrics=self._buffer)
+        """Write every held-back metric now. Once the tracking server has stopped answering, they stay
+        held (:attr:`pending`) and no later flush tries again: each try would wait through MLflow's
+        retries once more (Lightning calls ``finalize`` again on the way out of ``fit``)."""
+        if self._buffer and not self.server_gone:  # MLflow's log_batch splits it into batches
+            try:
+                retry_locked(self.experiment.log_batch, run_id=self.run_id, metrics=self._buffer)
+            except Exception as error:
+                self.server_gone = unanswered(error) is not None
+                raise
             self._buffer = []
         self._last_flush = time.monotonic()
 

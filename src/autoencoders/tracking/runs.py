@@ -21,7 +21,14 @@ from mlflow.tracking import MlflowClient
 from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
 
 from autoencoders.errors import ConfigError
-from autoencoders.tracking.store import Target, open_experiment, redact, retry_locked, server_refusals
+from autoencoders.tracking.store import (
+    Target,
+    open_experiment,
+    redact,
+    retry_locked,
+    server_refusals,
+    unanswered,
+)
 
 if TYPE_CHECKING:  # annotations only: Lightning and matplotlib load when a run trains or draws
     from matplotlib.figure import Figure
@@ -30,8 +37,9 @@ if TYPE_CHECKING:  # annotations only: Lightning and matplotlib load when a run 
 
 log = logging.getLogger(__name__)
 
-FINISHED, FAILED, KILLED = (
-    RunStatus.to_string(s) for s in (RunStatus.FINISHED, RunStatus.FAILED, RunStatus.KILLED)
+RUNNING, FINISHED, FAILED, KILLED = (
+    RunStatus.to_string(s)
+    for s in (RunStatus.RUNNING, RunStatus.FINISHED, RunStatus.FAILED, RunStatus.KILLED)
 )
 CONFIG_FILE = "config/config.yaml"
 OVERRIDES_FILE = "config/overrides.yaml"
@@ -74,12 +82,13 @@ def tracked_run(
 
 @contextlib.contextmanager
 def reopened_run(client: MlflowClient, run_id: str) -> Iterator[str]:
-    """An ended (KILLED or FAILED) run made RUNNING again, to continue it; it ends as
-    :func:`tracked_run`'s runs do. The tags of its earlier end go."""
+    """An ended (KILLED or FAILED) run made RUNNING again, to continue it (or one left RUNNING by a
+    tracking server that stopped answering); it ends as :func:`tracked_run`'s runs do. The tags of its
+    earlier end go."""
     for tag in ("error", "killed_by"):
         with contextlib.suppress(MlflowException):
             client.delete_tag(run_id, tag)
-    retry_locked(client.update_run, run_id, status="RUNNING")
+    retry_locked(client.update_run, run_id, status=RUNNING)
     with ended(client, run_id):
         yield run_id
 
@@ -87,8 +96,9 @@ def reopened_run(client: MlflowClient, run_id: str) -> Iterator[str]:
 @contextlib.contextmanager
 def ended(client: MlflowClient, run_id: str) -> Iterator[None]:
     """Always end ``run_id`` when the block exits: FINISHED, FAILED (with the error as the tag
-    ``error``), or KILLED on Ctrl-C or SIGTERM."""
-    status = FAILED
+    ``error``), or KILLED on Ctrl-C or SIGTERM; but for a tracking server that stopped answering,
+    where the run cannot be ended: it stays RUNNING (each try would wait through MLflow's retries)."""
+    status: str | None = FAILED
     try:
         yield
         status = FINISHED
@@ -98,11 +108,15 @@ def ended(client: MlflowClient, run_id: str) -> Iterator[None]:
             client.set_tag(run_id, "killed_by", type(stop).__name__)
         raise
     except BaseException as error:
+        if unanswered(error):
+            status = None
+            raise
         with contextlib.suppress(Exception):
             client.set_tag(run_id, "error", error_text(error))
         raise
     finally:
-        end_run(client, run_id, status)
+        if status:
+            end_run(client, run_id, status)
 
 
 @contextlib.contextmanager

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import requests
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
@@ -44,6 +45,33 @@ def retry_locked(call: Callable[..., T], *args: Any, attempts: int = 8, **kwargs
                 raise
             time.sleep(0.1 * 2**attempt)
     raise RuntimeError("unreachable")
+
+
+#: What ``requests`` raises, under MLflow's ``MlflowException``, once its retries found no server: a
+#: refused or cut connection, a timeout, a gateway's 5xx answers.
+UNANSWERED = (
+    requests.exceptions.ConnectionError,
+    requests.exceptions.Timeout,
+    requests.exceptions.RetryError,
+)
+
+
+def unanswered(error: BaseException) -> str | None:
+    """Why a tracking server did not answer (``[Errno 111] Connection refused``), where ``error`` or
+    an error it arose from says so; None for any other error. MLflow's client has already retried
+    by then (``MLFLOW_HTTP_REQUEST_MAX_RETRIES``, about 4 minutes by its defaults). A Ctrl-C or
+    SIGTERM is not one, even one that lands while the client waits to retry."""
+    if not isinstance(error, Exception):
+        return None
+    seen: set[int] = set()
+    found: BaseException | None = error
+    while found is not None and id(found) not in seen:
+        if isinstance(found, UNANSWERED):
+            reason = re.search(r"\[Errno -?\d+\] [^'\")]+|too many \d+ error responses|timed out", str(found))
+            return reason.group(0) if reason else type(found).__name__
+        seen.add(id(found))
+        found = found.__cause__ or found.__context__
+    return None
 
 
 def is_local_store(uri: str) -> bool:

@@ -48,12 +48,20 @@ def umask_mode(folder: bool = False) -> int:
     return (0o777 if folder else 0o666) & ~mask
 
 
+def partial_prefix(path: Path) -> str:
+    """How the temporary file or folder that becomes ``path`` is named: ``.<name>.partial-XXXXXXXX``,
+    hidden and without ``path``'s suffix, so that what a killed process (SIGKILL, a power cut) leaves
+    behind matches no ``*.csv`` or ``*.parquet`` pattern, not even pathlib's, which matches hidden files."""
+    return f".{path.name}.partial-"
+
+
 @contextlib.contextmanager
 def atomic_file(path: Path) -> Iterator[IO[bytes]]:
     """A binary stream to a temporary file beside ``path``, renamed into place when the block ends
-    without error (and removed when it does not): a reader never sees half a file."""
+    without error (and removed when it does not, SIGTERM and Ctrl-C included): a reader never sees
+    half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=partial_prefix(path))
     try:
         with os.fdopen(handle, "wb") as stream:
             yield stream
@@ -70,7 +78,7 @@ def atomic_folder(path: Path) -> Iterator[Path]:
     block ends without error, and is removed when it does not: a folder of outputs is the new one,
     complete, or the old one as it was."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}."))
+    temporary = Path(tempfile.mkdtemp(dir=path.parent, prefix=partial_prefix(path)))
     try:
         yield temporary
         temporary.chmod(umask_mode(folder=True))
