@@ -275,21 +275,27 @@ def test_group_figures_put_the_models_on_shared_axes() -> None:
 
 
 def test_every_run_carries_the_config_key_its_comparison_row_is(store, client, tmp_path, monkeypatch) -> None:
-    """The UI's Group by ``config`` reproduces the table: one key per row, its runs the row's."""
-    quick = [*store_overrides(store), "trainer.max_epochs=2", "dataset.epoch_size=100"]
-    for extra in (["seed=0"], ["seed=1"], ["seed=0", "model.optimizer.lr=0.01"]):
-        assert run_main("train", tmp_path, *quick, *extra, monkeypatch=monkeypatch) == 0
+    """The UI's Group by ``config`` reproduces the table: one key per row, its runs the row's;
+    a baseline's own settings make another row (kNN with k=5 and k=3)."""
+    for extra in (["seed=0"], ["seed=1"], ["seed=0", "method.n_neighbors=3"]):
+        args = [*store_overrides(store), "method=knn", *extra]
+        assert run_main("baseline", tmp_path, *args, monkeypatch=monkeypatch) == 0
     runs = client.search_runs([client.get_experiment_by_name("spiral").experiment_id])
-    for run in runs:  # the score auto chose is a param too; machine paths are tags after the rest
-        assert run.data.params["anomaly.score_used"] == run.data.tags["anomaly.score"] != "auto"
-        assert run.data.tags["system.tracking.uri"] == store["uri"]
-        assert not [name for name in run.data.tags if name.startswith(("paths.", "tracking."))]
     keys = sorted({run.data.tags["config"] for run in runs})
-    assert len(keys) == 2 and re.fullmatch(r"dense code=1 trainer.max_epochs=2 #\w{6}", keys[0])
-    assert re.fullmatch(r"dense code=1 trainer.max_epochs=2 model.optimizer.lr=0.01 #\w{6}", keys[1])
-    (group,) = comparison.collect(client, ["spiral"], ["train/rmse"]).values()
-    names = comparison.display_names(group)
-    assert sorted(names.values()) == keys
-    for variant, summary in group.items():
-        tagged = [run.data.metrics["train/rmse"] for run in runs if run.data.tags["config"] == names[variant]]
-        assert np.mean(tagged) == pytest.approx(summary.mean("train/rmse"))
+    assert len(keys) == 2 and re.fullmatch(r"knn code=1 #\w{6}", keys[0])
+    assert re.fullmatch(r"knn code=1 method.n_neighbors=3 #\w{6}", keys[1])
+    (group,) = comparison.collect(client, ["spiral"], ["test/auroc"]).values()
+    assert sorted(comparison.display_names(group).values()) == keys  # two kNN variants: their keys
+    for summary in group.values():
+        tagged = [run.data.metrics["test/auroc"] for run in runs if run.data.tags["config"] == summary.config]
+        assert len(tagged) == len(summary.run_ids) and np.mean(tagged) == pytest.approx(
+            summary.mean("test/auroc")
+        )
+
+
+def test_a_trained_run_says_which_score_auto_chose_and_keeps_machine_paths_apart(spiral_run) -> None:
+    run = spiral_run["run"]
+    assert run.data.params["anomaly.score_used"] == run.data.tags["anomaly.score"] != "auto"
+    assert re.fullmatch(r"dense code=1 #\w{6}", run.data.tags["config"])
+    assert run.data.tags["system.tracking.uri"] == spiral_run["uri"]
+    assert not [name for name in run.data.tags if name.startswith(("paths.", "tracking."))]

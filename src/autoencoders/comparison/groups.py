@@ -55,13 +55,19 @@ def short_hash(items: dict[str, str]) -> str:
     return hashlib.sha1(repr(sorted(items.items())).encode()).hexdigest()[:6]
 
 
+#: Settings that make a variant of a model: a network's and its trainer's, a baseline's method's.
+VARIANT_PREFIXES = ("model.", "trainer.", "method.")
+#: The code size under its names: the group holds it, not the variant.
+CODE_SIZE_PARAMS = ("model.code_dim", "method.n_components")
+
+
 def model_variant(run: Run) -> str:
-    """The model's name, plus a short hash of its model and trainer settings where it has any (the
-    code size and the seed aside: the group and the row's seeds hold them), so that the runs of
-    one row differ by seed only."""
+    """The model's name, plus a short hash of its settings where it has any (the code size and the
+    seed aside: the group and the row's seeds hold them), so that the runs of one row differ by
+    seed only (kNN with k=5 and k=10 are two rows)."""
     params = run.data.params
     settings = {
-        k: v for k, v in params.items() if k.startswith(("model.", "trainer.")) and k != "model.code_dim"
+        k: v for k, v in params.items() if k.startswith(VARIANT_PREFIXES) and k not in CODE_SIZE_PARAMS
     }
     return (
         f"{run.data.tags.get('model', '?')}#{short_hash(settings)}"
@@ -72,8 +78,6 @@ def model_variant(run: Run) -> str:
 
 #: The run tag that names a run's configuration: its comparison row (UI: Group by ``config``).
 CONFIG_TAG = "config"
-#: Overrides that make a variant of a model (model and trainer settings), shown in its config key.
-VARIANT_PREFIXES = ("model.", "trainer.")
 
 
 def config_key(run: Run, overrides: list[str]) -> str | None:
@@ -86,7 +90,11 @@ def config_key(run: Run, overrides: list[str]) -> str | None:
         return None
     variant = model_variant(run)
     digits = f" digits={key.normal_digits}" if key.normal_digits else ""
-    settings = [item for item in overrides if item.startswith(VARIANT_PREFIXES) and "code_dim" not in item]
+    settings = [
+        item
+        for item in overrides
+        if item.startswith(VARIANT_PREFIXES) and not item.startswith(CODE_SIZE_PARAMS)
+    ]
     readable = " ".join([f"{variant.split('#')[0]} code={key.code_dim}{digits}", *settings])
     return f"{readable} #{short_hash({'variant': variant, 'data': key.data_id})}"
 
