@@ -3,6 +3,7 @@ Helpers the tests import live in ``tests/helpers``."""
 
 from __future__ import annotations
 
+import json
 import os
 
 # One torch thread per process: the suite runs several processes at once on two cores (servers
@@ -89,16 +90,56 @@ _servers: list[TrackingServer] = []
 _model_servers: list[tuple[ModelServer, dict[str, str]]] = []
 
 
+#: The test files that use each server: under xdist the controller starts the servers they need
+#: before the workers collect, and every worker shares them (one boot, not one per worker).
+SERVER_USERS = {
+    "mlflow_server": ("test_scale_out.py", "test_reliability.py"),
+    "served_detector": ("test_detector.py",),
+}
+
+
+def wanted_by(config: pytest.Config, fixture: str) -> bool:
+    """Whether the command line's paths reach a file that uses ``fixture`` (a folder: yes)."""
+    paths = [arg.split("::")[0] for arg in config.args] or ["tests"]
+    return any(Path(path).is_dir() or Path(path).name in SERVER_USERS[fixture] for path in paths)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """The xdist controller: start the servers the run will need now, in the background."""
+    config = session.config
+    if hasattr(config, "workerinput") or not getattr(config.option, "numprocesses", None):
+        return
+    if wanted_by(config, "mlflow_server"):
+        _servers.append(TrackingServer.start())
+    if wanted_by(config, "served_detector"):
+        _model_servers.append(serve_a_detector())
+
+
+def pytest_configure_node(node) -> None:  # noqa: ANN001 - xdist's WorkerController
+    """Tell each xdist worker where the controller's servers are."""
+    if _servers:
+        server = _servers[0]
+        node.workerinput["mlflow_server"] = json.dumps([server.url, str(server.folder)])
+    if _model_servers:
+        model_server, logged = _model_servers[0]
+        node.workerinput["served_detector"] = json.dumps([model_server.url, str(model_server.log), logged])
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """Start the servers now that collected tests need: they boot in the background. Under xdist
-    every worker collects every test, so there the fixtures start them when first asked."""
-    if hasattr(session.config, "workerinput"):
+    """Without xdist: start the servers that collected tests need; they boot in the background."""
+    if hasattr(session.config, "workerinput") or _servers or _model_servers:
         return
     wanted = {name for item in session.items for name in getattr(item, "fixturenames", ())}
     if "mlflow_server" in wanted:
         _servers.append(TrackingServer.start())
     if "served_detector" in wanted:
         _model_servers.append(serve_a_detector())
+
+
+def shared(request: pytest.FixtureRequest, fixture: str) -> list | None:
+    """What the xdist controller said of its server, in a worker; None elsewhere."""
+    found = getattr(request.config, "workerinput", {}).get(fixture)
+    return json.loads(found) if found else None
 
 
 def serve_a_detector() -> tuple[ModelServer, dict[str, str]]:
@@ -129,8 +170,11 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
 
 @pytest.fixture(scope="session")
-def served_detector() -> tuple[ModelServer, dict[str, str]]:
-    """A detector served over REST since collection: the server, and its store and model URI."""
+def served_detector(request: pytest.FixtureRequest) -> tuple[ModelServer, dict[str, str]]:
+    """A detector served over REST since the session began: the server, and its store and model URI."""
+    if not _model_servers and (found := shared(request, "served_detector")):
+        url, log, logged = found
+        _model_servers.append((ModelServer(None, url, Path(log)), logged))
     if not _model_servers:
         _model_servers.append(serve_a_detector())
     server, logged = _model_servers[0]
@@ -139,8 +183,10 @@ def served_detector() -> tuple[ModelServer, dict[str, str]]:
 
 
 @pytest.fixture(scope="session")
-def mlflow_server() -> TrackingServer:
-    """The real ``mlflow server`` started when the tests were collected."""
+def mlflow_server(request: pytest.FixtureRequest) -> TrackingServer:
+    """The real ``mlflow server`` started when the session began."""
+    if not _servers and (found := shared(request, "mlflow_server")):
+        _servers.append(TrackingServer(None, found[0], Path(found[1])))
     if not _servers:  # asked for in a way collection did not see
         _servers.append(TrackingServer.start())
     _servers[0].wait_until_up()

@@ -40,8 +40,9 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_for(url: str, process: subprocess.Popen, log: Path, seconds: float) -> None:
-    """Until ``url`` answers 200; the server's log as the error if it dies or takes too long."""
+def wait_for(url: str, process: subprocess.Popen | None, log: Path, seconds: float) -> None:
+    """Until ``url`` answers 200; the server's log as the error if it dies or takes too long
+    (``process`` None: another pytest process started it and watches it)."""
     deadline = time.monotonic() + seconds
     while True:
         try:
@@ -49,7 +50,7 @@ def wait_for(url: str, process: subprocess.Popen, log: Path, seconds: float) -> 
                 if response.status == 200:
                     return
         except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
+            if (process is not None and process.poll() is not None) or time.monotonic() > deadline:
                 raise RuntimeError(log.read_text()[-3000:]) from None
             time.sleep(0.5)
 
@@ -60,7 +61,7 @@ class TrackingServer:
     (``auth=true``): a free port, its own store, artifact serving on, :data:`HOST_NAME` among the
     allowed Host names, the admin :data:`ADMIN`."""
 
-    process: subprocess.Popen
+    process: subprocess.Popen | None  # None in an xdist worker: the controller owns the server
     url: str
     folder: Path
 
@@ -114,6 +115,8 @@ class TrackingServer:
 
     def stop(self) -> None:
         """The server and its workers: a throwaway store, nothing to shut down gracefully."""
+        if self.process is None:
+            return
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(timeout=30)
@@ -125,7 +128,7 @@ class ModelServer:
     """``python -m pipelines.serve`` (what ``make serve`` runs) of one model URI on 127.0.0.1, in
     its own process group."""
 
-    process: subprocess.Popen
+    process: subprocess.Popen | None  # None in an xdist worker: the controller owns the server
     url: str
     log: Path
 
@@ -157,6 +160,8 @@ class ModelServer:
 
     def stop(self) -> None:
         """The server's process group, and its folder (the log, and the store it was given)."""
+        if self.process is None:
+            return
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(timeout=30)

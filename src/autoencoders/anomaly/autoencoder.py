@@ -17,7 +17,7 @@ import torch
 
 from autoencoders.anomaly.detector import AnomalyDetector
 from autoencoders.anomaly.scores import SCORES, ScoreSpec, anomaly_scores, fit_score
-from autoencoders.data.base import Splits
+from autoencoders.data.splits import Splits
 from autoencoders.models.codec import TorchCodec
 from autoencoders.registry import NETWORKS
 from autoencoders.util.params import Options, check_params

@@ -41,7 +41,7 @@ from sklearn.metrics import roc_auc_score
 
 from autoencoders.anomaly.detector import squared_errors
 from autoencoders.anomaly.rapp import rapp_layer_terms, rapp_scores
-from autoencoders.data.base import Splits
+from autoencoders.data.splits import Splits
 from autoencoders.models.codec import TorchCodec
 
 #: The settings of ``anomaly.score``.

@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 
 from autoencoders.anomaly.detector import AnomalyDetector, reconstructs
-from autoencoders.data.base import DataKind
 from autoencoders.data.encoding import TableEncoding, column_errors
+from autoencoders.data.splits import DataKind
 from autoencoders.errors import InputError
 from autoencoders.registry import DETECTORS
 

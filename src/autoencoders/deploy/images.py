@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 
 from autoencoders.anomaly.detector import reconstructs
-from autoencoders.data.base import DataKind
 from autoencoders.data.image_folder import image_files, read_images
+from autoencoders.data.splits import DataKind
 from autoencoders.deploy.batch import check_output, load_model, score_batches
 from autoencoders.deploy.detector import DeployedDetector
 from autoencoders.errors import ConfigError, InputError

@@ -17,7 +17,7 @@ from sklearn.metrics import (
 
 from autoencoders.anomaly.detector import AnomalyDetector, reconstructs, squared_errors
 from autoencoders.anomaly.scores import separation_auroc
-from autoencoders.data.base import Splits
+from autoencoders.data.splits import Splits
 from autoencoders.evaluation.pixels import pixel_errors, pixel_metrics
 from autoencoders.evaluation.thresholds import choose_threshold, contamination_threshold
 

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, fields
 import numpy as np
 
 from autoencoders.anomaly.detector import AnomalyDetector, reconstructs
-from autoencoders.data.base import DataKind, Splits
+from autoencoders.data.splits import DataKind, Splits
 from autoencoders.evaluation.metrics import Evaluation
 
 OUTPUTS_PATH = "evaluation/test_outputs.npz"

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 import numpy as np
 from matplotlib.figure import Figure
 
-from autoencoders.data.base import DataKind
+from autoencoders.data.splits import DataKind
 from autoencoders.evaluation.records import RunOutputs
 from autoencoders.figures import plots
 from autoencoders.figures.run_figures import per_column

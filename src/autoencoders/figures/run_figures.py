@@ -6,8 +6,8 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from autoencoders.anomaly.detector import AnomalyDetector
-from autoencoders.data.base import DataKind, Splits
 from autoencoders.data.encoding import column_errors
+from autoencoders.data.splits import DataKind, Splits
 from autoencoders.evaluation.metrics import Evaluation
 from autoencoders.evaluation.pixels import pixel_errors
 from autoencoders.evaluation.records import RunOutputs

@@ -33,7 +33,7 @@ from autoencoders.tracking.store import (
 if TYPE_CHECKING:  # annotations only: Lightning and matplotlib load when a run trains or draws
     from matplotlib.figure import Figure
 
-    from autoencoders.data.base import Splits
+    from autoencoders.data.splits import Splits
 
 log = logging.getLogger(__name__)
 
