@@ -71,9 +71,9 @@ def test_parallel_jobs_nest_record_a_failure_and_go_on(store, client, tmp_path) 
         )
 
     # The best job is chosen by the value of the model each job evaluated (its best checkpoint's).
-    best = min(finished, key=lambda run: run.data.metrics["best/val/loss"])
+    best = min(finished, key=lambda run: run.data.metrics["val/loss/best"])
     assert parent.data.tags["best_run_id"] == best.info.run_id
-    assert parent.data.metrics["best/val/loss"] == pytest.approx(best.data.metrics["best/val/loss"])
+    assert parent.data.metrics["val/loss/best"] == pytest.approx(best.data.metrics["val/loss/best"])
     summary = mlflow.artifacts.load_text(f"{parent.info.artifact_uri}/sweep/summary.csv").splitlines()
     assert summary[0].startswith("job,overrides,status,run_id,val/loss")
     assert [line.split(",")[0] for line in summary[1:]] == ["0", "1", "2"]
@@ -112,10 +112,10 @@ def test_optuna_search_runs_trials_as_children_and_records_the_best(
         assert f"http://127.0.0.1:5000{link}" in output.out
 
     assert len(children) == 2 and parent.info.status == "FINISHED"
-    best = min(children, key=lambda run: run.data.metrics["best/val/loss"])
+    best = min(children, key=lambda run: run.data.metrics["val/loss/best"])
     results = OmegaConf.load(tmp_path / "sweep" / "optimization_results.yaml")
     # The entry point returned each trial's evaluated model's val/loss: Optuna's best is the best child's.
-    assert results.best_value == pytest.approx(best.data.metrics["best/val/loss"])
+    assert results.best_value == pytest.approx(best.data.metrics["val/loss/best"])
     assert parent.data.params["best.model.optimizer.lr"] == best.data.params["model.optimizer.lr"]
     assert parent.data.params["best.model.code_dim"] == best.data.params["model.code_dim"]
     assert parent.data.tags["best_run_id"] == best.info.run_id

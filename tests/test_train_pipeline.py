@@ -58,7 +58,7 @@ def test_losses_and_learning_rate_are_logged_per_epoch_with_the_epoch_as_step(sp
 
 def test_final_metrics_are_logged_once_at_step_0_and_linked_to_the_model(spiral_run) -> None:
     client, run = spiral_run["client"], spiral_run["run"]
-    final = ["train/rmse", "test/rmse", "test/mse", "test/auroc", "test/aupr", "best/val/loss", "threshold"]
+    final = ["train/rmse", "test/rmse", "test/mse", "test/auroc", "test/aupr", "val/loss/best", "threshold"]
     final += [f"test/{name}" for name in ("precision", "recall", "f1", "true_positives", "false_negatives")]
     for name in final:
         (point,) = client.get_metric_history(run.info.run_id, name)
@@ -66,7 +66,7 @@ def test_final_metrics_are_logged_once_at_step_0_and_linked_to_the_model(spiral_
     (output,) = run.outputs.model_outputs
     linked = {metric.key for metric in client.get_logged_model(output.model_id).metrics}
     assert set(final) <= linked  # the Models tab compares these
-    assert not [name for name in linked if name.endswith(("loss", "/lr")) and not name.startswith("best/")]
+    assert not [name for name in linked if name.endswith(("loss", "/lr")) and not name.endswith("/best")]
 
 
 def test_every_artifact_is_logged(spiral_run) -> None:
@@ -135,7 +135,7 @@ def test_the_chosen_checkpoint_is_what_is_evaluated_returned_and_recorded(spiral
     client, run = spiral_run["client"], spiral_run["run"]
     history = {point.step: point.value for point in client.get_metric_history(run.info.run_id, "val/loss")}
     chosen = spiral_run["metrics"]["val/loss"]  # what a sweeper is given
-    assert run.data.metrics["best/val/loss"] == pytest.approx(chosen)
+    assert run.data.metrics["val/loss/best"] == pytest.approx(chosen)
     # The checkpoint is the lowest val/loss among the epochs it looked at (every epoch here).
     assert chosen == pytest.approx(min(history.values()), rel=1e-5)
     best_epoch = int(run.data.tags["best_epoch"])
@@ -167,7 +167,7 @@ def test_short_conv_run_records_everything(make_cfg, client, bundled_root) -> No
     for name in ["train/rmse", "test/rmse", "test/mse", "test/auroc", "test/aupr", "val/auroc"]:
         assert run.data.metrics[name] == pytest.approx(metrics[name]), name
     assert 0 <= metrics["val/auroc"] <= 1
-    assert run.data.metrics["best/val/auroc"] == pytest.approx(metrics["val/auroc"])  # the evaluated model's
+    assert run.data.metrics["val/auroc/best"] == pytest.approx(metrics["val/auroc"])  # the evaluated model's
     paths = artifact_paths(client, run.info.run_id)
     for name in ["reconstructions", "codes", "samples", "roc", "scores"]:
         assert f"{name}.png" in paths

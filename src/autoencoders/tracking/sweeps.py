@@ -18,7 +18,7 @@ from omegaconf import OmegaConf
 
 from autoencoders.tracking.runs import FAILED, FINISHED, end_run, log_metrics, record_failed_run
 from autoencoders.tracking.store import Target, open_experiment, redact, retry_locked
-from autoencoders.training.selection import BEST_PREFIX, Selection, selected_value
+from autoencoders.training.selection import Selection, best_name, selected_value
 from autoencoders.util.files import markdown_table
 
 log = logging.getLogger(__name__)
@@ -124,7 +124,7 @@ def record_summary(
         names = dict.fromkeys([selection.metric, *metrics])
         found = {name: selected_value(best.data.metrics, name) for name in names}
         log_metrics(
-            client, run_id, {BEST_PREFIX + name: value for name, value in found.items() if value is not None}
+            client, run_id, {best_name(name): value for name, value in found.items() if value is not None}
         )
 
 

@@ -2,8 +2,9 @@
 ``optimized_mode``), used by the checkpoint, the value returned to sweepers and a sweep's best job.
 
 A training run chooses among its epochs: it records the chosen checkpoint's value as
-``best/<metric>``, so that every reader takes the value of the model that was evaluated and logged,
-not the last epoch's.
+``<metric>/best`` (``val/loss/best``), so that every reader takes the value of the model that was
+evaluated and logged, not the last epoch's. Under the metric's own prefix, MLflow's chart view files it
+with the metric (runs of older versions recorded ``best/<metric>``, which sorted before ``test/``).
 """
 
 from __future__ import annotations
@@ -17,13 +18,20 @@ from autoencoders.errors import ConfigError
 
 T = TypeVar("T")
 MODES = ("min", "max")
-BEST_PREFIX = "best/"
+BEST_SUFFIX = "/best"
+LEGACY_BEST_PREFIX = "best/"  # how runs of older versions named it
+
+
+def best_name(metric: str) -> str:
+    """What a chosen model's value of ``metric`` is recorded as: ``val/loss/best``."""
+    return metric + BEST_SUFFIX
 
 
 def selected_value(metrics: Mapping[str, float], metric: str) -> float | None:
-    """The evaluated model's value of ``metric`` among a run's metrics: ``best/<metric>`` where the
-    run chose among epochs, else ``<metric>``; None when missing or not finite."""
-    value = metrics.get(BEST_PREFIX + metric, metrics.get(metric))
+    """The evaluated model's value of ``metric`` among a run's metrics: ``<metric>/best`` where the
+    run chose among epochs (``best/<metric>`` on older runs), else ``<metric>``; None when missing
+    or not finite."""
+    value = metrics.get(best_name(metric), metrics.get(LEGACY_BEST_PREFIX + metric, metrics.get(metric)))
     return value if value is not None and math.isfinite(value) else None
 
 
@@ -39,7 +47,7 @@ class Selection:
     @property
     def best_key(self) -> str:
         """The metric a training run records its chosen checkpoint's value under."""
-        return BEST_PREFIX + self.metric
+        return best_name(self.metric)
 
     def best(self, candidates: Iterable[T], value: Callable[[T], float | None]) -> T | None:
         """The candidate with the lowest (``min``) or highest (``max``) value; None if none has one."""
