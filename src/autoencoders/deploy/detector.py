@@ -127,8 +127,9 @@ class DeployedDetector:
 
 def check_columns(given: Sequence[Any], taken: Sequence[str]) -> None:
     """An input's columns must be the ones the detector takes: any missing or extra, named."""
-    missing = [name for name in taken if name not in set(given)]
-    extra = [str(name) for name in given if name not in set(taken)]
+    given_names, taken_names = set(given), set(taken)
+    missing = [name for name in taken if name not in given_names]
+    extra = [str(name) for name in given if name not in taken_names]
     if missing or extra:
         said = [
             f"missing columns {shorten(missing)}" if missing else "",

@@ -124,8 +124,8 @@ def redact(text: str) -> str:
 CREDENTIALS = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)[^/\s@]+@")
 
 
-#: The experiment tag MLflow's UI reads to open an experiment (its list, compare-runs, model pages)
-#: in the model-training view rather than the GenAI one.
+#: The experiment tag by which MLflow's UI tells a model-training experiment from a GenAI one. (MLflow
+#: 3.17's UI follows its own GenAI / Model training switch while it shows one: docs/run-record.md.)
 EXPERIMENT_KIND = ("mlflow.experimentKind", "custom_model_development")
 
 
