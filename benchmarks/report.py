@@ -10,6 +10,8 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+
 from autoencoders.util.files import markdown_table
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -55,6 +57,55 @@ def tables_table(record: dict) -> str:
     table = markdown_table(["table", "method", *(f"seed {s}" for s in seeds), "mean"], body)
     flagged = "\n".join(f"- {line}" for line in record.get("unlabelled", []))
     return table + (f"\n\nUnlabelled anomalies in the training rows:\n\n{flagged}" if flagged else "")
+
+
+def series_table(record: dict) -> str:
+    """One row per series and model: VUS-PR, AUROC and range-based F1 (mean and spread over the
+    seeds run), the anomalies an interval flagged at the threshold overlaps, and the top interval."""
+
+    def spread(row: dict, key: str) -> str:
+        values = [found[key] for found in row["metrics"].values()]
+        shown = f"{np.mean(values):.3f}"
+        return shown + (f" ± {np.std(values, ddof=1):.3f}" if len(values) > 1 else "")
+
+    body = []
+    for row in record["rows"]:
+        kinds = record.get("fault_kinds", {}).get(row["series"])
+        found = list(row["found"].values())
+        hits = [sum(seed) for seed in found]
+        said = f"{min(hits)}-{max(hits)}" if min(hits) != max(hits) else str(hits[0])
+        if kinds and found:
+            missed = sorted(
+                {kind for seed in found for kind, hit in zip(kinds, seed, strict=False) if not hit}
+            )
+            said += f" of {len(kinds)}" + (f" (missed: {', '.join(missed)})" if missed else "")
+        else:
+            said += f" of {len(found[0])}"
+        tops = list(row["top_on_anomaly"].values())
+        body.append(
+            [
+                row["series"],
+                row["model"],
+                str(len(row["metrics"])),
+                spread(row, "test/vus_pr"),
+                spread(row, "test/auroc"),
+                spread(row, "test/range_f1"),
+                said,
+                f"{sum(tops)} of {len(tops)}",
+            ]
+        )
+    header = [
+        "series",
+        "model",
+        "seeds",
+        "VUS-PR",
+        "AUROC",
+        "range F1",
+        "anomalies found",
+        "top interval on one",
+    ]
+    commands = "\n".join(f"- {name}: `{command}`" for name, command in record.get("commands", {}).items())
+    return markdown_table(header, body) + (f"\n\nCommands:\n\n{commands}" if commands else "")
 
 
 def one_class_table(record: dict) -> str:
@@ -117,8 +168,27 @@ KINDS: dict[str, tuple[str, str, Callable[[dict], str]]] = {
     "one-class": ("One-class MNIST, ten digits", "python -m benchmarks.one_class", one_class_table),
     "bench-full": ("Benchmark suite", "make bench", bench_table),
     "tables": ("Tables as they come", "python -m benchmarks.tables", tables_table),
+    "series": (
+        "Series: sensor logs, every model on the same windows",
+        "python -m benchmarks.series",
+        series_table,
+    ),
     "bench-quick": ("Benchmark suite, quick sizes", "make bench-quick", bench_table),
 }
+
+
+def save_record(kind: str, content: dict) -> Path:
+    """A benchmark's record, ``benchmarks/results/<kind>-<date>.json``, with where it was measured,
+    and its page: both written, the page printed. Returns the record's path."""
+    import time
+
+    path = RESULTS / f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({**content, **provenance()}, indent=1))
+    page = write_page(path)
+    print(page.read_text())
+    print(f"wrote {path.relative_to(PROJECT_ROOT)} and {page.relative_to(PROJECT_ROOT)}")
+    return path
 
 
 def kind_of(record_path: Path) -> str:

@@ -13,7 +13,6 @@ record under ``benchmarks/results/`` and its page ``docs/results/tables.md``.
 
 from __future__ import annotations
 
-import json
 import sys
 import tempfile
 import time
@@ -104,20 +103,13 @@ def flagged_without_labels(store: Path) -> list[str]:
 
 
 def record(rows: list[dict], unlabelled: list[str], seconds: float) -> None:
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    path = PROJECT_ROOT / "benchmarks" / "results" / f"tables-{stamp}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
     content = {
         "benchmark": "tables as they come: test/auroc, and frauds flagged without labels",
-        **report.provenance(),
         "seconds": round(seconds, 1),
         "rows": rows,
         "unlabelled": unlabelled,
     }
-    path.write_text(json.dumps(content, indent=1))
-    page = report.write_page(path)
-    print(page.read_text())
-    print(f"wrote {path.relative_to(PROJECT_ROOT)} and {page.relative_to(PROJECT_ROOT)}")
+    report.save_record("tables", content)
 
 
 if __name__ == "__main__":

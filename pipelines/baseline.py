@@ -46,7 +46,7 @@ def baseline(cfg: DictConfig) -> dict[str, float]:
     )
     with opened as (client, experiment_id, run_id):
         evaluation = record_evaluation(client, run_id, detector, datamodule, settings)
-        record_detector(cfg.tracking.uri, run_id, detector, datamodule, settings)
+        record_detector(cfg.tracking.uri, run_id, detector, datamodule, settings, evaluation)
     glue.print_summary(cfg, experiment_id, run_id, evaluation.metrics)
     return evaluation.metrics
 

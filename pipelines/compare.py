@@ -30,6 +30,9 @@ def compare(cfg: DictConfig) -> str:
         raise ConfigError(
             f"no FINISHED train or baseline runs in {where} at {cfg.tracking.uri}: run them first"
         )
+    # A metric no compared run has (a series' test/vus_pr among tables) makes no empty column
+    held = {metric for models in table.values() for summary in models.values() for metric in summary.values}
+    metrics = [metric for metric in metrics if metric in held or metric == cfg.rank_by]
     text = comparison.markdown(table, metrics, cfg.rank_by)
     print(text)
 

@@ -43,10 +43,27 @@ def store_ui_address(store: str) -> str:
     return recorded.read_text().strip() if recorded.is_file() else DEFAULT_UI
 
 
+def path_stem(*paths: str | None) -> str:
+    """The first given file's name without its suffix: the experiment of the user's own data."""
+    given = [Path(str(path)).stem for path in paths if path is not None]
+    return next((stem for stem in given if stem), "data")
+
+
+def aeon_data(name: str) -> str:
+    """A data file bundled with aeon (its benchmark series), found without importing aeon."""
+    from importlib.util import find_spec
+
+    spec = find_spec("aeon")
+    if spec is None or not spec.submodule_search_locations:
+        raise ConfigError("aeon is not installed: its bundled series need it (pip install aeon)")
+    return str(Path(next(iter(spec.submodule_search_locations))) / "datasets" / "data" / name)
+
+
 RESOLVERS = {
     "project_root": lambda: str(PROJECT_ROOT),
     "ui_address": store_ui_address,
-    "path_stem": lambda path: Path(str(path)).stem or "data",  # the experiment of your own data
+    "path_stem": path_stem,
+    "aeon_data": aeon_data,  # the experiment of your own data
     "epoch_stride": epoch_stride,  # validate every n-th epoch: ~20 times a run
     "optuna_direction": lambda mode: {"min": "minimize", "max": "maximize"}.get(mode, mode),
 }

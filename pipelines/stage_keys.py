@@ -97,7 +97,10 @@ def check(cfg: DictConfig, stage: str) -> None:
     from autoencoders.anomaly.scores import SCORES  # here: --help loads no torch
 
     fallbacks = Options(tuple(name for name in SCORES if name != "auto"))
-    groups = {**GROUPS, "anomaly": {**GROUPS["anomaly"], "score": Options(SCORES), "fallback": fallbacks}}
+    from autoencoders.evaluation.points import POINT_SCORES
+
+    scores = {"score": Options(SCORES), "fallback": fallbacks, "point_score": Options(POINT_SCORES)}
+    groups = {**GROUPS, "anomaly": {**GROUPS["anomaly"], **scores}}
     for group, constraints in groups.items():
         if group in cfg:
             values = resolved(cfg, group)

@@ -60,8 +60,12 @@ def test_each_dataset_brings_the_anomaly_score_that_suits_it(overrides: list[str
 
 
 #: What the user's own datasets need (``???`` in their configs), and the names those give them.
-REQUIRED = {"table": ["dataset.path=data/transactions.csv"], "image_folder": ["dataset.root=data/photos/"]}
-NAMES = {"table": "transactions", "image_folder": "photos"}
+REQUIRED = {
+    "table": ["dataset.path=data/transactions.csv"],
+    "image_folder": ["dataset.root=data/photos/"],
+    "series": ["dataset.path=data/machine.csv"],
+}
+NAMES = {"table": "transactions", "image_folder": "photos", "series": "machine"}
 
 
 @pytest.mark.parametrize(
@@ -297,8 +301,14 @@ def test_seed_is_a_setting_of_every_stage(stage: str, required: list[str]) -> No
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
-        (["dataset=tabel"], "dataset must be one of [image_folder, mnist, spiral, table], got 'tabel'"),
-        (["model=conv,dens"], "model must be one of [conv, dense], got 'dens'"),  # a sweep, option by option
+        (
+            ["dataset=tabel"],
+            "dataset must be one of [image_folder, kdd_tsad_135, mnist, series, spiral, table], got 'tabel'",
+        ),
+        (
+            ["model=conv,dens"],
+            "model must be one of [conv, conv1d, dense], got 'dens'",
+        ),  # a sweep, option by option
         (["+tracking=sevrer"], "tracking must be one of [local, server], got 'sevrer'"),
     ],
 )
@@ -318,5 +328,6 @@ def test_a_misspelt_group_on_the_command_line_exits_2_with_the_line(tmp_path, mo
 
     assert run_main("train", tmp_path, "dataset=tabel", monkeypatch=monkeypatch) == 2
     assert capsys.readouterr().err.strip() == (
-        "error: dataset must be one of [image_folder, mnist, spiral, table], got 'tabel'"
+        "error: dataset must be one of [image_folder, kdd_tsad_135, mnist, series, spiral, table], "
+        "got 'tabel'"
     )

@@ -18,12 +18,14 @@ CONF = Path(CONFIG_DIR)
 
 
 def targets(group: str, key: str | None = None) -> list[tuple[str, str]]:
-    """(file name, ``_target_``) of every yaml in ``conf/<group>`` (of its ``key`` node if given)."""
+    """(file name, ``_target_``) of every yaml in ``conf/<group>`` (of its ``key`` node if given);
+    an option that extends another (``kdd_tsad_135`` is ``series`` with aeon's files) has its own."""
     found = []
     for path in sorted((CONF / group).glob("*.yaml")):
         node = OmegaConf.load(path)
         node = node.get(key) if key else node
-        found.append((path.name, node["_target_"]))
+        if "_target_" in node or not node.get("defaults"):
+            found.append((path.name, node["_target_"]))
     return found
 
 

@@ -48,6 +48,7 @@ DATASETS = Registry(
         "mnist": "autoencoders.data.mnist.MNISTDataModule",
         "table": "autoencoders.data.table.TableDataModule",
         "image_folder": "autoencoders.data.image_folder.ImageFolderDataModule",
+        "series": "autoencoders.data.series.SeriesDataModule",
     },
 )
 NETWORKS = Registry(
@@ -55,6 +56,7 @@ NETWORKS = Registry(
     {
         "dense": "autoencoders.models.dense.DenseAutoencoder",
         "conv": "autoencoders.models.conv.ConvAutoencoder",
+        "conv1d": "autoencoders.models.conv1d.Conv1dAutoencoder",
     },
 )
 #: What ``pipelines.train`` fits (``conf/model``): a network inside its Lightning module.

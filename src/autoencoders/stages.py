@@ -66,6 +66,7 @@ class DetectorSettings:
     register_as: str | None
     score: str  # the autoencoders' anomaly.score (autoencoders.anomaly.scores.SCORES)
     fallback: str  # anomaly.fallback: what score=auto uses without validation anomalies
+    point_score: str  # anomaly.point_score: a series' score per time point (evaluation.points)
     threshold: str = "auto"  # anomaly.threshold: how the threshold is chosen (evaluation.thresholds)
 
 
@@ -84,7 +85,7 @@ def record_evaluation(
     splits = datamodule.splits
     runs.log_splits(client, run_id, datamodule.name, splits, datamodule.data_source)
     quantile, contamination = settings.threshold_quantile, settings.contamination
-    evaluation = evaluate(detector, splits, quantile, contamination, settings.threshold)
+    evaluation = evaluate(detector, splits, quantile, contamination, settings.threshold, settings.point_score)
     runs.log_metrics(client, run_id, evaluation.metrics, step=0)
     client.set_tag(run_id, "threshold.rule", evaluation.threshold_rule)
     for key, note in evaluation.notes.items():
@@ -194,9 +195,14 @@ def record_detector(
     detector: AnomalyDetector,
     datamodule: InMemoryDataModule,
     settings: DetectorSettings,
+    evaluation: Evaluation,
 ) -> str:
     """Log the run's fitted, thresholded ``detector`` as its ``anomaly_detector`` (and register it
-    under ``settings.register_as``): the detector's own files, the preprocessing and the threshold."""
+    under ``settings.register_as``): the detector's own files, the preprocessing and the threshold
+    (a series': its windows and how they score its points, from ``evaluation``)."""
+    preprocessing = datamodule.preprocessing or {"scaler": "none"}
+    if evaluation.point_scorer is not None:
+        preprocessing = {**preprocessing, "point_score": evaluation.point_scorer.to_json()}
     spec = DetectorSpec(
         kind=datamodule.kind,
         columns=input_columns(datamodule.kind, datamodule.input_shape, datamodule.input_columns),
@@ -204,7 +210,7 @@ def record_detector(
         threshold=float(detector.threshold_),
         detector=DETECTORS.name_of(type(detector)),
         state={},
-        preprocessing=datamodule.preprocessing or {"scaler": "none"},
+        preprocessing=preprocessing,
         features=datamodule.feature_columns,
     )
     deployed = DeployedDetector(spec, detector)
@@ -268,5 +274,5 @@ def train_and_record(
     if selection.metric not in metrics:  # a per-epoch metric (val/loss): the chosen model's value
         metrics[selection.metric] = module.validation_loss(datamodule.splits.val)
     runs.log_metrics(client, run_id, {selection.best_key: metrics[selection.metric]})
-    record_detector(tracking_uri, run_id, detector, datamodule, settings)
+    record_detector(tracking_uri, run_id, detector, datamodule, settings, evaluation)
     return metrics

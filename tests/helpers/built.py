@@ -10,14 +10,20 @@ from omegaconf import OmegaConf
 
 from autoencoders.data.image_folder import ImageFolderDataModule
 from autoencoders.data.mnist import MNISTDataModule
+from autoencoders.data.series import SeriesDataModule
 from autoencoders.data.spiral import SpiralDataModule
 from autoencoders.data.table import TableDataModule
 from autoencoders.models.conv import ConvAutoencoder
+from autoencoders.models.conv1d import Conv1dAutoencoder
 from autoencoders.models.dense import DenseAutoencoder
 from pipelines.hydra_glue import compose_config
 
 #: What a group option needs set before it composes (its ``???`` settings).
-REQUIRED = {"table": ["dataset.path=unset.csv"], "image_folder": ["dataset.root=unset"]}
+REQUIRED = {
+    "table": ["dataset.path=unset.csv"],
+    "image_folder": ["dataset.root=unset"],
+    "series": ["dataset.path=unset.csv"],
+}
 
 
 @functools.cache
@@ -44,6 +50,10 @@ def table_data(**changes: Any) -> TableDataModule:
     return TableDataModule(**{**yaml_settings("dataset", "table"), **changes})
 
 
+def series_data(**changes: Any) -> SeriesDataModule:
+    return SeriesDataModule(**{**yaml_settings("dataset", "series"), **changes})
+
+
 def image_folder_data(**changes: Any) -> ImageFolderDataModule:
     """The input shape follows ``channels`` and ``image_size`` (the yaml interpolates it)."""
     return ImageFolderDataModule(
@@ -61,3 +71,10 @@ def conv_net(input_shape: Any, **changes: Any) -> ConvAutoencoder:
     settings = yaml_settings("model", "conv", "model.net")
     settings.pop("input_shape")
     return ConvAutoencoder(input_shape, **{**settings, **changes})
+
+
+def conv1d_net(input_shape: Any, **changes: Any) -> Conv1dAutoencoder:
+    settings = yaml_settings("model", "conv1d", "model.net")
+    settings.pop("input_shape", None)
+    # the code and output activation follow from the series once read: set here as a series would
+    return Conv1dAutoencoder(input_shape, **{**settings, "code_dim": 8, "output_activation": None, **changes})

@@ -23,6 +23,7 @@ import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pipelines import tracking_server
 from pipelines.hydra_glue import PROJECT_ROOT, checked, compose_config
@@ -236,3 +237,38 @@ class Forwarder:
             with contextlib.suppress(OSError):
                 end.shutdown(socket.SHUT_RDWR)
         self._server = None
+
+
+def asgi_post(app: Any, path: str, body: bytes) -> tuple[int, dict]:
+    """POST ``body`` (JSON) to an ASGI ``app`` in this process, as a server would hand it over:
+    the answer's status and JSON, without a port or a server process."""
+    import asyncio
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 80),
+    }
+    sent = [{"type": "http.request", "body": body, "more_body": False}]
+    answer: dict[str, Any] = {"body": b""}
+
+    async def receive() -> dict:
+        return sent.pop() if sent else {"type": "http.disconnect"}
+
+    async def send(message: dict) -> None:
+        if message["type"] == "http.response.start":
+            answer["status"] = message["status"]
+        elif message["type"] == "http.response.body":
+            answer["body"] += message.get("body", b"")
+
+    asyncio.run(app(scope, receive, send))
+    return answer["status"], json.loads(answer["body"])

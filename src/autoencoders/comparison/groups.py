@@ -208,7 +208,10 @@ def group_folders(table: Table) -> dict[GroupKey, str]:
 
 
 #: The metrics (by their last name part) where higher is better: detection scores.
-HIGHER_IS_BETTER = {"auroc", "aupr", "precision", "recall", "f1", "pixel_auroc", "pixel_aupro"}
+HIGHER_IS_BETTER = {
+    *("auroc", "aupr", "precision", "recall", "f1", "pixel_auroc", "pixel_aupro"),
+    *("vus_pr", "range_f1", "interval_precision", "interval_recall"),
+}
 
 
 def direction(metric: str) -> str:

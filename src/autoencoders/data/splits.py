@@ -17,9 +17,32 @@ class DataKind(str, Enum):
     POINTS = "points"  # 2-D vectors, plotted as scatter; input columns x0, x1
     IMAGES = "images"  # C x H x W, plotted as grids; input columns p0 .. pN
     TABLE = "table"  # rows of named features; input columns the table's own
+    SERIES = "series"  # windows (channels x points) of one series; input columns its channels
 
     def __str__(self) -> str:
         return self.value
+
+
+@dataclass(frozen=True)
+class SeriesPart:
+    """One time-ordered part of a series (validation or test): its points and the windows over them."""
+
+    values: np.ndarray  # T x C, the channels as the file has them (unscaled), for the figures
+    labels: np.ndarray  # T, True on an anomalous point
+    starts: np.ndarray  # the first point of each window, in time order
+    windows: np.ndarray  # every window over the part, N x C x window, scaled as the model takes them
+    time: np.ndarray | None = None  # T time values (the file's time column), None: point numbers
+
+
+@dataclass(frozen=True)
+class SeriesLayout:
+    """Where a series' windows lie in time, so that window scores become scores per time point."""
+
+    window: int
+    stride: int
+    channels: list[str]
+    val: SeriesPart
+    test: SeriesPart
 
 
 @dataclass(frozen=True)
@@ -41,6 +64,9 @@ class Splits:
     #: ``anomaly.trim``: every training sample, the trimmed ones too (``train`` holds the kept ones):
     #: the contamination threshold is their quantile, so that the kept share is not flagged again.
     untrimmed_train: np.ndarray | None = None
+    #: Series: the time points of validation and test and their windows (``test`` holds the test
+    #: part's windows; ``test_is_anomaly`` says which of them hold an anomalous point).
+    series: SeriesLayout | None = None
 
     @property
     def threshold_train(self) -> np.ndarray:

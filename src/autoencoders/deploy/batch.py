@@ -7,6 +7,7 @@ to a temporary file beside its final name and is moved into place when complete.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from pathlib import Path
@@ -17,6 +18,8 @@ import pandas as pd
 
 from autoencoders.errors import ConfigError, InputError
 from autoencoders.util.files import WRITERS, read_table, write_frame
+
+log = logging.getLogger(__name__)
 
 
 def read_input(path: Path) -> pd.DataFrame | np.ndarray:
@@ -64,13 +67,27 @@ def score_batches(
         taken = detector.checked(lines, "line").set_axis(data.index)
     else:
         taken = detector.checked(data)
+    if detector.series is not None:  # a series scores whole: its windows cross any batch's edge
+        batch_size = len(taken)
     parts = []
     starts = range(0, len(taken), batch_size)
     for start in tqdm(starts, desc="scoring", unit="batch", disable=len(starts) < 2):
         parts.append(model.predict(taken.iloc[start : start + batch_size]))
     scores = pd.concat(parts)
     scores.index = taken.index
-    return pd.concat([data, scores], axis=1) if isinstance(data, pd.DataFrame) else scores
+    if not isinstance(data, pd.DataFrame):
+        return scores
+    return pd.concat([renamed_apart(data, list(scores.columns)), scores], axis=1)
+
+
+def renamed_apart(data: pd.DataFrame, outputs: list[str]) -> pd.DataFrame:
+    """The input's columns, those named like an output column (a label called ``is_anomaly``)
+    renamed ``input_<name>``, so that the output's columns are each named once."""
+    clashes = {name: f"input_{name}" for name in data.columns if name in outputs}
+    if clashes:
+        said = ", ".join(f"{old} -> {new}" for old, new in clashes.items())
+        log.warning("input columns named like the detector's output are renamed: %s", said)
+    return data.rename(columns=clashes)
 
 
 def score_file(
@@ -84,13 +101,27 @@ def score_file(
     model = load_model(model_uri, tracking_uri)
     started = time.perf_counter()
     scored = score_batches(model, data, batch_size, keep)
+    series = model.unwrap_python_model().detector.series
+    found = series_intervals(scored, series.time, output) if series is not None else None
     write_frame(scored, output)
     seconds = time.perf_counter() - started
+    said = f"; {len(found[0])} flagged intervals in {found[1]}" if found is not None else ""
     print(
         f"scored {len(scored)} rows in {seconds:.2f} s ({len(scored) / seconds:,.0f} rows/s): "
-        f"{int(scored['is_anomaly'].sum())} anomalous; wrote {output}"
+        f"{int(scored['is_anomaly'].sum())} anomalous; wrote {output}{said}"
     )
     return len(scored)
+
+
+def series_intervals(scored: pd.DataFrame, time: str | None, output: Path) -> tuple[pd.DataFrame, Path]:
+    """A scored series' flagged intervals, written beside the output as ``<stem>.intervals<suffix>``
+    (start and end in the file's time column where it has one, else as row positions)."""
+    from autoencoders.deploy.series import flagged_intervals
+
+    found = flagged_intervals(scored, scored[time] if time in scored.columns else None)
+    path = output.with_name(f"{output.stem}.intervals{output.suffix}")
+    write_frame(found, path)
+    return found, path
 
 
 def load_model(model_uri: str, tracking_uri: str) -> Any:

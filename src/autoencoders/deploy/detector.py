@@ -49,7 +49,7 @@ def input_columns(
     kind: DataKind, input_shape: Sequence[int], table_columns: Sequence[str] | None = None
 ) -> list[str]:
     """The input's column names: a table's own, ``x0, x1`` for points, ``p0 ..`` for image pixels."""
-    if kind == DataKind.TABLE and table_columns:
+    if kind in (DataKind.TABLE, DataKind.SERIES) and table_columns:
         return list(table_columns)
     prefix = "x" if kind == DataKind.POINTS else "p"
     return [f"{prefix}{i}" for i in range(math.prod(input_shape))]
@@ -65,8 +65,15 @@ class DeployedDetector:
         self.detector = detector
         detector.threshold_ = spec.threshold
         self.encoding = TableEncoding.from_json(spec.preprocessing) if spec.kind == DataKind.TABLE else None
+        self.series = None
+        if spec.kind == DataKind.SERIES:
+            from autoencoders.deploy.series import SeriesScoring
+
+            self.series = SeriesScoring(spec.preprocessing, detector, spec.threshold)
 
     def predict(self, data: pd.DataFrame | np.ndarray) -> pd.DataFrame:
+        if self.series is not None:  # consecutive points, scored through their windows
+            return self.series.predict(self.checked(data))
         samples = self.to_model_space(self.checked(data))
         index = data.index if isinstance(data, pd.DataFrame) else None
         if not reconstructs(self.detector):  # kNN, IsolationForest: no codes, no reconstruction
@@ -104,6 +111,8 @@ class DeployedDetector:
             raise InputError("input has no rows to score")
         check_columns(list(data.columns), self.spec.columns)
         frame = data[self.spec.columns]
+        if self.series is not None:
+            return self.series.checked(frame, row_word)
         if self.encoding is not None:
             return self.encoding.conform(frame, row_word)
         numeric = frame.apply(pd.to_numeric, errors="coerce")

@@ -17,8 +17,10 @@ from sklearn.metrics import (
 
 from autoencoders.anomaly.detector import AnomalyDetector, reconstructs, squared_errors
 from autoencoders.anomaly.scores import separation_auroc
-from autoencoders.data.splits import Splits
+from autoencoders.data.splits import SeriesLayout, Splits
 from autoencoders.evaluation.pixels import pixel_errors, pixel_metrics
+from autoencoders.evaluation.points import PointScorer
+from autoencoders.evaluation.series import series_metrics
 from autoencoders.evaluation.thresholds import choose_threshold, contamination_threshold
 
 
@@ -41,6 +43,9 @@ class Evaluation:
     train_reconstructions: np.ndarray | None = None
     test_codes: np.ndarray | None = None
     test_reconstructions: np.ndarray | None = None
+    # Series: the test windows' own scores (test_scores are then the time points')
+    test_window_scores: np.ndarray | None = None
+    point_scorer: PointScorer | None = None  # series: how the points' scores came (anomaly.point_score)
 
 
 def evaluate(
@@ -49,6 +54,7 @@ def evaluate(
     threshold_quantile: float,
     contamination: float,
     threshold_rule: str = "auto",
+    point_score: str = "auto",
 ) -> Evaluation:
     """The metrics of a fitted ``detector``, whose ``threshold_`` it sets.
 
@@ -68,6 +74,12 @@ def evaluate(
     score is given the test reconstructions made here rather than making them again. Where the
     test images have defect masks it adds ``test/pixel_auroc`` and ``test/pixel_aupro``
     (:mod:`autoencoders.evaluation.pixels`).
+
+    A series (``splits.series``) is scored per time point (``test_scores``; the windows' own
+    scores in ``test_window_scores``), as ``point_score`` says (:mod:`autoencoders.evaluation.points`):
+    the anomaly metrics and the threshold's counts are the points', the threshold is chosen on the
+    validation part's points, and ``test/vus_pr``, ``test/range_f1`` and the interval counts are added
+    (:mod:`autoencoders.evaluation.series`); the reconstruction metrics stay the windows'.
     """
     metrics: dict[str, float] = {}
     evaluation = Evaluation(metrics, threshold=0.0, test_scores=np.empty(0))
@@ -90,13 +102,22 @@ def evaluate(
     else:
         scores = detector.decision_function(splits.test)
     evaluation.test_scores = scores
-    if splits.has_anomalies:
-        metrics["test/auroc"] = float(roc_auc_score(splits.test_is_anomaly, scores))
-        metrics["test/aupr"] = float(average_precision_score(splits.test_is_anomaly, scores))
+    labels = splits.test_is_anomaly
+    if splits.series is not None:  # a series: each time point's score, from its windows
+        layout, evaluation.test_window_scores = splits.series, scores
+        evaluation.point_scorer = PointScorer.fit(point_score, detector, splits.train)
+        labels = layout.test.labels
+        evaluation.test_scores = evaluation.point_scorer.score(
+            detector, splits.test, layout.test.starts, len(labels), evaluation.test_reconstructions
+        )
+    has_anomalies = bool(labels.any() and not labels.all())
+    if has_anomalies:
+        metrics["test/auroc"] = float(roc_auc_score(labels, evaluation.test_scores))
+        metrics["test/aupr"] = float(average_precision_score(labels, evaluation.test_scores))
     else:
         evaluation.notes["anomaly_detection"] = (
             "skipped: the test set has no normal samples"
-            if splits.test_is_anomaly.all()
+            if labels.all()
             else "skipped: the test set has no anomalies (every class is normal)"
         )
     val_scores = detector.decision_function(splits.val)
@@ -104,6 +125,8 @@ def evaluate(
     if splits.val_anomalies is not None and len(splits.val_anomalies) and len(splits.val):
         val_anomaly_scores = detector.decision_function(splits.val_anomalies)
         metrics["val/auroc"] = separation_auroc(val_scores, val_anomaly_scores)
+    if splits.series is not None:  # the threshold applies to points: chosen on the validation points
+        val_scores, val_anomaly_scores = validation_points(detector, splits.series, evaluation.point_scorer)
     if contamination > 0:
         chosen = contamination_threshold(detector.decision_function(splits.threshold_train), contamination)
     else:
@@ -111,9 +134,21 @@ def evaluate(
     detector.threshold_ = evaluation.threshold = chosen.value
     evaluation.threshold_rule = chosen.rule
     metrics["threshold"] = evaluation.threshold
-    if splits.has_anomalies:
-        metrics |= detection_counts(splits.test_is_anomaly, scores > evaluation.threshold)
+    if has_anomalies:
+        flagged = evaluation.test_scores > evaluation.threshold
+        metrics |= detection_counts(labels, flagged)
+        if splits.series is not None:
+            metrics |= series_metrics(labels, evaluation.test_scores, flagged, splits.series.window)
     return evaluation
+
+
+def validation_points(
+    detector: AnomalyDetector, layout: SeriesLayout, scorer: PointScorer
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """The validation part's point scores, normal points and anomalous points apart."""
+    part = layout.val
+    points = scorer.score(detector, part.windows, part.starts, len(part.labels))
+    return points[~part.labels], points[part.labels] if part.labels.any() else None
 
 
 def detection_counts(is_anomaly: np.ndarray, flagged: np.ndarray) -> dict[str, float]:

@@ -38,6 +38,12 @@ class RunOutputs:
     grid_scores: np.ndarray | None = None  # ... and the anomaly score at each grid point
     features: np.ndarray | None = None  # tables: the feature names (a string array)
     threshold: np.ndarray | None = None  # the detector's threshold, a 0-d array (None: logged before)
+    # Series: is_anomaly and scores are per time point of the test part; the shown samples are windows.
+    series_values: np.ndarray | None = None  # T x C, the test part's channels as the file has them
+    series_channels: np.ndarray | None = None  # the channels' names (a string array)
+    series_time: np.ndarray | None = None  # T time values (numbers, datetimes or text), if the file has them
+    shown_starts: np.ndarray | None = None  # the first point of each shown window
+    shown_is_anomaly: np.ndarray | None = None  # whether each shown window holds an anomalous point
 
     def __post_init__(self) -> None:
         self.kind = DataKind(self.kind)
@@ -80,11 +86,13 @@ def run_outputs(
     for points in a box, a reconstructing detector's score over that plane."""
     if kind == DataKind.POINTS:
         shown = splits.showcase(100, 50)
+    elif kind == DataKind.SERIES:
+        shown = splits.showcase(4, 4)
     else:
         shown = splits.showcase(8 if splits.has_anomalies else 16, 8)
     outputs = RunOutputs(
         kind=kind,
-        is_anomaly=splits.test_is_anomaly,
+        is_anomaly=splits.test_is_anomaly if splits.series is None else splits.series.test.labels,
         scores=evaluation.test_scores,
         shown=shown,
         samples=splits.test[shown],
@@ -94,6 +102,12 @@ def run_outputs(
         outputs.reconstructions = evaluation.test_reconstructions[shown]
     if features:
         outputs.features = np.asarray(features)
+    if splits.series is not None:
+        test = splits.series.test
+        outputs.series_values, outputs.series_channels = test.values, np.asarray(splits.series.channels)
+        if test.time is not None:  # plain arrays only: a time zone's objects would need a pickle
+            outputs.series_time = test.time if test.time.dtype.kind in "iufM" else test.time.astype(str)
+        outputs.shown_starts, outputs.shown_is_anomaly = test.starts[shown], splits.test_is_anomaly[shown]
     if kind == DataKind.POINTS:
         outputs.train = splits.train
         if box is not None and reconstructs(detector):

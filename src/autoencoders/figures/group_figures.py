@@ -10,7 +10,8 @@ from matplotlib.figure import Figure
 
 from autoencoders.data.splits import DataKind
 from autoencoders.evaluation.records import RunOutputs
-from autoencoders.figures import plots
+from autoencoders.evaluation.series import intervals
+from autoencoders.figures import plots, series
 from autoencoders.figures.run_figures import per_column
 
 
@@ -47,6 +48,8 @@ def draw_group(outputs: Mapping[str, RunOutputs], label: str) -> dict[str, Figur
     reconstructions = {
         name: found.reconstructions for name, found in outputs.items() if found.reconstructions is not None
     }
+    if first.kind == DataKind.SERIES:  # the shown samples are windows: the series figure instead
+        return figures | {"series.png": group_series(outputs, label)}
     shown_anomalous = is_anomaly[first.shown]
     if not reconstructions:  # only scorers in the group
         pass
@@ -87,3 +90,24 @@ def draw_group(outputs: Mapping[str, RunOutputs], label: str) -> dict[str, Figur
             f"{label}: anomaly score over the plane, one colour scale",
         )
     return figures
+
+
+def group_series(outputs: Mapping[str, RunOutputs], label: str) -> Figure:
+    """Every model's point scores below the same test part, on one time axis."""
+    first = next(iter(outputs.values()))
+    thresholds = {
+        name: float(found.threshold) for name, found in outputs.items() if found.threshold is not None
+    }
+    return series.series_scores(
+        first.series_values,
+        [str(name) for name in first.series_channels],
+        first.is_anomaly,
+        {name: found.scores for name, found in outputs.items()},
+        thresholds,
+        f"{label}: each model's score on the same test part, and what each flagged",
+        first.series_time,
+        {
+            name: intervals(outputs[name].scores > value, outputs[name].scores)
+            for name, value in thresholds.items()
+        },
+    )

@@ -11,7 +11,8 @@ from autoencoders.data.splits import DataKind, Splits
 from autoencoders.evaluation.metrics import Evaluation
 from autoencoders.evaluation.pixels import pixel_errors
 from autoencoders.evaluation.records import RunOutputs
-from autoencoders.figures import plots
+from autoencoders.evaluation.series import intervals
+from autoencoders.figures import plots, series
 
 
 def generation_codes(train_codes: np.ndarray, n: int, seed: int = 0) -> tuple[np.ndarray, str]:
@@ -32,7 +33,9 @@ def draw(
 ) -> dict[str, Figure]:
     """Artifact path -> figure, for ``points`` (2-D vectors) or ``images`` (1 x H x W) data. The
     paths sit at the top of the artifact tree, where MLflow's compare-runs page offers them."""
-    if evaluation.test_reconstructions is None:  # a scorer (kNN, IsolationForest): scores only
+    if outputs.kind == DataKind.SERIES:
+        figures = series_figures(outputs, label)
+    elif evaluation.test_reconstructions is None:  # a scorer (kNN, IsolationForest): scores only
         figures = {}
     elif outputs.kind == DataKind.POINTS:
         figures = point_figures(detector, splits, evaluation, outputs, label)
@@ -46,6 +49,35 @@ def draw(
     figures["scores.png"] = plots.score_histograms(
         outputs.is_anomaly, scores, f"{label}: anomaly scores on the test set", {label: evaluation.threshold}
     )
+    return figures
+
+
+def series_figures(outputs: RunOutputs, label: str) -> dict[str, Figure]:
+    """The test part's channels with the score below on the same time axis, the true anomalies
+    shaded and the flagged intervals marked; a few windows with their reconstructions."""
+    threshold = float(outputs.threshold)
+    channels = [str(name) for name in outputs.series_channels]
+    figures = {
+        "series.png": series.series_scores(
+            outputs.series_values,
+            channels,
+            outputs.is_anomaly,
+            {label: outputs.scores},
+            {label: threshold},
+            f"{label}: the test part, each point's score and the intervals flagged",
+            outputs.series_time,
+            {label: intervals(outputs.scores > threshold, outputs.scores)},
+        )
+    }
+    if outputs.reconstructions is not None:
+        figures["windows.png"] = series.window_reconstructions(
+            outputs.samples,
+            outputs.reconstructions,
+            outputs.shown_is_anomaly,
+            channels,
+            f"{label}: test windows and their reconstructions",
+            outputs.shown_starts,
+        )
     return figures
 
 

@@ -25,6 +25,25 @@ def _conv_out(size: int, kernel: int, stride: int, padding: int) -> int:
     return (size + 2 * padding - kernel) // stride + 1
 
 
+def strided_encoder(
+    conv: type[nn.Module], widths: Sequence[int], kernel_size: int, activation: str, flat: int, code_dim: int
+) -> list[nn.Module]:
+    """Stride-2 convolutions (``conv``: ``nn.Conv2d``, ``nn.Conv1d``) through ``widths``, each
+    followed by the activation, then flattened (``flat`` values) to a dense code."""
+    layers: list[nn.Module] = []
+    for c_in, c_out in zip(widths[:-1], widths[1:], strict=True):
+        layers += [
+            conv(c_in, c_out, kernel_size, stride=2, padding=kernel_size // 2),
+            make_activation(activation),
+        ]
+    return [*layers, nn.Flatten(), nn.Linear(flat, code_dim)]
+
+
+def code_to_maps(code_dim: int, flat: int, activation: str, shape: tuple[int, ...]) -> list[nn.Module]:
+    """The decoder's start: the code back to ``flat`` values, as feature maps of ``shape``."""
+    return [nn.Linear(code_dim, flat), make_activation(activation), nn.Unflatten(1, shape)]
+
+
 def up_block(
     c_in: int, c_out: int, kernel: int, size_in: tuple[int, int], size_out: tuple[int, int], mode: str
 ) -> nn.Module:
@@ -84,19 +103,8 @@ class ConvAutoencoder(Autoencoder):
         flat = channels[-1] * math.prod(sizes[-1])
         widths = [in_channels, *channels]
 
-        encoder: list[nn.Module] = []
-        for c_in, c_out in zip(widths[:-1], widths[1:], strict=True):
-            encoder += [
-                nn.Conv2d(c_in, c_out, kernel_size, stride=2, padding=padding),
-                make_activation(activation),
-            ]
-        encoder += [nn.Flatten(), nn.Linear(flat, code_dim)]
-
-        decoder: list[nn.Module] = [
-            nn.Linear(code_dim, flat),
-            make_activation(activation),
-            nn.Unflatten(1, (channels[-1], *sizes[-1])),
-        ]
+        encoder = strided_encoder(nn.Conv2d, widths, kernel_size, activation, flat, code_dim)
+        decoder = code_to_maps(code_dim, flat, activation, (channels[-1], *sizes[-1]))
         for layer in range(len(channels), 0, -1):
             last = layer == 1
             c_out = in_channels if last else widths[layer - 1]
