@@ -33,6 +33,9 @@ def test_a_sensor_log_trains_scores_each_point_flags_intervals_and_deploys(
     assert metrics["test/interval_recall"] == 1.0  # both test faults overlapped by a flagged interval
     (run,) = client.search_runs([client.get_experiment_by_name("machine").experiment_id])
     assert run.info.status == "FINISHED" and run.data.params["model.net.input_shape"] == "[2, 20]"
+    assert (
+        run.data.tags["anomaly.point_score"] == "error" and run.data.params["anomaly.point_score"] == "auto"
+    )
     files = artifact_paths(client, run.info.run_id)
     assert {"series.png", "windows.png", "roc.png", "scores.png", "preprocessing/series.json"} <= files
 

@@ -88,6 +88,8 @@ def record_evaluation(
     evaluation = evaluate(detector, splits, quantile, contamination, settings.threshold, settings.point_score)
     runs.log_metrics(client, run_id, evaluation.metrics, step=0)
     client.set_tag(run_id, "threshold.rule", evaluation.threshold_rule)
+    if evaluation.point_scorer is not None:  # a series: what anomaly.point_score=auto resolved to
+        client.set_tag(run_id, "anomaly.point_score", evaluation.point_scorer.rule)
     for key, note in evaluation.notes.items():
         client.set_tag(run_id, key, note)
         log.warning("%s %s", key, note)
