@@ -10,12 +10,14 @@ import pandas as pd
 import pytest
 from sklearn.decomposition import PCA
 from sklearn.ensemble import IsolationForest
-from sklearn.neighbors import NearestNeighbors
+from sklearn.neighbors import LocalOutlierFactor, NearestNeighbors
 
 from autoencoders import comparison
 from autoencoders.anomaly.detector import reconstructs
+from autoencoders.baselines.ecod import ECODDetector
 from autoencoders.baselines.iforest import IsolationForestDetector
 from autoencoders.baselines.knn import KNNDetector
+from autoencoders.baselines.lof import LOFDetector
 from autoencoders.baselines.pca import PCADetector
 from autoencoders.errors import ConfigError, InputError
 from autoencoders.evaluation.records import OUTPUTS_PATH
@@ -81,6 +83,27 @@ def test_every_score_is_scikit_learns_own() -> None:
     np.testing.assert_array_equal(
         IsolationForestDetector(30, 3).fit(train).decision_function(queries), -forest.score_samples(queries)
     )
+    lof = LocalOutlierFactor(n_neighbors=10, novelty=True).fit(train)
+    np.testing.assert_array_equal(
+        LOFDetector(10).fit(train).decision_function(queries), -lof.score_samples(queries)
+    )
+
+
+def test_ecod_sums_each_features_tail_along_its_skew(tmp_path: Path) -> None:
+    """Two features of four training values: feature 0 skews right (its tail: values above),
+    feature 1 left. A query's tail counts (plus one) over five give its -log probabilities."""
+    train = np.array([[0.0, 10.0], [1.0, 9.0], [2.0, 8.9], [10.0, 0.0]])
+    detector = ECODDetector().fit(train)
+    assert detector.left_skewed_.tolist() == [False, True]
+    query = np.array([[1.5, 0.0]])
+    below, above = np.array([2, 1]), np.array([2, 4])  # training values <= and >= the query's
+    left, right = -np.log((below + 1) / 5), -np.log((above + 1) / 5)
+    expected = max(left.sum(), right.sum(), right[0] + left[1])
+    assert detector.decision_function(query)[0] == pytest.approx(expected)
+    far = detector.decision_function(np.array([[50.0, -50.0], [1.0, 9.0]]))
+    assert far[0] > far[1]
+    state, files = detector.save(tmp_path)  # skops: plain arrays, no type to trust
+    np.testing.assert_array_equal(ECODDetector.load(state, files).decision_function(query), [expected])
 
 
 def test_knn_scores_the_distance_to_the_kth_nearest_normal_sample(tmp_path: Path) -> None:

@@ -59,7 +59,9 @@ def test_every_detector_follows_the_contract_and_names_its_entry() -> None:
 
 
 def test_an_unknown_name_lists_the_known_ones() -> None:
-    with pytest.raises(InputError, match=r"unknown detector 'svm': known are \['autoencoder', 'iforest'"):
+    with pytest.raises(
+        InputError, match=r"unknown detector 'svm': known are \['autoencoder', 'ecod', 'iforest'"
+    ):
         DETECTORS["svm"]
 
 

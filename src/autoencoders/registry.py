@@ -68,5 +68,7 @@ DETECTORS = Registry(
         "pca": "autoencoders.baselines.pca.PCADetector",
         "knn": "autoencoders.baselines.knn.KNNDetector",
         "iforest": "autoencoders.baselines.iforest.IsolationForestDetector",
+        "lof": "autoencoders.baselines.lof.LOFDetector",
+        "ecod": "autoencoders.baselines.ecod.ECODDetector",
     },
 )
