@@ -6,7 +6,7 @@ STORE := $(CURDIR)/mlruns
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: install train pca compare test lint format ui server serve bench bench-quick clean
+.PHONY: install train pca compare test lint format ui server serve bench bench-quick bench-quality clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,11 @@ bench: install
 
 bench-quick: install
 	$(BIN)/python -m benchmarks.suite --quick $(ARGS)
+
+# Quality on data nobody tuned for (benchmarks/quality.py): every model on tables, images and series,
+# seeds 0-2, the page docs/results/quality.md. ARGS=--quick: one task of each kind, seed 0.
+bench-quality: install
+	$(BIN)/python -m benchmarks.quality $(ARGS)
 
 lint: install
 	$(BIN)/ruff check .

@@ -108,6 +108,47 @@ def series_table(record: dict) -> str:
     return markdown_table(header, body) + (f"\n\nCommands:\n\n{commands}" if commands else "")
 
 
+def quality_table(record: dict) -> str:
+    """Tasks x models, mean test/auroc (± the spread over seeds), the best in bold; then each
+    model's panel mean and wins, and how the autoencoder stands against the best classic detector."""
+    models = list(dict.fromkeys(row["model"] for row in record["rows"]))
+    means: dict[str, dict[str, float]] = {}
+    shown: dict[str, dict[str, str]] = {}
+    for row in record["rows"]:
+        values = [found["test/auroc"] for found in row["seeds"].values() if "test/auroc" in found]
+        if not values:
+            continue
+        means.setdefault(row["task"], {})[row["model"]] = float(np.mean(values))
+        spread = f" ± {np.std(values, ddof=1):.4f}" if len(values) > 1 else ""
+        shown.setdefault(row["task"], {})[row["model"]] = f"{np.mean(values):.4f}{spread}"
+    body, wins = [], dict.fromkeys(models, 0)
+    for task, by_model in means.items():
+        best = max(by_model.values())
+        cells = []
+        for model in models:
+            text = shown[task].get(model, "")
+            if model in by_model and by_model[model] == best:
+                wins[model] += 1
+                text = f"**{text}**"
+            cells.append(text)
+        body.append([task, *cells])
+    panel = {model: np.mean([by[model] for by in means.values() if model in by]) for model in models}
+    body.append(["**panel mean**", *(f"{panel[model]:.4f}" for model in models)])
+    body.append(["**wins**", *(f"{wins[model]} of {len(means)}" for model in models)])
+    table = markdown_table(["task (test/auroc)", *models], body)
+    classic = [model for model in models if model != "autoencoder"]
+    best_classic = max(classic, key=lambda model: panel[model])
+    gaps = {task: max(by[m] for m in classic if m in by) - by["autoencoder"] for task, by in means.items()}
+    worst = max(gaps, key=gaps.get)
+    said = [
+        f"- the autoencoder's panel mean {panel['autoencoder']:.4f} against the best classic detector's, "
+        f"{best_classic} {panel[best_classic]:.4f}",
+        f"- its largest gap below the best classic detector of a task: {gaps[worst]:.4f} ({worst})",
+        f"- it wins {wins['autoencoder']} of {len(means)} tasks",
+    ]
+    return table + "\n\nThe targets (issue 25):\n\n" + "\n".join(said)
+
+
 def one_class_table(record: dict) -> str:
     """One row per method, a column per normal digit and the mean (the best of a column in bold),
     and per baseline the digits on which the autoencoder beats it."""
@@ -174,6 +215,9 @@ KINDS: dict[str, tuple[str, str, Callable[[dict], str]]] = {
         series_table,
     ),
     "bench-quick": ("Benchmark suite, quick sizes", "make bench-quick", bench_table),
+    # before "quality": a quick record's name starts with both
+    "quality-quick": ("Quality panel, quick subset", "make bench-quality ARGS=--quick", quality_table),
+    "quality": ("Quality panel: every model on data nobody tuned for", "make bench-quality", quality_table),
 }
 
 

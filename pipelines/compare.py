@@ -24,7 +24,9 @@ def compare(cfg: DictConfig) -> str:
     cfg = glue.checked(cfg, "compare")
     metrics = list(dict.fromkeys([*cfg.metrics, cfg.rank_by]))
     names = list(cfg.experiments) if cfg.experiments else None
-    table = comparison.collect(prepare_store(cfg.tracking.uri), names, metrics)
+    # val/auroc besides: the recommendation ranks on validation, whatever the table shows
+    collected = list(dict.fromkeys([*metrics, comparison.RECOMMEND_BY]))
+    table = comparison.collect(prepare_store(cfg.tracking.uri), names, collected)
     if not table:
         where = f"experiments {names}" if names else "any experiment"
         raise ConfigError(

@@ -11,15 +11,18 @@ from autoencoders.comparison.groups import (
     verdict,
 )
 from autoencoders.comparison.report import (
+    RECOMMEND_BY,
     bar_chart,
     group_outputs,
     markdown,
     readable,
+    recommendation,
     run_list,
     table_frame,
 )
 
 __all__ = [
+    "RECOMMEND_BY",
     "Table",
     "bar_chart",
     "best_model",
@@ -30,6 +33,7 @@ __all__ = [
     "group_outputs",
     "markdown",
     "readable",
+    "recommendation",
     "run_list",
     "table_frame",
     "verdict",

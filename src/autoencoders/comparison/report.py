@@ -69,7 +69,39 @@ def markdown(table: Table, metrics: list[str], rank_by: str | None = None) -> st
             f"- {labels[key]}: {verdict_text(v, display_names(table[key]))}" for key, v in found.items() if v
         ]
         parts += ["", f"Ranked by {rank_by} (`rank_by`):", *said] if said else []
+    advice = [
+        f"- {labels[key]}: {recommendation(models)}" for key, models in table.items() if len(models) > 1
+    ]
+    parts += (
+        ["", f"To deploy, ranked on validation ({RECOMMEND_BY}; the test set is never used):", *advice]
+        if advice
+        else []
+    )
     return "\n".join(parts) + "\n"
+
+
+#: What the recommendation ranks by: validation only, so that choosing a model does not use the test set.
+RECOMMEND_BY = "val/auroc"
+
+
+def recommendation(models: dict[str, ModelSummary]) -> str:
+    """Which model of a group to deploy and by how much, on the validation split alone (a classic
+    detector when it leads), or why nothing can be ranked."""
+    means = {
+        name: mean for name, summary in models.items() if (mean := summary.mean(RECOMMEND_BY)) is not None
+    }
+    if len(means) < 2:
+        return f"no {RECOMMEND_BY} to rank by (the validation split holds no anomalies)"
+    names = display_names(models)
+    ranked = sorted(means, key=means.__getitem__, reverse=True)
+    first, second = ranked[:2]
+    gap = means[first] - means[second]
+    spread = max(
+        (std for name in (first, second) if (std := models[name].std(RECOMMEND_BY)) is not None), default=None
+    )
+    said = f"{names[first]} ({RECOMMEND_BY} {means[first]:.4f}, {gap:+.4f} over {names[second]}"
+    said += ", within the seeds' spread)" if spread is not None and gap <= spread else ")"
+    return said + f": runs:/{models[first].run_ids[0]}/anomaly_detector"
 
 
 def verdict_text(found: Verdict, names: dict[str, str]) -> str:
