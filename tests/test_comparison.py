@@ -78,10 +78,12 @@ def test_the_table_shows_mean_and_spread_and_bolds_only_a_clear_lead(client) -> 
     assert "(x" not in text  # no ratios of AUROCs
 
 
-def runs_of(client, model: str, metrics_per_seed: list[dict[str, float]]) -> None:
+def runs_of(client, model: str, metrics_per_seed: list[dict[str, float]]) -> list[str]:
     tags = {"stage": "train", "dataset": "spiral", "model": model, "code_dim": "1"}
-    for seed, metrics in enumerate(metrics_per_seed):
-        write_run(client, "spiral", tags, {**SPIRAL, "model.code_dim": 1, "seed": seed}, metrics)
+    return [
+        write_run(client, "spiral", tags, {**SPIRAL, "model.code_dim": 1, "seed": seed}, metrics).info.run_id
+        for seed, metrics in enumerate(metrics_per_seed)
+    ]
 
 
 def test_a_gap_within_the_seeds_spread_is_a_tie_and_a_ceiling_says_so(client) -> None:
@@ -118,6 +120,28 @@ def test_the_recommendation_follows_the_metric_it_ranks_by_and_says_which(client
     by_f1 = comparison.markdown(table, ["test/auroc", "test/f1"], "test/f1")
     assert "Ranked by test/auroc (`rank_by`):\n- spiral, code 1: conv, ahead of every other model" in by_auroc
     assert "Ranked by test/f1 (`rank_by`):\n- spiral, code 1: pca, ahead of every other model" in by_f1
+
+
+def test_the_model_to_deploy_is_ranked_on_validation_and_may_be_a_classic_detector(client) -> None:
+    """The test set leads with the autoencoder, validation with PCA: the recommendation follows
+    validation (choosing by the test set would measure the choice on the data it was chosen on)."""
+    runs_of(
+        client, "conv", [{"test/auroc": 0.98, "val/auroc": 0.90}, {"test/auroc": 0.97, "val/auroc": 0.91}]
+    )
+    pca_ids = runs_of(
+        client, "pca", [{"test/auroc": 0.91, "val/auroc": 0.95}, {"test/auroc": 0.92, "val/auroc": 0.96}]
+    )
+    said = comparison.markdown(comparison.collect(client, None, ["test/auroc", "val/auroc"]), ["test/auroc"])
+    line = said.split("To deploy, ranked on validation (val/auroc; the test set is never used):\n")[1]
+    assert line.startswith("- spiral, code 1: pca (val/auroc 0.9550, +0.0500 over conv): runs:/")
+    assert line.splitlines()[0].split("runs:/")[1].split("/")[0] in pca_ids  # a run of the model
+
+
+def test_without_validation_anomalies_nothing_is_recommended(client) -> None:
+    autoencoder(client, 0.02, seed=0)
+    pca(client, 0.03)
+    said = comparison.markdown(comparison.collect(client, None, METRICS), METRICS)
+    assert "- spiral, code 1: no val/auroc to rank by (the validation split holds no anomalies)" in said
 
 
 def test_other_hyperparameters_are_another_row_not_another_seed(client) -> None:
