@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
+from autoencoders.anomaly.autoencoder import AutoencoderDetector
 from autoencoders.errors import ConfigError
 from autoencoders.registry import NETWORKS
 from helpers.built import conv1d_net, conv_net
@@ -76,3 +78,24 @@ def test_conv1d_rebuilds_from_its_settings_and_learns_a_cycle() -> None:
 def test_conv1d_on_other_data_or_too_short_windows_is_one_line(shape: list[int], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         conv1d_net(shape)
+
+
+@pytest.mark.parametrize("score", ["rapp", "rapp_hidden"])
+def test_conv1d_scores_windows_with_rapp_one_term_per_layer_and_saves_them(score: str, tmp_path) -> None:
+    """RaPP measures a 1-D convolution after its activation, as a 2-D one (else twice per layer)."""
+    torch.manual_seed(0)
+    t = np.arange(24.0)
+    windows = np.stack([np.stack([np.sin((t + s) / 3), np.cos((t + s) / 3)]) for s in range(64)]).astype(
+        np.float32
+    )
+    net = conv1d_net([2, 24], code_dim=4, channels=[8, 16])
+    detector = AutoencoderDetector(net, score, "rapp").fit(windows[:48], windows[48:])
+    if score == "rapp_hidden":  # a term after each convolution's activation, one at the code
+        assert len(detector.score_.layer_means) == 2 + 1
+    noisy = windows[48:] + np.random.default_rng(1).normal(0, 1, windows[48:].shape).astype(np.float32)
+    scores = detector.decision_function(np.concatenate([windows[48:], noisy]))
+    assert scores[16:].mean() > 2 * scores[:16].mean()  # noise lies off what the (untrained) net maps
+    state, files = detector.save(tmp_path)
+    np.testing.assert_allclose(
+        AutoencoderDetector.load(state, files).decision_function(noisy), scores[16:], rtol=1e-6
+    )

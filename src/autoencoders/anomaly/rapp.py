@@ -47,7 +47,12 @@ def rapp_batch(module: torch.nn.Module, x: torch.Tensor, reconstruction: torch.T
 def rapp_batch_terms(module: torch.nn.Module, x: torch.Tensor, reconstruction: torch.Tensor) -> torch.Tensor:
     """:func:`rapp_layer_terms` of one batch of tensors, given its reconstruction."""
     layers = [m for m in module.encoder.modules() if not list(m.children())]  # the leaves, in order
-    plain = (torch.nn.Linear, torch.nn.Conv2d, torch.nn.Flatten)  # measured after their activation
+    plain = (
+        torch.nn.Linear,
+        torch.nn.Conv1d,
+        torch.nn.Conv2d,
+        torch.nn.Flatten,
+    )  # measured after their activation
     h, r = x, reconstruction
     terms = [((h - r) ** 2).flatten(1).sum(1)]
     for i, layer in enumerate(layers):
