@@ -41,7 +41,8 @@ bench-quick: install
 
 # Quality on data nobody tuned for (benchmarks/quality.py): every model on tables, images and series,
 # seeds 0-2, the page docs/results/quality.md. ARGS=--quick: one task of each kind, seed 0.
-bench-quality: install
+bench-quality: install  # the faces task reads scikit-image's lfw_subset: installed for it alone
+	$(BIN)/python -c "import skimage" 2>/dev/null || $(BIN)/pip install --quiet -e ".[bench]"
 	$(BIN)/python -m benchmarks.quality $(ARGS)
 
 lint: install

@@ -4,7 +4,9 @@ Tasks (each one-class: one class normal, the others anomalies):
 - tables: scikit-learn's wine (each class normal in turn, the other classes subsampled to 10 % of
   their rows), scikit-learn's 8x8 digits as a 64-column table (each digit normal in turn, the others
   subsampled to 10 %), the example transactions (``examples/make_transactions.py``, 2 % frauds);
-- images: the bundled MNIST digits (``dataset=mnist dataset.source=bundled``, each digit normal);
+- images: the bundled MNIST digits (``dataset=mnist dataset.source=bundled``, each digit normal),
+  scikit-image's ``lfw_subset`` as an image folder (its 100 faces normal, its 100 non-faces the
+  anomalies; ``make bench-quality`` installs scikit-image, which the project does not need);
 - series: KDD-TSAD #135 and the synthetic machine (``benchmarks/series.py``'s settings).
 
 Models: the default autoencoder (``pipelines.train`` with nothing but the data chosen), PCA, kNN,
@@ -83,12 +85,33 @@ def table_tasks(store: Path, quick: bool) -> dict[str, list[str]]:
     return tasks
 
 
-def image_tasks(quick: bool) -> dict[str, list[str]]:
+def image_tasks(store: Path, quick: bool) -> dict[str, list[str]]:
+    """The one-class MNIST digits, and the faces folder written into ``store``."""
     digits = (0,) if quick else range(10)
-    return {
+    tasks = {
         f"MNIST, {d} normal": ["dataset=mnist", "dataset.source=bundled", f"dataset.normal_digits=[{d}]"]
         for d in digits
     }
+    if not quick:
+        tasks["faces (lfw_subset)"] = [
+            "dataset=image_folder",
+            f"dataset.root={faces_folder(store / 'faces')}",
+        ]
+    return tasks
+
+
+def faces_folder(root: Path) -> Path:
+    """scikit-image's ``lfw_subset`` (25 x 25 grey; the first 100 faces, the last 100 not) as an
+    anomalib-style folder: ``normal/`` the faces, ``abnormal/`` the rest, one PNG each."""
+    from PIL import Image
+    from skimage.data import lfw_subset
+
+    images = np.round(lfw_subset() * 255).astype(np.uint8)
+    for index, image in enumerate(images):
+        folder = root / ("normal" if index < 100 else "abnormal")
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image).save(folder / f"{index:03d}.png")
+    return root
 
 
 def main() -> None:
@@ -100,7 +123,7 @@ def main() -> None:
         series = series_settings(store)
         tasks = {
             **{name: ("table", data) for name, data in table_tasks(store, quick).items()},
-            **{name: ("images", data) for name, data in image_tasks(quick).items()},
+            **{name: ("images", data) for name, data in image_tasks(store, quick).items()},
             **{name: ("series", data) for name, data in series.items() if not quick or "KDD" in name},
         }
         for task, (kind, data) in tasks.items():

@@ -18,7 +18,14 @@ from autoencoders.errors import ConfigError
 from autoencoders.models.conv import ConvAutoencoder
 from autoencoders.models.dense import DenseAutoencoder
 from autoencoders.training.module import AutoencoderModule
-from pipelines.hydra_glue import CONFIG_DIR, build, checked, compose_config, group_choice_errors
+from pipelines.hydra_glue import (
+    CONFIG_DIR,
+    build,
+    checked,
+    compose_config,
+    group_choice_errors,
+    with_dataset_model,
+)
 
 
 def options(group: str) -> list[str]:
@@ -128,6 +135,24 @@ def test_model_conv_picks_mnist_by_itself() -> None:
     assert compose_config("train", ["model=dense", "dataset=mnist"]).model.net.input_shape == [1, 28, 28]
 
 
+@pytest.mark.parametrize(
+    ("overrides", "added", "model"),
+    [
+        (["dataset=mnist"], ["model=conv"], "conv"),
+        (["dataset=image_folder", "dataset.root=photos"], ["model=conv"], "conv"),
+        (["dataset=mnist", "model=dense"], [], "dense"),
+        (["dataset=table", "dataset.path=t.csv"], [], "dense"),
+        (["dataset=mnist,spiral"], [], None),  # a sweep: each job keeps its own default
+    ],
+)
+def test_an_image_dataset_trains_the_conv_network_unless_a_model_is_chosen(
+    overrides: list[str], added: list[str], model: str | None
+) -> None:
+    assert with_dataset_model(overrides) == [*added, *overrides]
+    if model:
+        assert compose_config("train", overrides).model.name == model
+
+
 @pytest.mark.parametrize("dataset", options("dataset"))
 def test_datasets_instantiate(dataset: str) -> None:
     cfg = compose_config("train", [f"dataset={dataset}", *REQUIRED.get(dataset, [])])
@@ -224,7 +249,8 @@ def first_config_error(stage: str, overrides: list[str]) -> str:
             "train",
             ["anomaly.score=magic"],
             "anomaly.score must be one of ['auto', 'reconstruction', 'scaled', 'peak', 'rapp', "
-            "'rapp_hidden', 'code', 'rapp+code']",
+            "'rapp_hidden', 'code', 'rapp+code', 'reconstruction+knn', 'scaled+knn', 'peak+knn', "
+            "'rapp+knn', 'rapp_hidden+knn'], got 'magic'",
         ),
         ("train", ["anomaly.threshold_quantile=1"], "anomaly.threshold_quantile must be between 0 and 1"),
         ("train", ["optimized_mode=up"], "optimized_mode must be one of ['min', 'max'], got 'up'"),

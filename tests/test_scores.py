@@ -129,6 +129,19 @@ def test_a_sum_of_scores_weighs_each_by_its_spread_on_the_normal_validation_samp
     assert (anomaly_scores(fitted, codec, splits.test) > 0).all()  # positive, as log-scaled figures need
 
 
+def test_knn_is_the_distance_to_the_fifth_nearest_training_sample() -> None:
+    """On a line of training points 0, 1, .., 9, the fifth nearest to 20.5 is 5, and to 4.2 it is 2
+    (or 6: both 2.2 away); perfect reconstructions leave the ensemble the distance alone."""
+    train = np.c_[np.arange(10.0), np.zeros(10)].astype(np.float32)
+    splits = Splits(train, train[::3], train[:0], np.zeros(0, bool))
+    codec = TorchCodec(IdentityNet())
+    fitted = fit_score("knn", codec, splits)
+    np.testing.assert_array_equal(fitted.reference, train)
+    far, inside = anomaly_scores(fitted, codec, np.array([[20.5, 0.0], [4.2, 0.0]], np.float32))
+    assert far == pytest.approx(15.5) and inside == pytest.approx(2.2, abs=1e-5)
+    assert "reference" not in fitted.to_json()  # saved beside the JSON, as a file
+
+
 def test_auto_chooses_on_validation_what_separates_the_anomalies() -> None:
     """Perfect reconstructions tie every sample (AUROC 0.5); the code density finds the far ones."""
     far = np.array([[6.0, 0.0], [-6.0, 1.0], [5.0, -2.0], [0.0, 25.0]], np.float32)
@@ -140,7 +153,7 @@ def test_auto_without_validation_anomalies_uses_rapp() -> None:
     assert fit_score("auto", TorchCodec(IdentityNet()), stretched_splits()).name == "rapp"
 
 
-@pytest.mark.parametrize("score", ["rapp+code", "rapp_hidden"])
+@pytest.mark.parametrize("score", ["rapp+code", "rapp_hidden", "scaled+knn"])
 def test_the_deployed_detector_scores_with_the_runs_fitted_score_from_plain_json(
     score: str, tmp_path
 ) -> None:
@@ -158,6 +171,7 @@ def test_the_deployed_detector_scores_with_the_runs_fitted_score_from_plain_json
     stored = json.loads((tmp_path / "detector.json").read_text())
     assert stored["detector"] == "autoencoder" and stored["kind"] == "points"
     assert stored["state"]["network"] == "dense" and stored["state"]["score"]["name"] == score
+    assert ("reference" in artifacts) == ("knn" in score)  # the training samples kNN measures against
     loaded = load_detector(artifacts)
     assert isinstance(loaded, DeployedDetector) and isinstance(loaded.detector, AutoencoderDetector)
     scored = loaded.predict(pd.DataFrame(splits.test, columns=["x0", "x1"]))

@@ -271,6 +271,7 @@ def train_and_record(
     # What anomaly.score=auto chose, as a param beside anomaly.score (the UI compares params)
     client.log_param(run_id, "anomaly.score_used", detector.score_.name)
     client.set_tag(run_id, "anomaly.score", detector.score_.name)
+    log.info("anomaly score: %s (anomaly.score=%s)", detector.score_.name, settings.score)
     evaluation = record_evaluation(client, run_id, detector, datamodule, settings)
     metrics = dict(evaluation.metrics)
     if selection.metric not in metrics:  # a per-epoch metric (val/loss): the chosen model's value

@@ -23,6 +23,8 @@ from autoencoders.registry import NETWORKS
 from autoencoders.util.params import Options, check_params
 
 WEIGHTS_FILE = "weights.pt"
+#: A ``knn`` score's training samples, read back with ``allow_pickle=False``.
+REFERENCE_FILE = "reference.npy"
 
 
 class AutoencoderDetector(AnomalyDetector):
@@ -89,18 +91,24 @@ class AutoencoderDetector(AnomalyDetector):
             raise RuntimeError("AutoencoderDetector.save before fit")
         path = folder / WEIGHTS_FILE
         torch.save(self.net.state_dict(), path)
+        files = {"weights": str(path)}
+        if self.score_.reference is not None:
+            files["reference"] = str(folder / REFERENCE_FILE)
+            np.save(files["reference"], self.score_.reference)
         state = {
             "network": NETWORKS.name_of(type(self.net)),
             "settings": self.net.settings,
             "score": self.score_.to_json(),
         }
-        return state, {"weights": str(path)}
+        return state, files
 
     @classmethod
     def load(cls, state: Mapping[str, Any], files: Mapping[str, str]) -> AutoencoderDetector:
         net = NETWORKS[state["network"]](**state["settings"])
         net.load_state_dict(torch.load(files["weights"], map_location="cpu", weights_only=True))
         score = ScoreSpec.from_json(state["score"])
+        if "reference" in files:
+            score.reference = np.load(files["reference"], allow_pickle=False)
         detector = cls(net.eval(), score.name, score.name)
         detector.score_ = score
         return detector

@@ -20,6 +20,12 @@
 - ``rapp+code``: both, each divided by its standard deviation on the normal validation samples,
   summed: the two weigh alike, and the sum ranks as the sum of standardised scores does while
   staying positive (log-scaled figures, thresholds).
+- ``knn``: the distance to the ``NEIGHBOURS``-th nearest training sample, in the network's input
+  space (what the kNN baseline measures). Alone it is no autoencoder's score; summed with one
+  (``scaled+knn``, ``rapp+knn``, ...), standardised as ``rapp+code`` is, it ensembles the two:
+  the network sees what lies off the normal data's shape, the distance what lies far from any
+  normal sample (ADBench's one-class tables: kNN is the detector to beat). The training samples
+  it measures against are saved with the detector (``reference.npy``).
 - ``auto``: each of the above is ranked on the validation split (normal samples against the
   validation anomalies) and the best one is used; where there are no validation anomalies, the
   ``anomaly.fallback`` score (``rapp``; tables: ``scaled``).
@@ -32,12 +38,13 @@ deployed detector scores exactly as the run was evaluated.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from sklearn.covariance import EmpiricalCovariance
 from sklearn.metrics import roc_auc_score
+from sklearn.neighbors import NearestNeighbors
 
 from autoencoders.anomaly.detector import squared_errors
 from autoencoders.anomaly.rapp import rapp_layer_terms, rapp_scores
@@ -45,7 +52,19 @@ from autoencoders.data.splits import Splits
 from autoencoders.models.codec import TorchCodec
 
 #: The settings of ``anomaly.score``.
-SCORES = ("auto", "reconstruction", "scaled", "peak", "rapp", "rapp_hidden", "code", "rapp+code")
+SCORES = (
+    "auto",
+    "reconstruction",
+    "scaled",
+    "peak",
+    "rapp",
+    "rapp_hidden",
+    "code",
+    "rapp+code",
+    *(f"{score}+knn" for score in ("reconstruction", "scaled", "peak", "rapp", "rapp_hidden")),
+)
+#: ``knn``: the neighbour whose distance counts (the kNN baseline's default k).
+NEIGHBOURS = 5
 #: What ``auto`` chooses among, in order of preference where validation ranks them equal.
 CANDIDATES = ("rapp", "rapp_hidden", "reconstruction", "scaled", "peak", "rapp+code", "code")
 
@@ -63,13 +82,16 @@ class ScoreSpec:
     feature_weights: list[float] | None = None
     #: Per part of a sum: the standard deviation of its normal validation scores.
     scales: dict[str, float] | None = None
+    #: ``knn``: the training samples, flat (saved as a file beside the JSON, not in it).
+    reference: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def parts(self) -> list[str]:
         return self.name.split("+")
 
     def to_json(self) -> dict[str, Any]:
-        return {key: value for key, value in asdict(self).items() if value is not None}
+        stored = {key: getattr(self, key) for key in self.__dataclass_fields__ if key != "reference"}
+        return {key: value for key, value in stored.items() if value is not None}
 
     @classmethod
     def from_json(cls, stored: dict[str, Any]) -> ScoreSpec:
@@ -100,11 +122,21 @@ def score_part(
         return errors.max(axis=1) if name == "peak" else errors @ np.asarray(spec.feature_weights)
     if name == "rapp":
         return rapp_scores(module, x, reconstruction=reconstruction)
+    if name == "knn":
+        return neighbour_distances(spec.reference, x)
     if name == "rapp_hidden":
         hidden = rapp_layer_terms(module, x, reconstruction=reconstruction)[:, 1:]
         return (hidden / np.asarray(spec.layer_means)).sum(1)
     offsets = codec.encode(x).reshape(len(x), -1).astype(np.float64) - np.asarray(spec.code_mean)
     return np.einsum("ij,jk,ik->i", offsets, np.asarray(spec.code_precision), offsets)
+
+
+def neighbour_distances(reference: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Each sample's distance to its ``NEIGHBOURS``-th nearest sample of ``reference``."""
+    neighbours = min(NEIGHBOURS, len(reference))
+    index = NearestNeighbors(n_neighbors=neighbours).fit(reference)
+    distances, _ = index.kneighbors(x.reshape(len(x), -1).astype(np.float32))
+    return distances[:, -1].astype(np.float64)
 
 
 def column_weights(errors: np.ndarray, feature_columns: Sequence[str] | None) -> list[float]:
@@ -131,14 +163,16 @@ def fit_score(
     if name == "auto":
         return choose_score(codec, splits, feature_columns, fallback)
     spec = ScoreSpec(name)
-    if name == "scaled":
+    if "scaled" in spec.parts:
         rebuilt = codec.decode(codec.encode(splits.train))
         errors = (splits.train - rebuilt).reshape(len(splits.train), -1).astype(np.float64) ** 2
         spec.feature_weights = column_weights(errors, feature_columns)
-    if name == "rapp_hidden":
+    if "rapp_hidden" in spec.parts:
         means = rapp_layer_terms(codec.module, splits.train)[:, 1:].mean(0)
         # A unit dead on every training sample has mean 0: its term is then left unscaled.
         spec.layer_means = [float(mean) or 1.0 for mean in means]
+    if "knn" in spec.parts:
+        spec.reference = splits.train.reshape(len(splits.train), -1).astype(np.float32)
     if "code" in spec.parts:
         codes = codec.encode(splits.train).reshape(len(splits.train), -1).astype(np.float64)
         covariance = EmpiricalCovariance().fit(codes)  # its precision is a pseudo-inverse: never singular
