@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from benchmarks import suite
+from benchmarks import report, suite
 from benchmarks.suite import Row, rate_row, time_row
 from helpers.built import dense_net
 
@@ -121,3 +121,20 @@ def test_the_plain_scoring_script_scores_what_the_network_reconstructs(tmp_path,
     with torch.no_grad():
         expected = ((net(x) - x) ** 2).sum(1).numpy()
     np.testing.assert_allclose(scored["score"], expected, rtol=1e-5)
+
+
+def test_the_quality_page_says_where_the_autoencoder_stands_against_the_best_classic_detector() -> None:
+    def row(task: str, model: str, *aurocs: float) -> dict:
+        return {
+            "task": task,
+            "model": model,
+            "seeds": {str(i): {"test/auroc": v} for i, v in enumerate(aurocs)},
+        }
+
+    digits = [row(f"MNIST, {d} normal", model, 0.9) for d in range(10) for model in ("autoencoder", "kNN")]
+    record = {"rows": [row("wine", "autoencoder", 0.8, 0.9), row("wine", "kNN", 0.95), *digits]}
+    page = report.quality_table(record)
+    assert "| wine | 0.8500 ± 0.0707 | **0.9500** |" in page  # the seeds' mean, spread and the best
+    assert "| **wins** | 10 of 11 | 11 of 11 |" in page  # a tie is a win for both
+    assert "largest gap below the best classic detector of a task: 0.1000 (wine)" in page
+    assert "MNIST ten-digit mean (bundled digits, seeds averaged): 0.9000" in page
