@@ -39,6 +39,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -89,6 +90,11 @@ class ScoreSpec:
     def parts(self) -> list[str]:
         return self.name.split("+")
 
+    @cached_property
+    def neighbour_index(self) -> NearestNeighbors:
+        """``knn``: the index over ``reference``, built once per spec, not once per call."""
+        return NearestNeighbors(n_neighbors=min(NEIGHBOURS, len(self.reference))).fit(self.reference)
+
     def to_json(self) -> dict[str, Any]:
         stored = {key: getattr(self, key) for key in self.__dataclass_fields__ if key != "reference"}
         return {key: value for key, value in stored.items() if value is not None}
@@ -123,20 +129,13 @@ def score_part(
     if name == "rapp":
         return rapp_scores(module, x, reconstruction=reconstruction)
     if name == "knn":
-        return neighbour_distances(spec.reference, x)
+        distances, _ = spec.neighbour_index.kneighbors(x.reshape(len(x), -1).astype(np.float32))
+        return distances[:, -1].astype(np.float64)
     if name == "rapp_hidden":
         hidden = rapp_layer_terms(module, x, reconstruction=reconstruction)[:, 1:]
         return (hidden / np.asarray(spec.layer_means)).sum(1)
     offsets = codec.encode(x).reshape(len(x), -1).astype(np.float64) - np.asarray(spec.code_mean)
     return np.einsum("ij,jk,ik->i", offsets, np.asarray(spec.code_precision), offsets)
-
-
-def neighbour_distances(reference: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """Each sample's distance to its ``NEIGHBOURS``-th nearest sample of ``reference``."""
-    neighbours = min(NEIGHBOURS, len(reference))
-    index = NearestNeighbors(n_neighbors=neighbours).fit(reference)
-    distances, _ = index.kneighbors(x.reshape(len(x), -1).astype(np.float32))
-    return distances[:, -1].astype(np.float64)
 
 
 def column_weights(errors: np.ndarray, feature_columns: Sequence[str] | None) -> list[float]:
