@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import os
 import platform
 import statistics
 import subprocess
@@ -316,7 +317,49 @@ def scoring_cli(store: Path, rows: int, repeats: int) -> Row:
     return rate_row("scoring CLI (pipelines.score)", "rows/s", rows / ours_s, rows / peer_s, note)
 
 
-# --- 4. quality -----------------------------------------------------------------------------------
+# --- 4. a busy machine -----------------------------------------------------------------------------
+
+
+def busy_machine(store: Path, epochs: int, repeats: int) -> Row:
+    """``python -m pipelines.train`` on a 64-feature table (scikit-learn's digits, 3 normal; a
+    network torch would split over every core) while a CPU-bound process occupies one core,
+    against the same command on the quiet machine, each from process start to exit."""
+    from sklearn.datasets import load_digits
+
+    from benchmarks.quality import one_class_table
+
+    digits = load_digits(as_frame=True)
+    path = store / "digits-3.csv"
+    store.mkdir(parents=True, exist_ok=True)
+    one_class_table(digits.data, digits.target, 3, 0.1).to_csv(path, index=False)
+    train = [
+        sys.executable,
+        "-m",
+        "pipelines.train",
+        "dataset=table",
+        f"dataset.path={path}",
+        "dataset.label=is_anomaly",
+        f"dataset.epochs={epochs}",
+        f"paths.mlruns={store}",
+        f"hydra.run.dir={store}/run",
+    ]
+
+    def busy() -> float:
+        spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+        try:
+            time.sleep(1.0)  # running, as a process already busy when the training starts
+            return wall(train)
+        finally:
+            spinner.kill()
+            spinner.wait()
+
+    wall(train)  # the store's tables made first, as in a store in use
+    ours_s, peer_s = alternate(busy, lambda: wall(train), repeats)
+    note = f"digits as a table, {epochs} epochs; ours: a CPU-bound process beside it ({os.cpu_count()} cores)"
+    return time_row("busy machine", ours_s, peer_s, note)
+
+
+# --- 5. quality -----------------------------------------------------------------------------------
 
 
 def spiral_quality(store: Path) -> Row:
@@ -392,6 +435,7 @@ SIZES = {  # quick, full
     "conv steps": (60, 200),
     "scoring rows": (20_000, 200_000),
     "scoring CLI rows": (20_000, 100_000),
+    "busy epochs": (10, 50),
 }
 
 
@@ -407,7 +451,7 @@ def environment() -> dict:
     return {
         "machine": platform.platform(),
         "processor": platform.processor() or platform.machine(),
-        "cores": __import__("os").cpu_count(),
+        "cores": os.cpu_count(),
         "versions": {
             "python": platform.python_version(),
             "torch": torch.__version__,
@@ -445,6 +489,7 @@ def run_suite(
         measured(rows, scoring_cli(store / "e2e", size["scoring CLI rows"], repeats))
         torch.set_num_threads(default_threads)
         measured(rows, conv_loop(size["conv steps"], repeats))
+        measured(rows, busy_machine(store / "busy", size["busy epochs"], repeats))
         if torch.cuda.is_available():  # the conv rows on the GPU too; without one the device says so
             measured(rows, conv_loop(size["conv steps"] * 10, repeats, "cuda"))
         if quality:

@@ -17,6 +17,8 @@ with libraries_loading():
 def train(cfg: DictConfig) -> dict[str, float]:
     """Build (checking) everything the config names, then fit, evaluate and record one MLflow run."""
     with libraries_loading():  # here, not at the top: --help and a multirun's launcher never train
+        import torch
+
         from autoencoders.stages import (
             DetectorSettings,
             prepare_resume,
@@ -55,6 +57,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
             return {}
         tags = run_tags("train", datamodule, module.name, module.code_dim)
         tags[CHECKPOINT_DIR_TAG] = str(best.dirpath)  # where resume finds it if the server goes away
+        tags["training.threads"] = str(torch.get_num_threads())  # num_threads, or what was free
         with glue.stage_run(cfg, tags, f"{module.name} code={module.code_dim} seed={cfg.seed}") as opened:
             client, experiment_id, run_id = opened
             resume = prepare_resume(client, run_id, Path(best.dirpath)) if cfg.resume else None

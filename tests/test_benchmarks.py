@@ -40,6 +40,7 @@ def test_the_suite_writes_its_rows_and_environment_as_json(tmp_path, monkeypatch
         "scoring": Row("scoring (logged detector)", 5.0, 10.0, "rows/s", 2.0),
         "scoring_cli": Row("scoring CLI (pipelines.score)", 5.0, 10.0, "rows/s", 2.0),
         "spiral_import_floor": Row("spiral end to end, the imports alone", 2.5, 2, "s", 1.25),
+        "busy_machine": Row("busy machine", 12.0, 10.0, "s", 1.2),
     }
     for name, row in rows.items():
         monkeypatch.setattr(suite, name, lambda *args, row=row: row)
@@ -60,6 +61,7 @@ def test_the_suite_writes_its_rows_and_environment_as_json(tmp_path, monkeypatch
         "scoring (logged detector)",
         "scoring CLI (pipelines.score)",
         "conv loop (MNIST)",
+        "busy machine",
     ]
     assert all(set(row) >= {"name", "ours", "peer", "unit", "ratio"} for row in written["rows"])
     assert written["spiral end to end breakdown (s)"] == breakdown

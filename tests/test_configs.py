@@ -299,12 +299,13 @@ def test_no_setting_has_a_default_in_code() -> None:
 
 
 def test_tiny_networks_train_on_one_thread_unless_told_otherwise() -> None:
-    from autoencoders.training.devices import cpu_threads
+    from autoencoders.training.devices import TORCH_THREADS, cpu_threads
 
     spiral = build(compose_config("train").model)
     conv = build(compose_config("train", ["model=conv"]).model)
     assert cpu_threads(sum(p.numel() for p in spiral.parameters()), None) == 1
-    assert cpu_threads(sum(p.numel() for p in conv.parameters()), None) is None  # torch's default
+    # torch's count, less the CPUs other processes keep busy (the other test worker, say)
+    assert 1 <= cpu_threads(sum(p.numel() for p in conv.parameters()), None) <= TORCH_THREADS
     assert cpu_threads(303, 2) == 2  # num_threads=2 wins
 
 

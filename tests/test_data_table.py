@@ -211,3 +211,17 @@ def test_a_table_trains_finds_the_planted_anomalies_and_compares_with_pca(
 def test_conv_on_a_table_is_the_one_line_error(make_cfg, transactions) -> None:
     with pytest.raises(ConfigError, match=r"model=conv needs image data \(C x H x W\)"):
         train(make_cfg("model=conv", "dataset=table", f"dataset.path={transactions}"))
+
+
+@pytest.mark.parametrize(
+    ("features", "rows", "hidden"),
+    [
+        (13, 50, [13]),  # wine's one class: 1,456 weights for 650 values, one layer
+        (64, 115, [64]),  # digits' one class
+        (64, 600, [128, 64]),  # 33,792 weights for 38,400 values
+        (11, 390, [22, 11]),
+    ],
+)
+def test_a_small_training_set_gets_one_hidden_layer(features: int, rows: int, hidden: list[int]) -> None:
+    code, widths = table.suggested_sizes(features, rows)
+    assert widths == hidden and code == round(features**0.5)

@@ -9,10 +9,19 @@ import pandas as pd
 import pytest
 import torch
 
+from autoencoders.anomaly import scores
 from autoencoders.anomaly.autoencoder import AutoencoderDetector
 from autoencoders.anomaly.detector import squared_errors
 from autoencoders.anomaly.rapp import rapp_layer_terms, rapp_scores
-from autoencoders.anomaly.scores import ScoreSpec, anomaly_scores, fit_score, score_part
+from autoencoders.anomaly.scores import (
+    ScoreSpec,
+    anomaly_scores,
+    fit_score,
+    knn_reference,
+    score_part,
+    separation_auroc,
+    separation_margin,
+)
 from autoencoders.data.base import DataKind, Splits
 from autoencoders.deploy.detector import DeployedDetector, DetectorSpec, load_detector, save_detector
 from autoencoders.evaluation.metrics import evaluate
@@ -147,6 +156,37 @@ def test_auto_chooses_on_validation_what_separates_the_anomalies() -> None:
     far = np.array([[6.0, 0.0], [-6.0, 1.0], [5.0, -2.0], [0.0, 25.0]], np.float32)
     fitted = fit_score("auto", TorchCodec(IdentityNet()), stretched_splits(far))
     assert "code" in fitted.parts and fitted.code_mean is not None
+
+
+def test_the_separation_margin_is_the_gap_in_normal_standard_deviations() -> None:
+    normal = np.array([0.0, 1.0, 2.0])
+    assert separation_margin(normal, np.array([5.0, 3.0])) == pytest.approx(1 / normal.std())
+    assert separation_margin(normal, np.array([1.5, 9.0])) == pytest.approx(-0.5 / normal.std())
+
+
+def test_auto_breaks_a_tie_on_validation_by_the_wider_margin(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Far anomalies along the narrow axis: the distance to the training samples and the code
+    density both separate them perfectly; the density, which knows that axis is narrow, by more.
+    Listed second, it is still the one chosen."""
+    far = np.array([[8.0, 0.0], [-8.0, 1.0], [9.0, -2.0]], np.float32)
+    splits, codec = stretched_splits(far), TorchCodec(IdentityNet())
+    ranks = {}
+    for name in ("knn", "code"):
+        fitted = fit_score(name, codec, splits)
+        normal, anomalous = (anomaly_scores(fitted, codec, x) for x in (splits.val, far))
+        ranks[name] = (separation_auroc(normal, anomalous), separation_margin(normal, anomalous))
+    assert ranks["knn"][0] == ranks["code"][0] == 1.0 and ranks["code"][1] > ranks["knn"][1]
+    monkeypatch.setattr(scores, "CANDIDATES", ("knn", "code"))
+    assert fit_score("auto", codec, splits).name == "code"
+
+
+def test_knn_measures_against_at_most_reference_rows_drawn_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(scores, "REFERENCE_ROWS", 10)
+    train = np.arange(100, dtype=np.float32).reshape(50, 2)
+    reference = knn_reference(train)
+    assert reference.shape == (10, 2) and set(map(tuple, reference)) <= set(map(tuple, train))
+    np.testing.assert_array_equal(knn_reference(train), reference)  # the same draw every time
+    np.testing.assert_array_equal(knn_reference(train[:10]), train[:10])  # all, up to the cap
 
 
 def test_auto_without_validation_anomalies_uses_rapp() -> None:

@@ -207,7 +207,7 @@ class SeriesDataModule(InMemoryDataModule):
     def settings(self) -> dict[str, Any]:
         """The network's input (channels x window), an epoch of at least 4,096 windows, the dense
         model's sizes for a flattened window, and the output activation for the scaler."""
-        code, hidden = suggested_sizes(len(self.channel_names) * self.window)
+        code, hidden = suggested_sizes(len(self.channel_names) * self.window, len(self.splits.train))
         return {
             "input_shape": [len(self.channel_names), self.window],
             "epoch_size": self.epoch_size,

@@ -6,9 +6,11 @@ import ctypes
 import functools
 import os
 
+import torch
 from lightning_fabric.accelerators.cuda import num_cuda_devices
 
 from autoencoders.errors import ConfigError
+from autoencoders.util import cpus
 
 
 def check_accelerator(accelerator: str) -> None:
@@ -25,16 +27,23 @@ def check_accelerator(accelerator: str) -> None:
 SMALL_NETWORK = 10_000
 
 
-def cpu_threads(n_parameters: int, requested: int | None) -> int | None:
-    """The torch intra-op thread count for a network: ``requested`` when set; one thread for a
-    network under :data:`SMALL_NETWORK` parameters; else None (torch's default, one per core).
+#: torch's own intra-op thread count (one per core), read before any run sets it.
+TORCH_THREADS = torch.get_num_threads()
 
-    Why: a step of a tiny network is too short to split, and a second thread that waits on a busy
-    core can stall every step (measured: docs/performance.md).
+
+def cpu_threads(n_parameters: int, requested: int | None) -> int:
+    """The torch intra-op thread count for a network: ``requested`` when set; one thread for a
+    network under :data:`SMALL_NETWORK` parameters; else torch's own count, capped by the CPUs
+    this process may use that other processes left free (:mod:`autoencoders.util.cpus`).
+
+    Why: a step of a tiny network is too short to split, and a thread that waits on a core another
+    process keeps busy stalls every step (measured: docs/performance.md, "Busy machines").
     """
     if requested:
         return int(requested)
-    return 1 if n_parameters < SMALL_NETWORK else None
+    if n_parameters < SMALL_NETWORK:
+        return 1
+    return max(1, min(TORCH_THREADS, cpus.WATCH.free()))
 
 
 #: Set to 1 by ``import lightning_fabric``: CUDA checks then ask NVML first, which keeps them from

@@ -37,9 +37,7 @@ def prepare_training(
     num_threads: int | None,
 ) -> None:
     """Checks that need the built objects (before the trainer exists), and torch's thread count."""
-    threads = cpu_threads(sum(p.numel() for p in module.parameters()), num_threads)
-    if threads:
-        torch.set_num_threads(threads)
+    torch.set_num_threads(cpu_threads(sum(p.numel() for p in module.parameters()), num_threads))
     check_accelerator(accelerator)
     check_selection(selection, datamodule)
 

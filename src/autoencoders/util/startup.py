@@ -14,6 +14,8 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from autoencoders.util import cpus  # noqa: F401 - its first look at the CPUs, before the libraries load
+
 
 @contextmanager
 def libraries_loading() -> Iterator[None]:
