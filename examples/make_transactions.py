@@ -21,17 +21,21 @@ CATEGORIES = ["grocery", "fuel", "online", "travel", "restaurants", "electronics
 COUNTRIES = ["DE", "FR", "NL", "BE", "ES", "NG"]
 
 
-def transactions(n: int = 5000, fraud_share: float = 0.02, gaps: int = 50, seed: int = 0) -> pd.DataFrame:
+def transactions(
+    n: int = 5000, fraud_share: float = 0.02, gaps: int = 50, seed: int = 0, values: int = 10
+) -> pd.DataFrame:
+    """``n`` payments, ``values`` pattern columns ``V1 ..`` (10 by default; 25 make a 31-column
+    table, the benchmarks' large one)."""
     rng = np.random.default_rng(seed)
     fraud = rng.random(n) < fraud_share
     pattern_break = fraud & (rng.random(n) < 0.5)
     elsewhere = fraud & ~pattern_break
     factors = rng.normal(size=(n, 3))
-    pattern = np.random.default_rng(0).normal(size=(3, 10))  # one pattern whatever the seed: new files
-    values = np.tanh(factors @ pattern) + 0.05 * rng.normal(size=(n, 10))  # of the same payments
-    values[pattern_break] = rng.normal(size=(pattern_break.sum(), 10)) * values.std(axis=0) + values.mean(
+    pattern = np.random.default_rng(0).normal(size=(3, values))  # one pattern whatever the seed: new files
+    pattern_values = np.tanh(factors @ pattern) + 0.05 * rng.normal(size=(n, values))  # of the same payments
+    pattern_values[pattern_break] = rng.normal(size=(pattern_break.sum(), values)) * pattern_values.std(
         axis=0
-    )
+    ) + pattern_values.mean(axis=0)
     category = rng.choice(CATEGORIES, n, p=[0.36, 0.2, 0.2, 0.1, 0.13, 0.01])
     category[elsewhere] = rng.choice(["electronics", "online", "travel"], elsewhere.sum(), p=[0.6, 0.2, 0.2])
     country = rng.choice(COUNTRIES, n, p=[0.6, 0.2, 0.1, 0.05, 0.045, 0.005])
@@ -47,7 +51,7 @@ def transactions(n: int = 5000, fraud_share: float = 0.02, gaps: int = 50, seed:
             "merchant_category": category,
             "country": country,
             "amount": amount.round(2),
-            **{f"V{i + 1}": values[:, i].round(5) for i in range(10)},
+            **{f"V{i + 1}": pattern_values[:, i].round(5) for i in range(values)},
             "is_fraud": fraud.astype(int),
         }
     )

@@ -12,7 +12,7 @@ import torch
 from autoencoders.anomaly import scores
 from autoencoders.anomaly.autoencoder import AutoencoderDetector
 from autoencoders.anomaly.detector import squared_errors
-from autoencoders.anomaly.rapp import rapp_layer_terms, rapp_scores
+from autoencoders.anomaly.rapp import rapp_layer_terms, rapp_passes, rapp_scores
 from autoencoders.anomaly.scores import (
     ScoreSpec,
     anomaly_scores,
@@ -26,7 +26,7 @@ from autoencoders.data.base import DataKind, Splits
 from autoencoders.deploy.detector import DeployedDetector, DetectorSpec, load_detector, save_detector
 from autoencoders.evaluation.metrics import evaluate
 from autoencoders.models.codec import TorchCodec
-from helpers.built import dense_net, spiral_data
+from helpers.built import conv_net, dense_net, spiral_data
 
 
 class IdentityNet(torch.nn.Module):
@@ -158,6 +158,21 @@ def test_auto_chooses_on_validation_what_separates_the_anomalies() -> None:
     assert "code" in fitted.parts and fitted.code_mean is not None
 
 
+@pytest.mark.parametrize("shape", [(2,), (1, 28, 28)])
+def test_one_pass_gives_the_codes_reconstructions_and_rapp_terms_of_separate_passes(shape) -> None:
+    """The deployed detector's pass (the encoder run once on the samples, batched) against each
+    made on its own; 600 samples in batches of 256 cross batch edges."""
+    torch.manual_seed(0)
+    net = (dense_net(shape, code_dim=1, hidden_dims=[4]) if len(shape) == 1 else conv_net(shape)).eval()
+    x = np.random.default_rng(0).random((600, *shape), dtype=np.float32)
+    codes, rebuilt, terms = rapp_passes(net, x, batch_size=256)
+    codec = TorchCodec(net)
+    np.testing.assert_allclose(codes, codec.encode(x), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(rebuilt, codec.decode(codec.encode(x)), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(terms, rapp_layer_terms(net, x), rtol=1e-4, atol=1e-7)
+    assert terms.shape[1] > 2  # the input, the activations, the code
+
+
 def test_the_separation_margin_is_the_gap_in_normal_standard_deviations() -> None:
     normal = np.array([0.0, 1.0, 2.0])
     assert separation_margin(normal, np.array([5.0, 3.0])) == pytest.approx(1 / normal.std())
@@ -178,6 +193,24 @@ def test_auto_breaks_a_tie_on_validation_by_the_wider_margin(monkeypatch: pytest
     assert ranks["knn"][0] == ranks["code"][0] == 1.0 and ranks["code"][1] > ranks["knn"][1]
     monkeypatch.setattr(scores, "CANDIDATES", ("knn", "code"))
     assert fit_score("auto", codec, splits).name == "code"
+
+
+def test_auto_returns_the_score_fit_score_of_its_name_fits() -> None:
+    """auto measures each part once for all its candidates; what it returns is what fitting the
+    chosen name alone gives, down to the standardisation of a sum."""
+    torch.manual_seed(0)
+    far = np.array([[4.0, 0.0], [-4.0, 1.0], [0.5, 9.0], [3.0, -6.0]], np.float32)
+    splits, codec = stretched_splits(far), TorchCodec(dense_net((2,), code_dim=1, hidden_dims=[4]))
+    chosen = fit_score("auto", codec, splits)
+    alone = fit_score(chosen.name, codec, splits)
+    stored, expected = chosen.to_json(), alone.to_json()
+    assert set(stored) == set(expected) and len(chosen.parts) > 1  # here a sum: its scales too
+    for key, value in expected.items():
+        assert stored[key] == (value if isinstance(value, str) else pytest.approx(value, rel=1e-6)), key
+    np.testing.assert_array_equal(chosen.reference, alone.reference)
+    np.testing.assert_allclose(
+        anomaly_scores(chosen, codec, splits.test), anomaly_scores(alone, codec, splits.test), rtol=1e-6
+    )
 
 
 def test_knn_measures_against_at_most_reference_rows_drawn_once(monkeypatch: pytest.MonkeyPatch) -> None:

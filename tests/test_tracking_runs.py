@@ -175,3 +175,22 @@ def test_arrays_round_trip_and_a_missing_file_reads_as_none(client, experiment) 
     assert set(loaded) == set(arrays)
     np.testing.assert_array_equal(loaded["scores"], arrays["scores"])
     assert loaded["is_anomaly"].dtype == bool
+
+
+def test_saving_a_model_skips_the_installed_package_scan_that_loading_keeps(monkeypatch) -> None:
+    """The detector's requirements are read from this environment: MLflow's check that it satisfies
+    them (a scan of every installed distribution) is skipped while saving, and only then."""
+    from mlflow.utils import environment, requirements_utils
+
+    from autoencoders.tracking.models import requirements_as_installed
+
+    scans = []
+    monkeypatch.setattr(requirements_utils, "_MODULES_TO_PACKAGES", None)
+    monkeypatch.setattr(
+        requirements_utils.importlib_metadata, "packages_distributions", lambda: scans.append(1) or {}
+    )
+    with requirements_as_installed():
+        _, saved, _ = environment._process_pip_requirements([], pip_requirements=["numpy"])
+    assert "numpy" in saved and scans == []
+    environment._process_pip_requirements([], pip_requirements=["numpy"])
+    assert scans == [1]  # outside the block MLflow checks as before

@@ -16,7 +16,8 @@ import numpy as np
 import torch
 
 from autoencoders.anomaly.detector import AnomalyDetector
-from autoencoders.anomaly.scores import SCORES, ScoreSpec, anomaly_scores, fit_score
+from autoencoders.anomaly.rapp import rapp_passes
+from autoencoders.anomaly.scores import SCORES, Passes, ScoreSpec, anomaly_scores, fit_score, needs_rapp_terms
 from autoencoders.data.splits import Splits
 from autoencoders.models.codec import TorchCodec
 from autoencoders.registry import NETWORKS
@@ -79,9 +80,21 @@ class AutoencoderDetector(AnomalyDetector):
     def decode(self, code: np.ndarray) -> np.ndarray:
         return self.codec.decode(code)
 
-    def decision_function(self, x: np.ndarray, reconstruction: np.ndarray | None = None) -> np.ndarray:
-        """The fitted score of ``x``; ``reconstruction``: its reconstructions where the caller has
-        made them already (the evaluation, the deployed detector), so the network does not rebuild them."""
+    def passes(self, x: np.ndarray) -> Passes:
+        """The codes and reconstructions of ``x``, and RaPP's terms where the fitted score sums
+        them: what a deployed detector returns and scores with, the encoder run once."""
+        if self.score_ is not None and needs_rapp_terms(self.score_):
+            codes, reconstruction, terms = rapp_passes(self.net, x, self.codec.batch_size)
+            return Passes(reconstruction, codes, terms)
+        codes = self.codec.encode(x)
+        return Passes(self.codec.decode(codes), codes)
+
+    def decision_function(
+        self, x: np.ndarray, reconstruction: np.ndarray | Passes | None = None
+    ) -> np.ndarray:
+        """The fitted score of ``x``; ``reconstruction``: its reconstructions (or :meth:`passes`)
+        where the caller has made them already (the evaluation, the deployed detector), so the
+        network does not make them again."""
         if self.score_ is None:
             raise RuntimeError("AutoencoderDetector.decision_function before fit")
         return anomaly_scores(self.score_, self.codec, x, reconstruction)

@@ -79,6 +79,17 @@ def reconstructs(detector: Any) -> bool:
     return callable(getattr(detector, "encode", None)) and callable(getattr(detector, "decode", None))
 
 
+def scored_passes(detector: Any, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A reconstructing detector's codes, reconstructions and scores of ``x``, each made once (an
+    autoencoder's ``passes`` also keeps what its score needs from the encoder's pass)."""
+    if callable(getattr(detector, "passes", None)):
+        made = detector.passes(x)
+        return made.codes, made.reconstruction, detector.decision_function(x, made)
+    codes = np.asarray(detector.encode(x))
+    reconstruction = detector.decode(codes)
+    return codes, reconstruction, detector.decision_function(x, reconstruction)
+
+
 def flat(x: np.ndarray) -> np.ndarray:
     """Samples of any shape as float64 rows, as scikit-learn's estimators take them."""
     return x.reshape(len(x), -1).astype(np.float64)

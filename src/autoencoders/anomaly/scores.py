@@ -51,7 +51,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.neighbors import NearestNeighbors
 
 from autoencoders.anomaly.detector import squared_errors
-from autoencoders.anomaly.rapp import rapp_layer_terms, rapp_scores
+from autoencoders.anomaly.rapp import rapp_layer_terms, rapp_passes, rapp_scores
 from autoencoders.data.splits import Splits
 from autoencoders.models.codec import TorchCodec
 
@@ -120,22 +120,44 @@ class ScoreSpec:
         return cls(**stored)
 
 
+@dataclass(frozen=True)
+class Passes:
+    """What the network made of some samples already, so that a score does not make it again:
+    their reconstructions, and where the caller has them, their codes and RaPP's terms."""
+
+    reconstruction: np.ndarray
+    codes: np.ndarray | None = None
+    rapp_terms: np.ndarray | None = None
+
+
 def anomaly_scores(
-    spec: ScoreSpec, codec: TorchCodec, x: np.ndarray, reconstruction: np.ndarray | None = None
+    spec: ScoreSpec, codec: TorchCodec, x: np.ndarray, reconstruction: np.ndarray | Passes | None = None
 ) -> np.ndarray:
     """The anomaly score ``spec`` of ``x`` under the autoencoder ``codec``; ``reconstruction``: its
-    reconstructions where the caller has them already, so that the network does not rebuild them."""
+    reconstructions (or :class:`Passes`) where the caller has them already, so that the network
+    does not make them again."""
+    passes = (
+        reconstruction
+        if isinstance(reconstruction, Passes) or reconstruction is None
+        else Passes(reconstruction)
+    )
     if len(spec.parts) == 1:
-        return score_part(spec, spec.name, codec, x, reconstruction)
+        return score_part(spec, spec.name, codec, x, passes)
     scales = spec.scales or {}
-    return sum(score_part(spec, name, codec, x, reconstruction) / scales[name] for name in spec.parts)
+    return sum(score_part(spec, name, codec, x, passes) / scales[name] for name in spec.parts)
+
+
+def needs_rapp_terms(spec: ScoreSpec) -> bool:
+    return any(part in ("rapp", "rapp_hidden") for part in spec.parts)
 
 
 def score_part(
-    spec: ScoreSpec, name: str, codec: TorchCodec, x: np.ndarray, reconstruction: np.ndarray | None = None
+    spec: ScoreSpec, name: str, codec: TorchCodec, x: np.ndarray, passes: Passes | None = None
 ) -> np.ndarray:
     """One part of a (summed) score, unscaled."""
     module = codec.module
+    reconstruction = passes.reconstruction if passes is not None else None
+    terms = passes.rapp_terms if passes is not None else None
     if name in ("reconstruction", "scaled", "peak"):
         rebuilt = codec.decode(codec.encode(x)) if reconstruction is None else reconstruction
         if name == "reconstruction":
@@ -143,14 +165,16 @@ def score_part(
         errors = (x - rebuilt).reshape(len(x), -1).astype(np.float64) ** 2
         return errors.max(axis=1) if name == "peak" else errors @ np.asarray(spec.feature_weights)
     if name == "rapp":
-        return rapp_scores(module, x, reconstruction=reconstruction)
+        return terms.sum(1) if terms is not None else rapp_scores(module, x, reconstruction=reconstruction)
     if name == "knn":
         distances, _ = spec.neighbour_index.kneighbors(x.reshape(len(x), -1).astype(np.float32))
         return distances[:, -1].astype(np.float64)
     if name == "rapp_hidden":
-        hidden = rapp_layer_terms(module, x, reconstruction=reconstruction)[:, 1:]
-        return (hidden / np.asarray(spec.layer_means)).sum(1)
-    offsets = codec.encode(x).reshape(len(x), -1).astype(np.float64) - np.asarray(spec.code_mean)
+        if terms is None:
+            terms = rapp_layer_terms(module, x, reconstruction=reconstruction)
+        return (terms[:, 1:] / np.asarray(spec.layer_means)).sum(1)
+    codes = passes.codes if passes is not None and passes.codes is not None else codec.encode(x)
+    offsets = codes.reshape(len(x), -1).astype(np.float64) - np.asarray(spec.code_mean)
     return np.einsum("ij,jk,ik->i", offsets, np.asarray(spec.code_precision), offsets)
 
 
@@ -177,7 +201,18 @@ def fit_score(
     feature, which ``scaled`` weighs by."""
     if name == "auto":
         return choose_score(codec, splits, feature_columns, fallback)
-    spec = ScoreSpec(name)
+    spec = fit_parts(ScoreSpec(name), codec, splits, feature_columns)
+    if len(spec.parts) > 1:
+        spec.scales = {}
+        for part in spec.parts:
+            spec.scales[part] = float(score_part(spec, part, codec, splits.val).std()) or 1.0
+    return spec
+
+
+def fit_parts(
+    spec: ScoreSpec, codec: TorchCodec, splits: Splits, feature_columns: Sequence[str] | None
+) -> ScoreSpec:
+    """What each part of ``spec`` learns from the training samples, filled in."""
     if "scaled" in spec.parts:
         rebuilt = codec.decode(codec.encode(splits.train))
         errors = (splits.train - rebuilt).reshape(len(splits.train), -1).astype(np.float64) ** 2
@@ -193,11 +228,16 @@ def fit_score(
         covariance = EmpiricalCovariance().fit(codes)  # its precision is a pseudo-inverse: never singular
         spec.code_mean = covariance.location_.tolist()
         spec.code_precision = covariance.precision_.tolist()
-    if len(spec.parts) > 1:
-        spec.scales = {}
-        for part in spec.parts:
-            spec.scales[part] = float(score_part(spec, part, codec, splits.val).std()) or 1.0
     return spec
+
+
+#: What each part of a score learned, by the part that needs it.
+PART_STATE = {
+    "scaled": ("feature_weights",),
+    "rapp_hidden": ("layer_means",),
+    "knn": ("reference",),
+    "code": ("code_mean", "code_precision"),
+}
 
 
 def knn_reference(train: np.ndarray) -> np.ndarray:
@@ -214,18 +254,44 @@ def choose_score(
     codec: TorchCodec, splits: Splits, feature_columns: Sequence[str] | None, fallback: str
 ) -> ScoreSpec:
     """``auto``: the candidate whose validation AUROC is highest; of equals, the one with the widest
-    :func:`separation_margin`; of equals on both, the first."""
+    :func:`separation_margin`; of equals on both, the first.
+
+    Each part (``rapp``, ``knn``, ...) is fitted and measured on the validation samples once, however
+    many candidates sum it, and the network makes its codes, reconstructions and RaPP terms of the
+    validation samples once: the chosen score is the one :func:`fit_score` of its name fits."""
     if splits.val_anomalies is None or not len(splits.val_anomalies) or not len(splits.val):
         return fit_score(fallback, codec, splits, feature_columns)
-    best, best_rank = None, (-1.0, -np.inf)
+    every_part = ScoreSpec("+".join(dict.fromkeys(part for name in CANDIDATES for part in name.split("+"))))
+    fit_parts(every_part, codec, splits, feature_columns)
+    normal, anomalous = (
+        {part: score_part(every_part, part, codec, x, network_passes(codec, x)) for part in every_part.parts}
+        for x in (splits.val, splits.val_anomalies)
+    )
+    spread = {part: float(scores.std()) or 1.0 for part, scores in normal.items()}
+
+    def summed(scores: dict[str, np.ndarray], parts: list[str]) -> np.ndarray:
+        return scores[parts[0]] if len(parts) == 1 else sum(scores[part] / spread[part] for part in parts)
+
+    best, best_rank = CANDIDATES[0], (-1.0, -np.inf)
     for name in CANDIDATES:
-        spec = fit_score(name, codec, splits, feature_columns)
-        normal = anomaly_scores(spec, codec, splits.val)
-        anomalous = anomaly_scores(spec, codec, splits.val_anomalies)
-        rank = (separation_auroc(normal, anomalous), separation_margin(normal, anomalous))
+        parts = name.split("+")
+        rank_normal, rank_anomalous = summed(normal, parts), summed(anomalous, parts)
+        rank = (separation_auroc(rank_normal, rank_anomalous), separation_margin(rank_normal, rank_anomalous))
         if rank > best_rank:
-            best, best_rank = spec, rank
-    return best
+            best, best_rank = name, rank
+    chosen = ScoreSpec(best)
+    for part in chosen.parts:
+        for key in PART_STATE.get(part, ()):
+            setattr(chosen, key, getattr(every_part, key))
+    if len(chosen.parts) > 1:
+        chosen.scales = {part: spread[part] for part in chosen.parts}
+    return chosen
+
+
+def network_passes(codec: TorchCodec, x: np.ndarray) -> Passes:
+    """The network's codes, reconstructions and RaPP terms of ``x``, in one pass."""
+    codes, reconstruction, terms = rapp_passes(codec.module, x, codec.batch_size)
+    return Passes(reconstruction, codes, terms)
 
 
 def separation_margin(normal_scores: np.ndarray, anomalous_scores: np.ndarray) -> float:

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from autoencoders.anomaly.detector import AnomalyDetector, reconstructs
+from autoencoders.anomaly.detector import AnomalyDetector, reconstructs, scored_passes
 from autoencoders.data.encoding import TableEncoding, column_errors
 from autoencoders.data.splits import DataKind
 from autoencoders.errors import InputError
@@ -79,15 +79,14 @@ class DeployedDetector:
         if not reconstructs(self.detector):  # kNN, IsolationForest: no codes, no reconstruction
             scores = np.asarray(self.detector.decision_function(samples), dtype=np.float64)
             return pd.DataFrame({"score": scores, "is_anomaly": scores > self.spec.threshold}, index=index)
-        codes = np.asarray(self.detector.encode(samples))
-        reconstruction = self.detector.decode(codes)
-        codes = codes.reshape(len(samples), -1)
-        # per feature, as the evaluation's squared_errors sums them
-        errors = (samples - reconstruction).reshape(len(samples), -1).astype(np.float64) ** 2
-        scores = np.asarray(self.detector.decision_function(samples, reconstruction), dtype=np.float64)
+        codes, reconstruction, scores = scored_passes(self.detector, samples)
+        codes = np.asarray(codes).reshape(len(samples), -1)
+        scores = np.asarray(scores, dtype=np.float64)
         out = {"score": scores, "is_anomaly": scores > self.spec.threshold}
         out |= {f"code_{i}": codes[:, i] for i in range(codes.shape[1])}
         if self.encoding is not None and self.spec.features:
+            # per feature, as the evaluation's squared_errors sums them
+            errors = (samples - reconstruction).reshape(len(samples), -1).astype(np.float64) ** 2
             names, per_column = column_errors(errors, self.spec.features)
             out |= {f"error_{name}": per_column[:, i] for i, name in enumerate(names)}
         return pd.DataFrame(out, index=index)
