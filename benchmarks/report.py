@@ -204,7 +204,23 @@ def bench_table(record: dict) -> str:
     ]
     breakdown = ", ".join(f"{k} {v:.2f} s" for k, v in record["spiral end to end breakdown (s)"].items())
     table = markdown_table(["what", "ours", "peer", "unit", "ratio", "note"], body)
-    return f"{table}\n\nSpiral end to end, the pipeline's time: {breakdown}."
+    growth = [
+        [
+            size,
+            sides["ours"]["seconds"],
+            sides["peer"]["seconds"],
+            sides["ours"]["peak GB"],
+            sides["peer"]["peak GB"],
+        ]
+        for size, sides in record.get("table growth", {}).items()
+    ]
+    grown = (
+        markdown_table(["table", "ours s", "peer s", "ours peak GB", "peer peak GB"], growth)
+        if growth
+        else ""
+    )
+    tables = f"\n\nTables by size (one epoch, process start to exit):\n\n{grown}" if grown else ""
+    return f"{table}\n\nSpiral end to end, the pipeline's time: {breakdown}.{tables}"
 
 
 #: Record kind (the file name's prefix) -> (the page's title, the command that writes it, its table).

@@ -34,6 +34,7 @@ from pipelines.hydra_glue import PROJECT_ROOT
 RESULTS = PROJECT_ROOT / "benchmarks" / "results"
 PLAIN_SPIRAL = PROJECT_ROOT / "benchmarks" / "plain_spiral.py"
 PLAIN_SCORE = PROJECT_ROOT / "benchmarks" / "plain_score.py"
+PLAIN_TABLE = PROJECT_ROOT / "benchmarks" / "plain_table.py"
 
 
 @dataclass
@@ -317,7 +318,90 @@ def scoring_cli(store: Path, rows: int, repeats: int) -> Row:
     return rate_row("scoring CLI (pipelines.score)", "rows/s", rows / ours_s, rows / peer_s, note)
 
 
-# --- 4. a busy machine -----------------------------------------------------------------------------
+# --- 4. tables of real size --------------------------------------------------------------------------
+
+
+def measured_process(command: list[str]) -> tuple[float, float]:
+    """Seconds from a command's start to its exit, and its peak resident memory in GB (the
+    kernel's own count for that process); a failure stops the suite."""
+    with tempfile.TemporaryFile() as errors:
+        start = time.perf_counter()
+        process = subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=errors)
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - start
+        process.returncode = os.waitstatus_to_exitcode(status)
+        if process.returncode:
+            errors.seek(0)
+            raise subprocess.CalledProcessError(process.returncode, command, stderr=errors.read())
+    return seconds, usage.ru_maxrss / 1e6  # kilobytes on Linux
+
+
+def large_tables(
+    store: Path, sizes: tuple[int, ...], repeats: int, device: str = "cpu"
+) -> tuple[list[Row], dict[str, dict]]:
+    """``dataset=table`` end to end (read, roles, scaling, one epoch, evaluation, the MLflow run and
+    its detector) on generated 31-column Parquet files of ``sizes`` rows, against
+    ``benchmarks/plain_table.py`` (pandas and torch: the same reading, scaling, network, epoch and
+    score); time and peak memory for each size, the rows for the largest. ``device`` cuda: both
+    train on the GPU (``trainer=gpu``; the rows held there)."""
+    sys.path.insert(0, str(PROJECT_ROOT / "examples"))
+    from make_transactions import transactions
+
+    store.mkdir(parents=True, exist_ok=True)
+    growth: dict[str, dict] = {}
+    rows: list[Row] = []
+    for n in sizes:
+        path = store / f"transactions-{n}.parquet"
+        transactions(n=n, gaps=n // 100, values=25).to_parquet(path)
+        ours = [
+            sys.executable,
+            "-m",
+            "pipelines.train",
+            "dataset=table",
+            f"dataset.path={path}",
+            "dataset.label=is_fraud",
+            "dataset.epochs=1",
+            "anomaly.score=reconstruction",  # the plain script's score
+            f"paths.mlruns={store}",
+            f"hydra.run.dir={store}/run",
+            *(["trainer=gpu"] if device == "cuda" else []),
+        ]
+        peer = [sys.executable, str(PLAIN_TABLE), str(path), "--epochs", "1", "--device", device]
+        laps: dict[str, list[tuple[float, float]]] = {"ours": [], "peer": []}
+        for _ in range(repeats if n == sizes[-1] else 1):
+            laps["ours"].append(measured_process(ours))
+            laps["peer"].append(measured_process(peer))
+        growth[f"{n:,} rows"] = {
+            side: {
+                "seconds": round(statistics.median(t for t, _ in runs), 2),
+                "peak GB": round(max(m for _, m in runs), 3),
+            }
+            for side, runs in laps.items()
+        }
+    largest = growth[f"{sizes[-1]:,} rows"]
+    label = f"{sizes[-1] // 1000:,}k" if sizes[-1] < 1_000_000 else f"{sizes[-1] // 1_000_000}M"
+    on = "" if device == "cpu" else f" ({device})"
+    note = "31 columns, 1 epoch, the reconstruction error; process start to exit"
+    rows.append(
+        time_row(
+            f"table {label} rows end to end{on}", largest["ours"]["seconds"], largest["peer"]["seconds"], note
+        )
+    )
+    ours_gb, peer_gb = largest["ours"]["peak GB"], largest["peer"]["peak GB"]
+    rows.append(
+        Row(
+            f"table {label} rows peak memory{on}",
+            ours_gb,
+            peer_gb,
+            "GB",
+            round(ours_gb / peer_gb, 3),
+            "peak RSS",
+        )
+    )
+    return rows, growth
+
+
+# --- 5. a busy machine -----------------------------------------------------------------------------
 
 
 def busy_machine(store: Path, epochs: int, repeats: int) -> Row:
@@ -359,7 +443,7 @@ def busy_machine(store: Path, epochs: int, repeats: int) -> Row:
     return time_row("busy machine", ours_s, peer_s, note)
 
 
-# --- 5. quality -----------------------------------------------------------------------------------
+# --- 6. quality -----------------------------------------------------------------------------------
 
 
 def spiral_quality(store: Path) -> Row:
@@ -436,6 +520,7 @@ SIZES = {  # quick, full
     "scoring rows": (20_000, 200_000),
     "scoring CLI rows": (20_000, 100_000),
     "busy epochs": (10, 50),
+    "table rows": ((10_000, 100_000), (10_000, 100_000, 1_000_000)),
 }
 
 
@@ -484,12 +569,24 @@ def run_suite(
         measured(rows, spiral_loop(size["spiral epochs"], repeats))
         end_to_end, breakdown = spiral_end_to_end(size["spiral epochs"], repeats, store / "e2e")
         measured(rows, end_to_end)
-        measured(rows, spiral_import_floor(size["spiral epochs"], repeats))
+        floor = spiral_import_floor(size["spiral epochs"], repeats)
+        measured(rows, floor)
+        over = "the pipeline's run against the plain script after the same imports"
+        measured(
+            rows, time_row("spiral end to end, over the imports' floor", end_to_end.ours, floor.ours, over)
+        )
         measured(rows, scoring(store / "e2e", size["scoring rows"], repeats))
         measured(rows, scoring_cli(store / "e2e", size["scoring CLI rows"], repeats))
         torch.set_num_threads(default_threads)
         measured(rows, conv_loop(size["conv steps"], repeats))
         measured(rows, busy_machine(store / "busy", size["busy epochs"], repeats))
+        table_rows, growth = large_tables(store / "tables", size["table rows"], repeats)
+        if torch.cuda.is_available():  # the largest table on the GPU too
+            gpu_rows, gpu_growth = large_tables(store / "tables", size["table rows"][-1:], repeats, "cuda")
+            table_rows += gpu_rows
+            growth |= {f"{key} (cuda)": value for key, value in gpu_growth.items()}
+        for row in table_rows:
+            measured(rows, row)
         if torch.cuda.is_available():  # the conv rows on the GPU too; without one the device says so
             measured(rows, conv_loop(size["conv steps"] * 10, repeats, "cuda"))
         if quality:
@@ -499,6 +596,7 @@ def run_suite(
         "seconds": round(time.perf_counter() - started, 1),
         "rows": [asdict(row) for row in rows],
         "spiral end to end breakdown (s)": {key: round(value, 2) for key, value in breakdown.items()},
+        "table growth": growth,
     }
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"bench-{record['suite']}-{time.strftime('%Y%m%d-%H%M%S')}.json"

@@ -44,6 +44,12 @@ def test_the_suite_writes_its_rows_and_environment_as_json(tmp_path, monkeypatch
     }
     for name, row in rows.items():
         monkeypatch.setattr(suite, name, lambda *args, row=row: row)
+    growth = {"10,000 rows": {side: {"seconds": 3.0, "peak GB": 0.9} for side in ("ours", "peer")}}
+    table_rows = [
+        Row("table 100k rows end to end", 6.0, 5.0, "s", 1.2),
+        Row("table 100k rows peak memory", 1.2, 1.0, "GB", 1.2),
+    ]
+    monkeypatch.setattr(suite, "large_tables", lambda *args: (table_rows, growth))
     import torch
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # no GPU rows, even on a GPU machine
@@ -58,13 +64,20 @@ def test_the_suite_writes_its_rows_and_environment_as_json(tmp_path, monkeypatch
         "spiral loop",
         "spiral end to end",
         "spiral end to end, the imports alone",
+        "spiral end to end, over the imports' floor",
         "scoring (logged detector)",
         "scoring CLI (pipelines.score)",
         "conv loop (MNIST)",
         "busy machine",
+        "table 100k rows end to end",
+        "table 100k rows peak memory",
     ]
     assert all(set(row) >= {"name", "ours", "peer", "unit", "ratio"} for row in written["rows"])
     assert written["spiral end to end breakdown (s)"] == breakdown
+    assert written["table growth"] == growth
+    (over,) = [row for row in written["rows"] if row["name"] == "spiral end to end, over the imports' floor"]
+    assert (over["ours"], over["peer"], over["ratio"]) == (3, 2.5, 1.2)  # the run over the floor's own time
+    assert "| 10,000 rows | 3.0 | 3.0 | 0.9 | 0.9 |" in report.bench_table(written)
     assert {"machine", "versions", "commit", "threads", "device"} <= set(written)
     page = (tmp_path / "bench-quick.md").read_text()  # the docs' result page, written from the record
     assert f"commit `{written['commit']}`" in page and "| spiral end to end | 3 | 2 | s | 1.5 |" in page

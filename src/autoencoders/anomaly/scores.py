@@ -263,10 +263,7 @@ def choose_score(
         return fit_score(fallback, codec, splits, feature_columns)
     every_part = ScoreSpec("+".join(dict.fromkeys(part for name in CANDIDATES for part in name.split("+"))))
     fit_parts(every_part, codec, splits, feature_columns)
-    normal, anomalous = (
-        {part: score_part(every_part, part, codec, x, network_passes(codec, x)) for part in every_part.parts}
-        for x in (splits.val, splits.val_anomalies)
-    )
+    normal, anomalous = (part_scores(every_part, codec, x) for x in (splits.val, splits.val_anomalies))
     spread = {part: float(scores.std()) or 1.0 for part, scores in normal.items()}
 
     def summed(scores: dict[str, np.ndarray], parts: list[str]) -> np.ndarray:
@@ -288,10 +285,12 @@ def choose_score(
     return chosen
 
 
-def network_passes(codec: TorchCodec, x: np.ndarray) -> Passes:
-    """The network's codes, reconstructions and RaPP terms of ``x``, in one pass."""
+def part_scores(spec: ScoreSpec, codec: TorchCodec, x: np.ndarray) -> dict[str, np.ndarray]:
+    """Each part of ``spec`` on ``x``, unscaled, from one pass of the network (its codes,
+    reconstructions and RaPP terms)."""
     codes, reconstruction, terms = rapp_passes(codec.module, x, codec.batch_size)
-    return Passes(reconstruction, codes, terms)
+    passes = Passes(reconstruction, codes, terms)
+    return {part: score_part(spec, part, codec, x, passes) for part in spec.parts}
 
 
 def separation_margin(normal_scores: np.ndarray, anomalous_scores: np.ndarray) -> float:

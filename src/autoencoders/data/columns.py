@@ -27,9 +27,13 @@ LEFT_OUT = {
 }
 
 
+#: Text columns: how many values (a seeded draw) tell whether they are mostly numbers.
+ROLE_SAMPLE = 10_000
+
+
 def is_datetime(column: pd.Series) -> bool:
     """Text that reads as dates or times (90 % of the values or more)."""
-    values = column.dropna().astype(str).head(200)
+    values = column.dropna().head(200).astype(str)
     if values.empty or pd.to_numeric(values, errors="coerce").notna().mean() > 0.5:
         return False
     with warnings.catch_warnings():  # pandas warns when it guesses a format per value
@@ -61,6 +65,8 @@ def is_mostly_numbers(column: pd.Series) -> bool:
     if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
         return True
     values = column.dropna()
+    if len(values) > ROLE_SAMPLE:  # the share, from a fixed draw: a million texts parse in seconds
+        values = values.sample(ROLE_SAMPLE, random_state=0)
     return not values.empty and pd.to_numeric(values, errors="coerce").notna().mean() >= 0.9
 
 

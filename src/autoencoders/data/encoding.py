@@ -42,7 +42,9 @@ def as_text(column: pd.Series) -> pd.Series:
             return str(int(value))
         return str(value)
 
-    return column.map(text, na_action="ignore").fillna(MISSING).astype(object)
+    # Each distinct value converted once: a million rows of six categories are six conversions.
+    names = {value: text(value) for value in column.dropna().unique()}
+    return column.map(names).fillna(MISSING).astype(object)
 
 
 def date_parts(column: pd.Series) -> np.ndarray:
