@@ -49,7 +49,7 @@ def test_a_cpu_bound_process_shows_as_busy_elsewhere() -> None:
     start = cpus.sample()
     spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
     try:
-        time.sleep(1.0)
+        time.sleep(0.5)
         busy = cpus.busy_elsewhere(start, cpus.sample())
     finally:
         spinner.kill()
