@@ -261,7 +261,7 @@ def scoring(store: Path, rows: int, repeats: int) -> Row:
         model = mlflow.pyfunc.load_model(f"runs:/{run.run_id[0]}/anomaly_detector")
     points = np.random.default_rng(0).uniform(-3, 3, size=(rows, 2))
     frame = pd.DataFrame(points, columns=["x0", "x1"])
-    detector = model.unwrap_python_model().detector  # the same weights, for the plain side
+    detector = model.unwrap_python_model().detector.detector  # the same weights, for the plain side
     net = detector.codec.module
     tensor = torch.as_tensor(points, dtype=torch.float32)
 
@@ -277,7 +277,7 @@ def scoring(store: Path, rows: int, repeats: int) -> Row:
         return time.perf_counter() - start
 
     ours_s, peer_s = alternate(ours, peer, repeats)
-    score = detector.spec.network["score"]["name"]
+    score = detector.score_.name
     note = f"{rows:,} rows; ours: checks, preprocessing, the run's score ({score}), codes"
     return rate_row("scoring (logged detector)", "rows/s", rows / ours_s, rows / peer_s, note)
 
@@ -297,7 +297,7 @@ def scoring_cli(store: Path, rows: int, repeats: int) -> Row:
     with fluent_store(uri):
         run = mlflow.search_runs(search_all_experiments=True, order_by=["start_time DESC"], max_results=1)
         model = f"runs:/{run.run_id[0]}/anomaly_detector"
-        detector = mlflow.pyfunc.load_model(model).unwrap_python_model().detector
+        detector = mlflow.pyfunc.load_model(model).unwrap_python_model().detector.detector
     torch.save(detector.codec.module.state_dict(), store / "weights.pt")
     points = np.random.default_rng(0).uniform(-3, 3, size=(rows, 2))
     pd.DataFrame(points, columns=["x0", "x1"]).to_csv(store / "points.csv", index=False)
@@ -305,7 +305,7 @@ def scoring_cli(store: Path, rows: int, repeats: int) -> Row:
         sys.executable,
         "-m",
         "pipelines.score",
-        f"model={model}",
+        f"model_uri={model}",
         f"input={store / 'points.csv'}",
         f"output={store / 'scored.csv'}",
         f"tracking.uri={uri}",
@@ -313,7 +313,7 @@ def scoring_cli(store: Path, rows: int, repeats: int) -> Row:
     ]
     peer = [sys.executable, str(PLAIN_SCORE), str(store / "weights.pt"), str(store / "points.csv")]
     ours_s, peer_s = alternate(lambda: wall(ours), lambda: wall([*peer, str(store / "plain.csv")]), repeats)
-    score = detector.spec.network["score"]["name"]
+    score = detector.score_.name
     note = f"{rows:,} rows, CSV in and out, process start to exit; ours: the run's score ({score})"
     return rate_row("scoring CLI (pipelines.score)", "rows/s", rows / ours_s, rows / peer_s, note)
 

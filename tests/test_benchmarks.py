@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from benchmarks import report, suite
 from benchmarks.suite import Row, rate_row, time_row
@@ -153,3 +154,12 @@ def test_the_quality_page_says_where_the_autoencoder_stands_against_the_best_cla
     assert "| **wins** | 10 of 11 | 11 of 11 |" in page  # a tie is a win for both
     assert "largest gap below the best classic detector of a task: 0.1000 (wine)" in page
     assert "MNIST ten-digit mean (bundled digits, seeds averaged): 0.9000" in page
+
+
+def test_the_scoring_row_reads_a_logged_detector_and_its_score(spiral_run) -> None:
+    """The row on a real run's detector (the suite's other rows are replaced above): it finds the
+    network's weights and the score the run used."""
+    store = Path(spiral_run["uri"].removeprefix("sqlite:///")).parent
+    row = suite.scoring(store, 2_000, 1)
+    assert row.name == "scoring (logged detector)" and row.ours > 0 and row.peer > 0
+    assert f"the run's score ({spiral_run['run'].data.tags['anomaly.score']})" in row.note
