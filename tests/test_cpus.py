@@ -46,9 +46,11 @@ def test_free_cpus_leave_out_those_others_kept_busy(monkeypatch: pytest.MonkeyPa
 
 @pytest.mark.skipif(not os.path.exists("/proc/stat"), reason="reads /proc/stat")
 def test_a_cpu_bound_process_shows_as_busy_elsewhere() -> None:
-    start = cpus.sample()
-    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    spin = "print('spinning', flush=True)\nwhile True: pass"
+    spinner = subprocess.Popen([sys.executable, "-c", spin], stdout=subprocess.PIPE, text=True)
     try:
+        assert spinner.stdout.readline().strip() == "spinning"  # started: the window is all spinning
+        start = cpus.sample()
         time.sleep(0.5)
         busy = cpus.busy_elsewhere(start, cpus.sample())
     finally:
