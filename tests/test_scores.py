@@ -171,6 +171,8 @@ def test_one_pass_gives_the_codes_reconstructions_and_rapp_terms_of_separate_pas
     np.testing.assert_allclose(rebuilt, codec.decode(codec.encode(x)), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(terms, rapp_layer_terms(net, x), rtol=1e-4, atol=1e-7)
     assert terms.shape[1] > 2  # the input, the activations, the code
+    empty_codes, empty_rebuilt, empty_terms = rapp_passes(net, x[:0])  # no samples: no rows, no error
+    assert len(empty_codes) == len(empty_rebuilt) == len(empty_terms) == 0
 
 
 def test_the_separation_margin_is_the_gap_in_normal_standard_deviations() -> None:

@@ -16,8 +16,15 @@ import numpy as np
 import torch
 
 from autoencoders.anomaly.detector import AnomalyDetector
-from autoencoders.anomaly.rapp import rapp_passes
-from autoencoders.anomaly.scores import SCORES, Passes, ScoreSpec, anomaly_scores, fit_score, needs_rapp_terms
+from autoencoders.anomaly.scores import (
+    SCORES,
+    Passes,
+    ScoreSpec,
+    anomaly_scores,
+    fit_score,
+    needs_rapp_terms,
+    network_passes,
+)
 from autoencoders.data.splits import Splits
 from autoencoders.models.codec import TorchCodec
 from autoencoders.registry import NETWORKS
@@ -83,11 +90,7 @@ class AutoencoderDetector(AnomalyDetector):
     def passes(self, x: np.ndarray) -> Passes:
         """The codes and reconstructions of ``x``, and RaPP's terms where the fitted score sums
         them: what a deployed detector returns and scores with, the encoder run once."""
-        if self.score_ is not None and needs_rapp_terms(self.score_):
-            codes, reconstruction, terms = rapp_passes(self.net, x, self.codec.batch_size)
-            return Passes(reconstruction, codes, terms)
-        codes = self.codec.encode(x)
-        return Passes(self.codec.decode(codes), codes)
+        return network_passes(self.codec, x, self.score_ is not None and needs_rapp_terms(self.score_))
 
     def decision_function(
         self, x: np.ndarray, reconstruction: np.ndarray | Passes | None = None

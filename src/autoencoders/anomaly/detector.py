@@ -90,6 +90,13 @@ def scored_passes(detector: Any, x: np.ndarray) -> tuple[np.ndarray, np.ndarray,
     return codes, reconstruction, detector.decision_function(x, reconstruction)
 
 
+def kth_neighbour_distances(index: Any, x: np.ndarray) -> np.ndarray:
+    """Each sample's distance to the k-th nearest of the samples a fitted scikit-learn
+    ``NearestNeighbors`` ``index`` holds: the kNN detector's score, and the ``knn`` score part's."""
+    distances, _ = index.kneighbors(x)
+    return distances[:, -1].astype(np.float64)
+
+
 def flat(x: np.ndarray) -> np.ndarray:
     """Samples of any shape as float64 rows, as scikit-learn's estimators take them."""
     return x.reshape(len(x), -1).astype(np.float64)

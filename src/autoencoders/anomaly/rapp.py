@@ -92,7 +92,7 @@ def rapp_passes(
     batch_size = batch_rows(x, batch_size)
     codes, rebuilt, terms = [], [], []
     with torch.no_grad():
-        for start in range(0, len(x), batch_size):
+        for start in range(0, max(len(x), 1), batch_size):  # no samples: one empty batch, no rows
             batch = torch.as_tensor(x[start : start + batch_size], dtype=torch.float32, device=device)
             places = encoder_places(module, batch)
             reconstruction = module.decode(places[-1])

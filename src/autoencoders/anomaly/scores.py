@@ -50,7 +50,7 @@ from sklearn.covariance import EmpiricalCovariance
 from sklearn.metrics import roc_auc_score
 from sklearn.neighbors import NearestNeighbors
 
-from autoencoders.anomaly.detector import squared_errors
+from autoencoders.anomaly.detector import kth_neighbour_distances, squared_errors
 from autoencoders.anomaly.rapp import rapp_layer_terms, rapp_passes, rapp_scores
 from autoencoders.data.splits import Splits
 from autoencoders.models.codec import TorchCodec
@@ -167,8 +167,7 @@ def score_part(
     if name == "rapp":
         return terms.sum(1) if terms is not None else rapp_scores(module, x, reconstruction=reconstruction)
     if name == "knn":
-        distances, _ = spec.neighbour_index.kneighbors(x.reshape(len(x), -1).astype(np.float32))
-        return distances[:, -1].astype(np.float64)
+        return kth_neighbour_distances(spec.neighbour_index, x.reshape(len(x), -1).astype(np.float32))
     if name == "rapp_hidden":
         if terms is None:
             terms = rapp_layer_terms(module, x, reconstruction=reconstruction)
@@ -286,11 +285,18 @@ def choose_score(
 
 
 def part_scores(spec: ScoreSpec, codec: TorchCodec, x: np.ndarray) -> dict[str, np.ndarray]:
-    """Each part of ``spec`` on ``x``, unscaled, from one pass of the network (its codes,
-    reconstructions and RaPP terms)."""
-    codes, reconstruction, terms = rapp_passes(codec.module, x, codec.batch_size)
-    passes = Passes(reconstruction, codes, terms)
+    """Each part of ``spec`` on ``x``, unscaled, from one pass of the network."""
+    passes = network_passes(codec, x, with_rapp_terms=True)
     return {part: score_part(spec, part, codec, x, passes) for part in spec.parts}
+
+
+def network_passes(codec: TorchCodec, x: np.ndarray, with_rapp_terms: bool) -> Passes:
+    """The codes and reconstructions of ``x``, and RaPP's terms where asked, the encoder run once."""
+    if with_rapp_terms:
+        codes, reconstruction, terms = rapp_passes(codec.module, x, codec.batch_size)
+        return Passes(reconstruction, codes, terms)
+    codes = codec.encode(x)
+    return Passes(codec.decode(codes), codes)
 
 
 def separation_margin(normal_scores: np.ndarray, anomalous_scores: np.ndarray) -> float:

@@ -8,7 +8,7 @@ import numpy as np
 from sklearn.decomposition import PCA
 from sklearn.neighbors import NearestNeighbors
 
-from autoencoders.anomaly.detector import flat
+from autoencoders.anomaly.detector import flat, kth_neighbour_distances
 from autoencoders.baselines.skops_io import SklearnDetector
 from autoencoders.errors import ConfigError
 from autoencoders.util.params import POSITIVE_INT, check_params
@@ -54,5 +54,4 @@ class KNNDetector(SklearnDetector):
         return data if self.pca_ is None else self.pca_.transform(data)
 
     def decision_function(self, x: np.ndarray) -> np.ndarray:
-        distances, _ = self.index_.kneighbors(self.project(flat(x)))
-        return distances[:, -1]
+        return kth_neighbour_distances(self.index_, self.project(flat(x)))
