@@ -67,9 +67,7 @@ def alternate(ours: Callable[[], float], peer: Callable[[], float], repeats: int
 
 def wall(command: list[str]) -> float:
     """Seconds from a command's start to its exit; a failure stops the suite."""
-    start = time.perf_counter()
-    subprocess.run(command, cwd=PROJECT_ROOT, check=True, capture_output=True)
-    return time.perf_counter() - start
+    return measured_process(command)[0]
 
 
 # --- 1. the spiral's training loop ------------------------------------------------------------

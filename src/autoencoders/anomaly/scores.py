@@ -302,7 +302,7 @@ def network_passes(codec: TorchCodec, x: np.ndarray, with_rapp_terms: bool) -> P
 def separation_margin(normal_scores: np.ndarray, anomalous_scores: np.ndarray) -> float:
     """How far the lowest-scoring anomaly lies above the highest-scoring normal sample, in standard
     deviations of the normal scores (negative where they overlap): what tells apart scores that
-    rank a small validation split equally well (measured: docs/anomaly-scores.md, "auto")."""
+    rank a small validation split equally well (measured: docs/anomaly-scores.md, "How auto chooses")."""
     spread = float(np.std(normal_scores)) or 1.0
     return (float(np.min(anomalous_scores)) - float(np.max(normal_scores))) / spread
 

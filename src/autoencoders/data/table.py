@@ -96,7 +96,7 @@ def suggested_sizes(n_features: int, n_samples: int) -> tuple[int, list[int]]:
 
     Why: a network with more weights than numbers to fit learns the training rows themselves. On
     the quality panel's small tables (wine's ~50 rows, digits' ~115) one layer scored higher
-    (measured: docs/anomaly-scores.md, "Network size")."""
+    (measured: docs/anomaly-scores.md, "How auto chooses, and the network's size for small tables")."""
     code = max(1, min(n_features - 1, round(math.sqrt(n_features))))
     hidden = [min(256, max(8, 2 * n_features)), min(128, max(4, n_features))]
     widths = [n_features, *hidden, code]
