@@ -202,7 +202,9 @@ def bench_table(record: dict) -> str:
         [r["name"], f"{r['ours']:,}", f"{r['peer']:,}", r["unit"], r["ratio"], r["note"]]
         for r in record["rows"]
     ]
-    breakdown = ", ".join(f"{k} {v:.2f} s" for k, v in record["spiral end to end breakdown (s)"].items())
+    breakdown = ", ".join(
+        f"{k} {v:.2f} s" for k, v in record.get("spiral end to end breakdown (s)", {}).items()
+    )
     table = markdown_table(["what", "ours", "peer", "unit", "ratio", "note"], body)
     growth = [
         [
@@ -220,7 +222,8 @@ def bench_table(record: dict) -> str:
         else ""
     )
     tables = f"\n\nTables by size (one epoch, process start to exit):\n\n{grown}" if grown else ""
-    return f"{table}\n\nSpiral end to end, the pipeline's time: {breakdown}.{tables}"
+    spent = f"\n\nSpiral end to end, the pipeline's time: {breakdown}." if breakdown else ""
+    return f"{table}{spent}{tables}"
 
 
 #: Record kind (the file name's prefix) -> (the page's title, the command that writes it, its table).
@@ -234,6 +237,11 @@ KINDS: dict[str, tuple[str, str, Callable[[dict], str]]] = {
         series_table,
     ),
     "bench-quick": ("Benchmark suite, quick sizes", "make bench-quick", bench_table),
+    "bench-beyond-memory": (
+        "A table beyond memory: streamed against in memory",
+        "python -m benchmarks.suite --beyond-memory",
+        bench_table,
+    ),
     # before "quality": a quick record's name starts with both
     "quality-quick": ("Quality panel, quick subset", "make bench-quality ARGS=--quick", quality_table),
     "quality": ("Quality panel: every model on data nobody tuned for", "make bench-quality", quality_table),

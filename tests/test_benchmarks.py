@@ -51,6 +51,8 @@ def test_the_suite_writes_its_rows_and_environment_as_json(tmp_path, monkeypatch
         Row("table 100k rows peak memory", 1.2, 1.0, "GB", 1.2),
     ]
     monkeypatch.setattr(suite, "large_tables", lambda *args: (table_rows, growth))
+    streamed = [Row("table beyond memory, peak over the floor", 0.1, 0.2, "GB", 0.5)]
+    monkeypatch.setattr(suite, "beyond_memory", lambda *args: streamed)
     import torch
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # no GPU rows, even on a GPU machine
@@ -72,6 +74,7 @@ def test_the_suite_writes_its_rows_and_environment_as_json(tmp_path, monkeypatch
         "busy machine",
         "table 100k rows end to end",
         "table 100k rows peak memory",
+        "table beyond memory, peak over the floor",
     ]
     assert all(set(row) >= {"name", "ours", "peer", "unit", "ratio"} for row in written["rows"])
     assert written["spiral end to end breakdown (s)"] == breakdown

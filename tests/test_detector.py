@@ -15,6 +15,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from autoencoders.baselines.pca import PCADetector
+from autoencoders.data import streaming
 from helpers.built import spiral_data, table_data
 from helpers.entry import run_main
 from helpers.runs import load_detector
@@ -121,6 +122,33 @@ def test_a_file_in_the_training_format_scores_with_its_other_columns_carried(
     args = score_command(spiral_run["uri"], model, points, narrowed, "keep=[id]")
     assert run_main("score", tmp_path, *args, monkeypatch=monkeypatch) == 0
     assert list(pd.read_csv(narrowed).columns)[:3] == ["x0", "x1", "id"]
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".csv"])
+def test_a_parquet_input_is_scored_a_chunk_at_a_time_as_it_would_be_whole(
+    spiral_run, points, tmp_path, capsys, monkeypatch, suffix
+) -> None:
+    """Row groups of 128 read in chunks of 100 rows: the output is the CSV input's, a bad value in a
+    later chunk names its line in the file and leaves no output."""
+    monkeypatch.setattr(streaming, "CHUNK_ROWS", 100)
+    given = pd.read_csv(points)
+    source = tmp_path / "points.parquet"
+    given.to_parquet(source, row_group_size=128)
+    model = f"runs:/{spiral_run['run'].info.run_id}/anomaly_detector"
+    whole, chunked = tmp_path / f"whole{suffix}", tmp_path / f"chunked{suffix}"
+    for read, written in ((points, whole), (source, chunked)):
+        args = score_command(spiral_run["uri"], model, read, written, "keep=[id]", "batch_size=30")
+        assert run_main("score", tmp_path, *args, monkeypatch=monkeypatch) == 0
+    assert "scored 1000 rows in" in capsys.readouterr().out
+    read = pd.read_parquet if suffix == ".parquet" else pd.read_csv
+    pd.testing.assert_frame_equal(read(chunked), read(whole))
+    given.loc[717, "x0"] = np.nan  # line 719, the header being line 1
+    given.to_parquet(source, row_group_size=128)
+    args = score_command(spiral_run["uri"], model, source, tmp_path / f"bad{suffix}")
+    assert run_main("score", tmp_path, *args, monkeypatch=monkeypatch) == 2
+    said = capsys.readouterr().err.strip().splitlines()[-1]
+    assert said.startswith("error: input line 719 has no value in column 'x0'")
+    assert not (tmp_path / f"bad{suffix}").exists() and not list(tmp_path.glob(".bad*"))
 
 
 def test_an_interrupted_write_leaves_no_output(spiral_run, points, tmp_path, monkeypatch) -> None:

@@ -25,6 +25,7 @@ from autoencoders.data.base import InMemoryDataModule
 from autoencoders.deploy.detector import DeployedDetector, DetectorSpec, input_columns, save_detector
 from autoencoders.evaluation.metrics import Evaluation, evaluate
 from autoencoders.evaluation.records import OUTPUTS_PATH, run_outputs
+from autoencoders.evaluation.streamed import streamed_metrics
 from autoencoders.figures.run_figures import draw
 from autoencoders.registry import DETECTORS
 from autoencoders.tracking import models, runs
@@ -86,6 +87,14 @@ def record_evaluation(
     runs.log_splits(client, run_id, datamodule.name, splits, datamodule.data_source)
     quantile, contamination = settings.threshold_quantile, settings.contamination
     evaluation = evaluate(detector, splits, quantile, contamination, settings.threshold, settings.point_score)
+    streamed = datamodule.streamed_rows()
+    if streamed is not None:  # the splits are samples: the test metrics come from every row
+        every_row, n_tested = streamed_metrics(detector, streamed, evaluation.threshold)
+        evaluation.metrics |= every_row
+        evaluation.notes["evaluation.rows"] = (
+            f"test metrics on all {n_tested} test rows; the threshold, val/auroc and the figures on "
+            f"samples ({len(splits.val)} validation, {len(splits.test)} test rows)"
+        )
     runs.log_metrics(client, run_id, evaluation.metrics, step=0)
     client.set_tag(run_id, "threshold.rule", evaluation.threshold_rule)
     if evaluation.point_scorer is not None:  # a series: what anomaly.point_score=auto resolved to
@@ -105,6 +114,7 @@ def record_evaluation(
 def trim_training(datamodule: InMemoryDataModule, detector: AnomalyDetector, share: float) -> int:
     """Leave out the training samples ``detector`` scores in the top ``share`` (anomalies that no
     label kept out of training), for the fit that follows; returns how many."""
+    datamodule.check_trimmable()
     scores = detector.decision_function(datamodule.splits.train)
     keep = scores <= np.quantile(scores, 1 - share)
     datamodule.keep_training(keep, "trimmed_rows")
@@ -124,6 +134,7 @@ def trim_after_a_first_fit(
 ) -> int:
     """``anomaly.trim`` for an autoencoder: a first training (recorded nowhere), its score on the
     training samples, and :func:`trim_training` by it."""
+    datamodule.check_trimmable()  # before the first training, not after it
     # Nothing logs the first training: the learning-rate monitor would refuse a trainer without a logger.
     trainer.callbacks = [found for found in trainer.callbacks if not isinstance(found, LearningRateMonitor)]
     fit_best(module, datamodule, trainer, checkpoint)

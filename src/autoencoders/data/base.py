@@ -7,7 +7,7 @@ overhead on a 100-point dataset small.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -127,6 +127,12 @@ class InMemoryDataModule(pl.LightningDataModule):
         """Artifact path -> JSON content a run logs about its data (a table's fitted encoding)."""
         return {}
 
+    def streamed_rows(self) -> Iterator[tuple[np.ndarray, np.ndarray]] | None:
+        """Where the splits hold samples only (a streamed table): every row, chunk by chunk, as
+        (features, split codes of :mod:`autoencoders.data.streaming`), for the test metrics on
+        every row. None where the splits hold every sample."""
+        return None
+
     def input_example(self) -> Any:
         """A few training samples as a deployed detector takes them (a table: its raw rows)."""
         return self.splits.train[:5]
@@ -137,6 +143,9 @@ class InMemoryDataModule(pl.LightningDataModule):
         if self._splits is None:
             self._splits = self.build_splits()
         return self._splits
+
+    def check_trimmable(self) -> None:
+        """Raise where ``anomaly.trim`` cannot leave training samples out (a streamed table)."""
 
     def keep_training(self, keep: np.ndarray, why: str) -> None:
         """Train on the training samples where ``keep`` holds only (``anomaly.trim``); the others
@@ -159,11 +168,17 @@ class InMemoryDataModule(pl.LightningDataModule):
             self._tensors[split] = self._tensors[split].to(device)
         return self._tensors[split]
 
+    def _place(self) -> tuple[int, int, Callable[[], int] | None]:
+        """This process's rank, the world size and the trainer's epoch (read when an epoch starts)."""
+        trainer = getattr(self, "trainer", None)
+        if trainer is None:
+            return 0, 1, None
+        return trainer.global_rank, trainer.world_size, lambda: trainer.current_epoch
+
     def _loader(self, split: str, shuffle: bool, passes: int = 1, steps_per_call: int = 1) -> TensorBatches:
         trainer = getattr(self, "trainer", None)
-        rank, world = (trainer.global_rank, trainer.world_size) if trainer else (0, 1)
         data = self._tensor(split, trainer.strategy.root_device if trainer else None)
-        epoch = (lambda: trainer.current_epoch) if trainer else None
+        rank, world, epoch = self._place()
         return TensorBatches(
             data, self.batch_size, shuffle, self.seed, rank, world, passes, epoch, steps_per_call
         )
@@ -172,14 +187,19 @@ class InMemoryDataModule(pl.LightningDataModule):
         return self._loader("train", shuffle=True, passes=self.repeat, steps_per_call=self.steps_per_call)
 
     @property
+    def n_train(self) -> int:
+        """The training samples an epoch passes over."""
+        return len(self.splits.train)
+
+    @property
     def steps_per_epoch(self) -> int:
         """Optimizer steps per training epoch on one device."""
-        return self.repeat * -(-len(self.splits.train) // self.batch_size)
+        return self.repeat * -(-self.n_train // self.batch_size)
 
     @property
     def repeat(self) -> int:
         """Passes over the training set per epoch: enough to reach ``epoch_size`` samples."""
-        return max(1, -(-self.epoch_size // len(self.splits.train)))
+        return max(1, -(-self.epoch_size // self.n_train))
 
     def on_after_batch_transfer(
         self, batch: torch.Tensor | list[torch.Tensor], dataloader_idx: int

@@ -8,6 +8,24 @@ from collections.abc import Callable, Iterator
 import torch
 
 
+def grouped(
+    batches: Iterator[torch.Tensor], steps_per_call: int
+) -> Iterator[torch.Tensor | list[torch.Tensor]]:
+    """The batches one by one, or with ``steps_per_call > 1`` in lists of up to that many
+    consecutive ones, which the module trains on in one call."""
+    if steps_per_call == 1:
+        yield from batches
+        return
+    group: list[torch.Tensor] = []
+    for batch in batches:
+        group.append(batch)
+        if len(group) == steps_per_call:
+            yield group
+            group = []
+    if group:
+        yield group
+
+
 class TensorBatches:
     """Mini-batches of one in-memory tensor, reshuffled each epoch from ``(seed, epoch)``.
 
@@ -58,17 +76,7 @@ class TensorBatches:
         return -(-self.passes * -(-n // self.batch_size) // self.steps_per_call)
 
     def __iter__(self) -> Iterator[torch.Tensor | list[torch.Tensor]]:
-        if self.steps_per_call == 1:
-            yield from self._batches()
-            return
-        group: list[torch.Tensor] = []
-        for batch in self._batches():
-            group.append(batch)
-            if len(group) == self.steps_per_call:
-                yield group
-                group = []
-        if group:
-            yield group
+        return grouped(self._batches(), self.steps_per_call)
 
     def _batches(self) -> Iterator[torch.Tensor]:
         if self.current_epoch is not None:

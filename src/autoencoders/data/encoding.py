@@ -169,7 +169,9 @@ class TableEncoding:
 
     def transform(self, frame: pd.DataFrame) -> np.ndarray:
         """Raw rows to the network's features, float32."""
-        encoded = (self.encode(frame) - np.asarray(self.shift)) / np.asarray(self.scale)
+        encoded = self.encode(frame)
+        encoded -= np.asarray(self.shift)  # in place: a chunk of a large table makes no copies
+        encoded /= np.asarray(self.scale)
         return encoded.astype(np.float32)
 
     def conform(self, frame: pd.DataFrame, row_word: str = "row") -> pd.DataFrame:

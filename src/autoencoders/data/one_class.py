@@ -73,7 +73,7 @@ def one_class_splits(
     table's row numbers) and ``masks`` (images' defect masks, one per sample) follow the test
     samples in the same order."""
     test = np.concatenate([indices.test_normal, indices.test_anomalies])
-    samples = samples.astype(np.float32)
+    samples = samples.astype(np.float32, copy=False)
     return Splits(
         train=samples[indices.train],
         val=samples[indices.val],

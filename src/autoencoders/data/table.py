@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from autoencoders.data.base import DataKind, InMemoryDataModule, Splits, check_split_fractions
+from autoencoders.data.batches import TensorBatches
 from autoencoders.data.columns import (
     CATEGORICAL,
     DATETIME,
@@ -23,11 +24,26 @@ from autoencoders.data.columns import (
     used_roles,
 )
 from autoencoders.data.encoding import CATEGORY, DATE, NUMBER, SCALERS, TableEncoding
-from autoencoders.data.one_class import one_class_split, one_class_splits
+from autoencoders.data.one_class import OneClassIndices, one_class_split, one_class_splits
+from autoencoders.data.streaming import (
+    LEFT_OUT,
+    SAMPLE_ROWS,
+    TEST,
+    TEST_ANOMALY,
+    TRAIN,
+    VAL,
+    VAL_ANOMALY,
+    ParquetSource,
+    StreamedBatches,
+    TableStream,
+    row_splits,
+    row_uniforms,
+)
 from autoencoders.errors import ConfigError
 from autoencoders.util.files import read_table
 from autoencoders.util.params import (
     NAMES,
+    POSITIVE,
     POSITIVE_INT,
     POSITIVE_INTS,
     Anything,
@@ -131,6 +147,8 @@ class TableDataModule(InMemoryDataModule):
         "missing": Options(MISSING_POLICIES),
         "model_code_dim": [POSITIVE_INT, None],
         "model_hidden_dims": [POSITIVE_INTS, None],
+        "streaming": Options((True, False)),
+        "max_memory_gb": [POSITIVE, None],
     }
 
     def __init__(
@@ -158,6 +176,8 @@ class TableDataModule(InMemoryDataModule):
         model_code_dim: int | None,
         model_hidden_dims: Sequence[int] | None,
         model_output_activation: str | None,
+        streaming: bool,
+        max_memory_gb: float | None,
     ) -> None:
         """``input_shape``, ``epoch_size`` and the ``model_*`` settings follow from the table when
         None (:meth:`settings`); the pipeline fills them in once the table is read."""
@@ -180,6 +200,10 @@ class TableDataModule(InMemoryDataModule):
         self.chosen_epoch_size = epoch_size
         self.encoding = TableEncoding([])
         self.examples = pd.DataFrame()
+        self.streaming, self.max_memory_gb = streaming, max_memory_gb
+        #: Where the table streams (:mod:`autoencoders.data.streaming`): its rows, read per chunk.
+        self.stream: TableStream | None = None
+        self.gaps: dict[str, int] = {}  # per input column, its gaps the encoding fills
 
     @property
     def feature_names(self) -> list[str]:
@@ -210,7 +234,7 @@ class TableDataModule(InMemoryDataModule):
         the dense model's sizes for that width and number of rows, and its output activation for the scaler: a
         sigmoid for ``minmax``'s [0, 1], which a value beyond the training rows' range cannot
         reach (so it scores high), none otherwise."""
-        code, hidden = suggested_sizes(len(self.feature_names), len(self.splits.train))
+        code, hidden = suggested_sizes(len(self.feature_names), self.n_train)
         return {
             "input_shape": [len(self.feature_names)],
             "epoch_size": self.epoch_size,
@@ -224,8 +248,8 @@ class TableDataModule(InMemoryDataModule):
         a deployed detector applies to raw rows."""
         return {"preprocessing/table.json": self.preprocessing, "data/columns.json": self.columns_record}
 
-    def build_splits(self) -> Splits:
-        frame = read_table(self.path, "dataset.path")
+    def input_kinds(self, frame: pd.DataFrame) -> dict[str, str]:
+        """Every column's role (logged), and the input columns' encodings, from ``frame``."""
         if self.label is not None and self.label not in frame.columns:
             raise ConfigError(
                 f"dataset.label: no column {self.label!r} in {self.path.name} ({columns_of(frame)})"
@@ -239,9 +263,6 @@ class TableDataModule(InMemoryDataModule):
             raise ConfigError(
                 f"dataset.path={self.path}: no column to use as a feature ({columns_of(frame)})"
             )
-        check_numbers(frame, [name for name, kind in kinds.items() if kind == NUMBER], self.path)
-        frame = self.without_missing(frame, list(kinds))
-        is_anomaly = np.zeros(len(frame), bool)
         if self.label is None:
             log.warning(
                 "table %s has no dataset.label: every row is taken as normal, so anomalies among them "
@@ -250,40 +271,179 @@ class TableDataModule(InMemoryDataModule):
                 "and there is no AUROC",
                 self.path.name,
             )
-        if self.label is not None:
-            is_anomaly = anomaly_mask(frame[self.label], self.anomaly_values)
-            if not is_anomaly.any():
-                seen = ", ".join(map(repr, frame[self.label].drop_duplicates().head(5).tolist()))
-                raise ConfigError(
-                    f"dataset.label={self.label}: no row of {self.path.name} has an anomaly value "
-                    f"{self.anomaly_values} (values seen: {seen}); set dataset.anomaly_values"
-                )
-        indices = one_class_split(is_anomaly, *self.fractions, self.seed, f"dataset.path={self.path}")
-        train_rows = frame.iloc[indices.train]
+        return kinds
+
+    def anomalies(self, frame: pd.DataFrame) -> np.ndarray:
+        """Which rows of ``frame`` are anomalies by their label (none without one)."""
+        if self.label is None:
+            return np.zeros(len(frame), bool)
+        return anomaly_mask(frame[self.label], self.anomaly_values)
+
+    def no_anomaly_value(self, labels: pd.Series) -> ConfigError:
+        seen = ", ".join(map(repr, labels.drop_duplicates().head(5).tolist()))
+        return ConfigError(
+            f"dataset.label={self.label}: no row of {self.path.name} has an anomaly value "
+            f"{self.anomaly_values} (values seen: {seen}); set dataset.anomaly_values"
+        )
+
+    def fit_encoding(self, train_rows: pd.DataFrame, kinds: dict[str, str], n_train: int) -> None:
         self.encoding = TableEncoding.fit(train_rows, kinds, self.max_categories, self.scaler_name)
-        self.examples = train_rows[list(kinds)].head(5)
-        encoded = self.encoding.transform(frame)
+        self.examples = train_rows[list(kinds)].head(5).copy()  # a copy: a view would keep every row
         self.input_shape = (len(self.feature_names),)
-        self.epoch_size = self.chosen_epoch_size or max(len(indices.train), 4096)
+        self.epoch_size = self.chosen_epoch_size or max(n_train, 4096)
+
+    def said_splits(self, n_rows: int, n_columns: int, counts: dict[int, int], how: str = "") -> None:
         log.info(
             "table %s: %d rows, %d columns as %d features; %d train, %d val (+%d anomalous), "
-            "%d test (%d anomalous)",
+            "%d test (%d anomalous)%s",
             self.path.name,
-            len(frame),
-            len(kinds),
+            n_rows,
+            n_columns,
             len(self.feature_names),
-            len(indices.train),
-            len(indices.val),
-            len(indices.val_anomalies),
-            len(indices.test_normal) + len(indices.test_anomalies),
-            len(indices.test_anomalies),
+            counts[TRAIN],
+            counts[VAL],
+            counts[VAL_ANOMALY],
+            counts[TEST] + counts[TEST_ANOMALY],
+            counts[TEST_ANOMALY],
+            how,
         )
+
+    def streams(self) -> bool:
+        """Whether the table is read a chunk at a time: ``dataset.streaming``, or a Parquet table
+        whose columns uncompressed outgrow ``dataset.max_memory_gb`` (a CSV file over it is an
+        error: only Parquet streams)."""
+        if self.streaming:
+            return True
+        if self.max_memory_gb is None:
+            return False
+        budget = self.max_memory_gb * 1e9
+        if self.path.is_file() and self.path.suffix.lower() not in (".parquet", ".pq"):
+            if self.path.stat().st_size > budget:
+                raise ConfigError(
+                    f"dataset.max_memory_gb={self.max_memory_gb}: {self.path.name} is "
+                    f"{self.path.stat().st_size / 1e9:.2f} GB, over it, and only Parquet streams; "
+                    "convert it, e.g. pandas.read_csv(...).to_parquet(...), or raise the budget"
+                )
+            return False
+        return ParquetSource(self.path).uncompressed_bytes() > budget
+
+    def build_splits(self) -> Splits:
+        if self.streams():
+            return self.build_streamed_splits()
+        frame = read_table(self.path, "dataset.path")
+        kinds = self.input_kinds(frame)
+        check_numbers(frame, [name for name, kind in kinds.items() if kind == NUMBER], self.path)
+        frame = self.without_missing(frame, list(kinds))
+        is_anomaly = self.anomalies(frame)
+        if self.label is not None and not is_anomaly.any():
+            raise self.no_anomaly_value(frame[self.label])
+        indices = one_class_split(is_anomaly, *self.fractions, self.seed, f"dataset.path={self.path}")
+        self.fit_encoding(frame.iloc[indices.train], kinds, len(indices.train))
+        encoded = self.encoding.transform(frame)
+        counts = {
+            TRAIN: len(indices.train),
+            VAL: len(indices.val),
+            VAL_ANOMALY: len(indices.val_anomalies),
+            TEST: len(indices.test_normal),
+            TEST_ANOMALY: len(indices.test_anomalies),
+        }
+        self.said_splits(len(frame), len(kinds), counts)
         return one_class_splits(encoded, is_anomaly, indices, frame.index.to_numpy())
 
-    def without_missing(self, frame: pd.DataFrame, inputs: list[str]) -> pd.DataFrame:
+    def labelled_rows(self, source: ParquetSource) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(row numbers, which are anomalies), a chunk at a time: the label column only is read."""
+        if self.label is None:
+            for start in range(0, source.n_rows, source.chunk_rows):
+                rows = np.arange(start, min(start + source.chunk_rows, source.n_rows))
+                yield rows, np.zeros(len(rows), bool)
+            return
+        for chunk in source.chunks([self.label]):
+            yield chunk.index.to_numpy(), self.anomalies(chunk)
+
+    def build_streamed_splits(self) -> Splits:
+        """The splits as samples of at most ``SAMPLE_ROWS`` rows each, in two passes over the
+        file: its label column (each row's split), then every column (the samples, the numbers'
+        and gaps' checks); the roles come from its first rows. Training then reads the file
+        each epoch (:attr:`stream`)."""
+        source = ParquetSource(self.path)
+        kinds = self.input_kinds(source.head(source.chunk_rows))
+        numbers = [name for name, kind in kinds.items() if kind == NUMBER]
+        codes = np.empty(source.n_rows, np.uint8)
+        for rows, is_anomaly in self.labelled_rows(source):
+            codes[rows] = row_splits(rows, is_anomaly, self.seed, self.fractions)
+        if self.label is not None and not np.isin(codes, (VAL_ANOMALY, TEST_ANOMALY)).any():
+            raise self.no_anomaly_value(source.head(source.chunk_rows)[self.label])
+        share = np.zeros(LEFT_OUT + 1)  # per split code, the share of its rows sampled
+        for code, cap in SAMPLE_ROWS.items():
+            share[code] = min(1.0, cap / max(1, int((codes == code).sum())))
+        read = list(kinds) + ([self.label] if self.label is not None else [])
+        sampled = []
+        for chunk in source.chunks(read):
+            check_numbers(chunk, numbers, self.path)
+            kept = self.without_missing(chunk, list(kinds), say=False)
+            codes[np.setdiff1d(chunk.index.to_numpy(), kept.index.to_numpy())] = LEFT_OUT
+            rows = kept.index.to_numpy()
+            chosen = row_uniforms(rows, self.seed, 2) < share[codes[rows]]
+            sampled.append(kept[chosen])
+        self.said_left_out()
+        sample = pd.concat(sampled)
+        del sampled  # the chunks' rows, copied into sample
+        sample_codes = codes[sample.index.to_numpy()]
+        counts = {code: int((codes == code).sum()) for code in SAMPLE_ROWS}
+        if min(counts[TRAIN], counts[VAL], counts[TEST]) == 0:
+            raise ConfigError(
+                f"dataset.path={self.path}: {source.n_rows} rows are too few to stream (train "
+                f"{counts[TRAIN]}, validation {counts[VAL]}, test {counts[TEST]}); read it whole "
+                "(dataset.streaming=false)"
+            )
+        self.fit_encoding(sample[sample_codes == TRAIN], kinds, counts[TRAIN])
+        self.stream = TableStream(source, codes, list(kinds), self.encoding.transform)
+        where = {code: np.flatnonzero(sample_codes == code) for code in SAMPLE_ROWS}
+        indices = OneClassIndices(
+            where[TRAIN], where[VAL], where[TEST], where[VAL_ANOMALY], where[TEST_ANOMALY]
+        )
+        n_train, n_val = len(where[TRAIN]), len(where[VAL]) + len(where[VAL_ANOMALY])
+        n_test = len(where[TEST]) + len(where[TEST_ANOMALY])
+        held = (
+            f"; streamed, held in memory: samples of {n_train} train, {n_val} validation, {n_test} test rows"
+        )
+        self.said_splits(source.n_rows, len(kinds), counts, held)
+        is_anomaly, rows = self.anomalies(sample), sample.index.to_numpy()
+        encoded = self.encoding.transform(sample)
+        del sample  # the raw rows: only their features stay
+        return one_class_splits(encoded, is_anomaly, indices, rows)
+
+    def train_dataloader(self) -> TensorBatches | StreamedBatches:
+        """A streamed table's training rows read from the file each epoch (else in memory)."""
+        self.prepare_data()  # the splits decide whether the table streams
+        if self.stream is None:
+            return super().train_dataloader()
+        rank, world, epoch = self._place()
+        return self.stream.train_batches(
+            self.batch_size, self.seed, rank, world, epoch, self.steps_per_call, self.repeat
+        )
+
+    @property
+    def n_train(self) -> int:
+        """The training rows: all of them where the splits hold a sample (a streamed table)."""
+        self.prepare_data()
+        return self.stream.count(TRAIN) if self.stream else len(self.splits.train)
+
+    def check_trimmable(self) -> None:
+        if self.stream is not None:
+            raise ConfigError(
+                "anomaly.trim: not with a streamed table (dataset.streaming, dataset.max_memory_gb): "
+                "it would keep the training rows in memory; set anomaly.trim=false"
+            )
+
+    def streamed_rows(self) -> Iterator[tuple[np.ndarray, np.ndarray]] | None:
+        return None if self.stream is None else self.stream.encoded()
+
+    def without_missing(self, frame: pd.DataFrame, inputs: list[str], say: bool = True) -> pd.DataFrame:
         """The rows to use. A row without a label is left out (nothing says what it is); a gap in
         an input is filled by the encoding under ``dataset.missing=impute``, drops its row under
-        ``drop``, and is an error naming its line under ``error``."""
+        ``drop``, and is an error naming its line under ``error``. The rows left out add up in
+        :attr:`left_out`; ``say``: logged here (else by :meth:`said_left_out`, once for all chunks)."""
         if self.label is not None and frame[self.label].isna().any():
             unlabelled = frame[self.label].isna()
             if self.missing == "error":
@@ -291,23 +451,38 @@ class TableDataModule(InMemoryDataModule):
                     f"dataset.path={self.path}: line {line_of(unlabelled.idxmax())} has no value in the "
                     f"label column {self.label!r}; fill it, or set dataset.missing=drop"
                 )
-            log.warning("table %s: left out %d rows without a label", self.path.name, unlabelled.sum())
-            self.left_out["unlabelled_rows"] = int(unlabelled.sum())
+            self.left_out["unlabelled_rows"] = self.left_out.get("unlabelled_rows", 0) + int(unlabelled.sum())
             frame = frame[~unlabelled]
         incomplete = frame[inputs].isna().any(axis=1)
         if self.missing == "impute" or not incomplete.any():
             if incomplete.any():
-                gaps = frame[inputs].isna().sum()
-                said = ", ".join(f"{name} {count}" for name, count in gaps[gaps > 0].items())
-                log.info("table %s: gaps filled from the training rows (%s)", self.path.name, said)
-            return frame
-        if self.missing == "drop":
-            self.left_out["dropped_rows"] = int(incomplete.sum())
-            log.warning("table %s: dropped %d rows with missing values", self.path.name, incomplete.sum())
-            return frame[~incomplete]
-        row = incomplete.idxmax()
-        column = next(c for c in inputs if pd.isna(frame.at[row, c]))
-        raise ConfigError(
-            f"dataset.path={self.path}: line {line_of(row)} has no value in column {column!r}; fill it, "
-            "or set dataset.missing=impute (the training median and a missing indicator) or drop"
-        )
+                for name, count in frame[inputs].isna().sum().items():
+                    if count:
+                        self.gaps[name] = self.gaps.get(name, 0) + int(count)
+        elif self.missing == "drop":
+            self.left_out["dropped_rows"] = self.left_out.get("dropped_rows", 0) + int(incomplete.sum())
+            frame = frame[~incomplete]
+        else:
+            row = incomplete.idxmax()
+            column = next(c for c in inputs if pd.isna(frame.at[row, c]))
+            raise ConfigError(
+                f"dataset.path={self.path}: line {line_of(row)} has no value in column {column!r}; fill "
+                "it, or set dataset.missing=impute (the training median and a missing indicator) or drop"
+            )
+        if say:
+            self.said_left_out()
+        return frame
+
+    def said_left_out(self) -> None:
+        """The log lines of what :meth:`without_missing` left out or filled."""
+        if self.left_out.get("unlabelled_rows"):
+            log.warning(
+                "table %s: left out %d rows without a label", self.path.name, self.left_out["unlabelled_rows"]
+            )
+        if self.left_out.get("dropped_rows"):
+            log.warning(
+                "table %s: dropped %d rows with missing values", self.path.name, self.left_out["dropped_rows"]
+            )
+        if self.gaps:
+            said = ", ".join(f"{name} {count}" for name, count in self.gaps.items())
+            log.info("table %s: gaps filled from the training rows (%s)", self.path.name, said)

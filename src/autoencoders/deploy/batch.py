@@ -11,13 +11,13 @@ import logging
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 import pandas as pd
 
 from autoencoders.errors import ConfigError, InputError
-from autoencoders.util.files import WRITERS, read_table, write_frame
+from autoencoders.util.files import WRITERS, atomic_file, read_table, write_frame
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ def score_batches(
         if keep:
             data = data[[name for name in data.columns if name in used or name in keep]]
         features = data[[name for name in data.columns if name in used]]
-        lines = features.set_axis(np.arange(len(data)) + 2)  # as an editor numbers them: header 1
+        lines = features.set_axis(data.index.to_numpy() + 2)  # as an editor numbers them: header 1
         # Checked once (one line naming a bad line or column, before any scoring) and typed as the
         # signature takes them: MLflow's schema refuses int64 where the model logged float64.
         taken = detector.checked(lines, "line").set_axis(data.index)
@@ -90,27 +90,93 @@ def renamed_apart(data: pd.DataFrame, outputs: list[str]) -> pd.DataFrame:
     return data.rename(columns=clashes)
 
 
+def is_parquet(path: Path) -> bool:
+    """A Parquet file, or a folder holding Parquet files."""
+    return path.suffix.lower() in (".parquet", ".pq") or (path.is_dir() and any(path.rglob("*.parquet")))
+
+
 def score_file(
     model_uri: str, tracking_uri: str, paths: tuple[Path, Path], batch_size: int, keep: list[str]
 ) -> int:
-    """Load the detector (nothing unpickled), score the input file in batches, write the output
-    whole; ``paths``: (input, output). Prints what it did; returns the number of rows scored."""
+    """Load the detector (nothing unpickled), score the input file in batches, write the output;
+    ``paths``: (input, output). A Parquet input is read and written a chunk at a time (whatever its
+    size, memory holds one), a CSV input whole, as is a series (its windows cross any chunk's
+    edge). Prints what it did; returns the number of rows scored."""
     source, output = paths
     check_output(output)
+    model = load_model(model_uri, tracking_uri) if is_parquet(source) else None
+    if model is not None and model.unwrap_python_model().detector.series is None:
+        return score_streamed(model, source, output, batch_size, keep)
     data = read_input(source)
-    model = load_model(model_uri, tracking_uri)
+    model = model or load_model(model_uri, tracking_uri)
     started = time.perf_counter()
     scored = score_batches(model, data, batch_size, keep)
     series = model.unwrap_python_model().detector.series
     found = series_intervals(scored, series.time, output) if series is not None else None
     write_frame(scored, output)
-    seconds = time.perf_counter() - started
     said = f"; {len(found[0])} flagged intervals in {found[1]}" if found is not None else ""
-    print(
-        f"scored {len(scored)} rows in {seconds:.2f} s ({len(scored) / seconds:,.0f} rows/s): "
-        f"{int(scored['is_anomaly'].sum())} anomalous; wrote {output}{said}"
+    said_scored(
+        len(scored), int(scored["is_anomaly"].sum()), time.perf_counter() - started, f"{output}{said}"
     )
     return len(scored)
+
+
+def said_scored(rows: int, anomalous: int, seconds: float, wrote: str) -> None:
+    print(
+        f"scored {rows} rows in {seconds:.2f} s ({rows / seconds:,.0f} rows/s): {anomalous} anomalous; "
+        f"wrote {wrote}"
+    )
+
+
+class ChunkWriter:
+    """Frames appended to one output stream: CSV (one header), or Parquet (a row group each, every
+    one in the first's schema: a chunk whose text column holds only gaps keeps its type)."""
+
+    def __init__(self, stream: IO[bytes], csv: bool) -> None:
+        self.stream, self.csv = stream, csv
+        self.written = 0
+        self.parquet: Any = None
+
+    def write(self, frame: pd.DataFrame) -> None:
+        if self.csv:
+            frame.to_csv(self.stream, header=self.written == 0, index=False)
+        else:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            schema = self.parquet.schema if self.parquet else None
+            table = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
+            self.parquet = self.parquet or pq.ParquetWriter(self.stream, table.schema)
+            self.parquet.write_table(table)
+        self.written += len(frame)
+
+    def __enter__(self) -> ChunkWriter:
+        return self
+
+    def __exit__(self, *raised: object) -> None:
+        if self.parquet is not None:
+            self.parquet.close()
+
+
+def score_streamed(model: Any, source: Path, output: Path, batch_size: int, keep: list[str]) -> int:
+    """A Parquet input scored a chunk (of a row group) at a time, each scored chunk appended to the
+    output; a bad line stops it with its line number, and the output appears whole or not at all."""
+    from tqdm.auto import tqdm
+
+    from autoencoders.data.streaming import ParquetSource
+
+    rows = ParquetSource(source, "input")
+    if rows.n_rows == 0:
+        raise InputError(f"input={source} is empty: no rows to score")
+    started, anomalous = time.perf_counter(), 0
+    chunks = -(-rows.n_rows // rows.chunk_rows)
+    with atomic_file(output) as stream, ChunkWriter(stream, output.suffix.lower() == ".csv") as writer:
+        for chunk in tqdm(rows.chunks(None), desc="scoring", unit="chunk", total=chunks, disable=chunks < 2):
+            scored = score_batches(model, chunk, batch_size, keep)
+            anomalous += int(scored["is_anomaly"].sum())
+            writer.write(scored)
+    said_scored(rows.n_rows, anomalous, time.perf_counter() - started, str(output))
+    return rows.n_rows
 
 
 def series_intervals(scored: pd.DataFrame, time: str | None, output: Path) -> tuple[pd.DataFrame, Path]:

@@ -25,7 +25,11 @@ WRITERS = {".csv": "to_csv", ".parquet": "to_parquet", ".pq": "to_parquet"}
 
 
 def read_table(path: Path, setting: str) -> pd.DataFrame:
-    """A CSV or Parquet file as a DataFrame, or a one-line error naming ``setting`` (``dataset.path``)."""
+    """A CSV or Parquet file (or a folder of Parquet files, in path order) as a DataFrame, or a
+    one-line error naming ``setting`` (``dataset.path``)."""
+    parts = sorted(path.rglob("*.parquet")) if path.is_dir() else []
+    if parts:
+        return pd.concat([read_table(part, setting) for part in parts], ignore_index=True)
     if not path.is_file():
         raise ConfigError(f"{setting}={path}: no such file")
     reader = READERS.get(path.suffix.lower())
