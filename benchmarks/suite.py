@@ -35,6 +35,7 @@ RESULTS = PROJECT_ROOT / "benchmarks" / "results"
 PLAIN_SPIRAL = PROJECT_ROOT / "benchmarks" / "plain_spiral.py"
 PLAIN_SCORE = PROJECT_ROOT / "benchmarks" / "plain_score.py"
 PLAIN_TABLE = PROJECT_ROOT / "benchmarks" / "plain_table.py"
+PEAK = PROJECT_ROOT / "benchmarks" / "peak.py"
 
 
 @dataclass
@@ -321,17 +322,18 @@ def scoring_cli(store: Path, rows: int, repeats: int) -> Row:
 
 def measured_process(command: list[str]) -> tuple[float, float]:
     """Seconds from a command's start to its exit, and its peak resident memory in GB (the
-    kernel's own count for that process); a failure stops the suite."""
-    with tempfile.TemporaryFile() as errors:
+    kernel's own count for that process, taken by ``benchmarks/peak.py``: started from this
+    process directly, the command's peak would count this process's size); a failure stops the
+    suite."""
+    with tempfile.TemporaryFile() as errors, tempfile.NamedTemporaryFile("r") as peak:
         start = time.perf_counter()
-        process = subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=errors)
-        _, status, usage = os.wait4(process.pid, 0)
+        wrapped = [sys.executable, str(PEAK), peak.name, "--", *command]
+        process = subprocess.run(wrapped, cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=errors)
         seconds = time.perf_counter() - start
-        process.returncode = os.waitstatus_to_exitcode(status)
         if process.returncode:
             errors.seek(0)
             raise subprocess.CalledProcessError(process.returncode, command, stderr=errors.read())
-    return seconds, usage.ru_maxrss / 1e6  # kilobytes on Linux
+        return seconds, int(peak.read()) / 1e6  # kilobytes on Linux
 
 
 def table_run(path: Path, store: Path, *settings: str) -> list[str]:

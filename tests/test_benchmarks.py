@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
+
+import numpy as np
 
 from benchmarks import report, suite
 from benchmarks.suite import Row, rate_row, time_row
@@ -32,6 +35,17 @@ def test_the_loop_rows_run_on_tiny_sizes() -> None:
     assert spiral.note.startswith("40 steps")  # 2 epochs of 20 full batches
     conv = suite.conv_loop(steps=2, repeats=1)
     assert conv.unit == "images/s" and within_rounding(conv.ratio, conv.peer, conv.ours, half_unit=0.05)
+
+
+def test_a_commands_peak_memory_is_its_own_not_the_suites() -> None:
+    """Linux carries a parent's resident size into a child's peak across fork and exec: the suite,
+    holding 300 MB here, must not add them to the command it measures."""
+    held = np.ones(300_000_000 // 8)  # touched: resident
+    small = [sys.executable, "-c", "pass"]
+    large = [sys.executable, "-c", "import numpy; x = numpy.ones(200_000_000 // 8)"]
+    _, small_gb = suite.measured_process(small)
+    _, large_gb = suite.measured_process(large)
+    assert small_gb < 0.1 < 0.2 < large_gb < 0.3 and held.sum() > 0
 
 
 def test_the_suite_writes_its_rows_and_environment_as_json(tmp_path, monkeypatch) -> None:
