@@ -31,7 +31,7 @@ test: install lint
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
 
 # The pipeline against hand-written PyTorch (benchmarks/suite.py): a table, and JSON under
-# benchmarks/results/. bench: everything, quality rows included (~15 minutes on 2 cores); bench-quick:
+# benchmarks/results/. bench: everything, quality rows included (~25 minutes on 2 cores); bench-quick:
 # smaller sizes, no quality rows (under 2 minutes).
 bench: install
 	$(BIN)/python -m benchmarks.suite $(ARGS)
