@@ -32,7 +32,7 @@ test: install lint
 
 # The pipeline against hand-written PyTorch (benchmarks/suite.py): a table, and JSON under
 # benchmarks/results/. bench: everything, quality rows included (~25 minutes on 2 cores); bench-quick:
-# smaller sizes, no quality rows (under 2 minutes).
+# smaller sizes, no quality rows (a few minutes).
 bench: install
 	$(BIN)/python -m benchmarks.suite $(ARGS)
 

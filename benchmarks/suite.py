@@ -1,7 +1,7 @@
 """The benchmark suite: the pipeline side by side with what a user would write by hand.
 
-``make bench`` (everything, about 25 minutes on a 2-core CPU) and ``make bench-quick`` (smaller sizes, under
-2 minutes) print a table and write JSON under ``benchmarks/results/``: the machine, versions, commit,
+``make bench`` (everything, about 25 minutes on a 2-core CPU) and ``make bench-quick`` (smaller sizes, a
+few minutes) print a table and write JSON under ``benchmarks/results/``: the machine, versions, commit,
 threads and device, and ``rows``, each ``{name, ours, peer, unit, ratio}``. For times ``ratio`` is ours
 over peer (1.3: the pipeline takes 30% longer; lower is better); for rates (samples or rows per second)
 it is the time ratio too, peer's rate over ours; for quality rows it is ours over peer in that unit.
@@ -719,7 +719,7 @@ def measured(rows: list[Row], row: Row) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small sizes, no quality rows (under 2 minutes)")
+    parser.add_argument("--quick", action="store_true", help="small sizes, no quality rows (a few minutes)")
     parser.add_argument("--repeats", type=int, default=None, help="alternating timings per side (median)")
     parser.add_argument(
         "--beyond-memory", action="store_true", help="the 'table beyond memory' rows alone (about 5 minutes)"
