@@ -126,6 +126,9 @@ def test_a_parquet_table_over_the_memory_budget_streams(tmp_path) -> None:
     datamodule = table_data(path=str(path), label="is_fraud", max_memory_gb=1e-5)
     datamodule.prepare_data()
     assert datamodule.stream is not None
+    # A budget this small shrinks the chunk and the samples to their floors (1,024 and 100 rows).
+    assert datamodule.stream.source.chunk_rows == 1024
+    assert len(datamodule.splits.train) <= 100 < datamodule.stream.count(TRAIN)
 
 
 def test_a_streamed_run_scores_every_test_row_and_matches_the_in_memory_run(

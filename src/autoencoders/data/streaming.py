@@ -36,6 +36,22 @@ TESTED = (TEST, TEST_ANOMALY)
 #: the model and the threshold, the test samples are drawn. About 20 MB at 40 features.
 SAMPLE_ROWS = {TRAIN: 50_000, VAL: 50_000, VAL_ANOMALY: 10_000, TEST: 10_000, TEST_ANOMALY: 5_000}
 
+#: Of ``dataset.max_memory_gb``: what the samples may take, and one chunk (as pandas holds it).
+SAMPLES_SHARE, CHUNK_SHARE = 1 / 4, 1 / 16
+
+
+def fitted_sizes(source: ParquetSource, budget_gb: float | None) -> tuple[int, dict[int, int]]:
+    """The rows of a chunk and the sample caps, shrunk where the defaults would not fit their
+    share of ``budget_gb``: a row as pandas holds it taken as twice its uncompressed Parquet size."""
+    if budget_gb is None:
+        return CHUNK_ROWS, dict(SAMPLE_ROWS)
+    row_bytes = 2 * source.uncompressed_bytes() / max(1, source.n_rows)
+    budget = budget_gb * 1e9
+    chunk = int(min(CHUNK_ROWS, max(1024, CHUNK_SHARE * budget / row_bytes)))
+    scale = min(1.0, SAMPLES_SHARE * budget / (sum(SAMPLE_ROWS.values()) * row_bytes))
+    return chunk, {code: max(100, int(cap * scale)) for code, cap in SAMPLE_ROWS.items()}
+
+
 _GOLDEN = 0x9E3779B97F4A7C15
 _MASK = (1 << 64) - 1
 

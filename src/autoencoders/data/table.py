@@ -27,7 +27,6 @@ from autoencoders.data.encoding import CATEGORY, DATE, NUMBER, SCALERS, TableEnc
 from autoencoders.data.one_class import OneClassIndices, one_class_split, one_class_splits
 from autoencoders.data.streaming import (
     LEFT_OUT,
-    SAMPLE_ROWS,
     TEST,
     TEST_ANOMALY,
     TRAIN,
@@ -36,6 +35,7 @@ from autoencoders.data.streaming import (
     ParquetSource,
     StreamedBatches,
     TableStream,
+    fitted_sizes,
     row_splits,
     row_uniforms,
 )
@@ -361,11 +361,13 @@ class TableDataModule(InMemoryDataModule):
             yield chunk.index.to_numpy(), self.anomalies(chunk)
 
     def build_streamed_splits(self) -> Splits:
-        """The splits as samples of at most ``SAMPLE_ROWS`` rows each, in two passes over the
+        """The splits as samples of at most ``SAMPLE_ROWS`` rows each (fewer where
+        ``dataset.max_memory_gb`` is small: :func:`fitted_sizes`), in two passes over the
         file: its label column (each row's split), then every column (the samples, the numbers'
         and gaps' checks); the roles come from its first rows. Training then reads the file
         each epoch (:attr:`stream`)."""
         source = ParquetSource(self.path)
+        source.chunk_rows, caps = fitted_sizes(source, self.max_memory_gb)
         kinds = self.input_kinds(source.head(source.chunk_rows))
         numbers = [name for name, kind in kinds.items() if kind == NUMBER]
         codes = np.empty(source.n_rows, np.uint8)
@@ -374,7 +376,7 @@ class TableDataModule(InMemoryDataModule):
         if self.label is not None and not np.isin(codes, (VAL_ANOMALY, TEST_ANOMALY)).any():
             raise self.no_anomaly_value(source.head(source.chunk_rows)[self.label])
         share = np.zeros(LEFT_OUT + 1)  # per split code, the share of its rows sampled
-        for code, cap in SAMPLE_ROWS.items():
+        for code, cap in caps.items():
             share[code] = min(1.0, cap / max(1, int((codes == code).sum())))
         read = list(kinds) + ([self.label] if self.label is not None else [])
         sampled = []
@@ -389,7 +391,7 @@ class TableDataModule(InMemoryDataModule):
         sample = pd.concat(sampled)
         del sampled  # the chunks' rows, copied into sample
         sample_codes = codes[sample.index.to_numpy()]
-        counts = {code: int((codes == code).sum()) for code in SAMPLE_ROWS}
+        counts = {code: int((codes == code).sum()) for code in caps}
         if min(counts[TRAIN], counts[VAL], counts[TEST]) == 0:
             raise ConfigError(
                 f"dataset.path={self.path}: {source.n_rows} rows are too few to stream (train "
@@ -398,7 +400,7 @@ class TableDataModule(InMemoryDataModule):
             )
         self.fit_encoding(sample[sample_codes == TRAIN], kinds, counts[TRAIN])
         self.stream = TableStream(source, codes, list(kinds), self.encoding.transform)
-        where = {code: np.flatnonzero(sample_codes == code) for code in SAMPLE_ROWS}
+        where = {code: np.flatnonzero(sample_codes == code) for code in caps}
         indices = OneClassIndices(
             where[TRAIN], where[VAL], where[TEST], where[VAL_ANOMALY], where[TEST_ANOMALY]
         )
