@@ -11,6 +11,7 @@ import pytest
 from test_data_table import planted_table
 
 from autoencoders.data import streaming
+from autoencoders.data.encoding import TableEncoding
 from autoencoders.data.streaming import LEFT_OUT, TEST, TEST_ANOMALY, TRAIN, VAL, row_splits
 from autoencoders.errors import ConfigError
 from helpers.built import table_data
@@ -166,3 +167,15 @@ def test_trim_is_refused_on_a_streamed_table(make_cfg, small_chunks, parquet_fol
     )
     with pytest.raises(ConfigError, match=r"anomaly.trim: not with a streamed table"):
         train(cfg)
+
+
+def test_the_scaler_of_a_streamed_table_is_fitted_on_every_training_row(small_chunks, parquet_folder) -> None:
+    """The samples fit the categories and fill values; the min-max range comes from every training
+    row, read a chunk at a time, as the in-memory fit over those rows gives it."""
+    datamodule = streamed(parquet_folder)
+    frame = pd.concat([pd.read_parquet(parquet_folder / f"part-{i}.parquet") for i in range(2)])
+    train_rows = frame.reset_index(drop=True)[datamodule.stream.codes == TRAIN]
+    assert len(datamodule.splits.train) < len(train_rows)  # the encoding's sample is smaller
+    whole = TableEncoding.fit(train_rows, {f"f{i}": "number" for i in range(8)}, 20, "minmax")
+    np.testing.assert_allclose(datamodule.encoding.shift[:8], whole.shift, rtol=1e-12)
+    np.testing.assert_allclose(datamodule.encoding.scale[:8], whole.scale, rtol=1e-12)

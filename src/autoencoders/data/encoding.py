@@ -18,7 +18,7 @@ errors of a column's encoded features, summed (:func:`column_errors`).
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -122,22 +122,28 @@ class TableEncoding:
         scaler on the encoded training rows (scikit-learn's, its statistics kept)."""
         codes = [ColumnCode.fit(name, kind, train_rows[name], max_categories) for name, kind in kinds.items()]
         encoding = cls(codes, scaler)
-        encoded = encoding.encode(train_rows)
-        shift, scale = np.zeros(encoded.shape[1]), np.ones(encoded.shape[1])
-        if scaler == "standard":
-            from sklearn.preprocessing import StandardScaler
+        return encoding.fit_scaler([encoding.encode(train_rows)])
 
-            fitted = StandardScaler().fit(encoded)
-            shift, scale = fitted.mean_, fitted.scale_
-        elif scaler == "minmax":
-            from sklearn.preprocessing import MinMaxScaler
+    def fit_scaler(self, encoded: Iterable[np.ndarray]) -> TableEncoding:
+        """The scaler's statistics (scikit-learn's) over the encoded, unscaled training rows, given
+        whole or a chunk at a time (``partial_fit``: a table streamed in chunks scales as it would
+        read whole). Not read for ``scaler=none``."""
+        shift, scale = np.zeros(len(self.features)), np.ones(len(self.features))
+        if self.scaler != "none":
+            from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
-            fitted = MinMaxScaler().fit(encoded)
-            shift, scale = fitted.data_min_, 1 / fitted.scale_
-        one_hot = np.array([code.kind == CATEGORY for code in codes for _ in code.features])
+            fitted = StandardScaler() if self.scaler == "standard" else MinMaxScaler()
+            for chunk in encoded:
+                if len(chunk):
+                    fitted.partial_fit(chunk)
+            if self.scaler == "standard":
+                shift, scale = fitted.mean_, fitted.scale_
+            else:
+                shift, scale = fitted.data_min_, 1 / fitted.scale_
+        one_hot = np.array([code.kind == CATEGORY for code in self.columns for _ in code.features])
         shift[one_hot], scale[one_hot] = 0.0, np.sqrt(2.0)
-        encoding.shift, encoding.scale = shift.tolist(), scale.tolist()
-        return encoding
+        self.shift, self.scale = shift.tolist(), scale.tolist()
+        return self
 
     @classmethod
     def from_json(cls, state: dict[str, Any]) -> TableEncoding:

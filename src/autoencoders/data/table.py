@@ -362,10 +362,11 @@ class TableDataModule(InMemoryDataModule):
 
     def build_streamed_splits(self) -> Splits:
         """The splits as samples of at most ``SAMPLE_ROWS`` rows each (fewer where
-        ``dataset.max_memory_gb`` is small: :func:`fitted_sizes`), in two passes over the
-        file: its label column (each row's split), then every column (the samples, the numbers'
-        and gaps' checks); the roles come from its first rows. Training then reads the file
-        each epoch (:attr:`stream`)."""
+        ``dataset.max_memory_gb`` is small: :func:`fitted_sizes`), in three passes over the
+        file: its label column (each row's split), every column (the samples, the numbers' and
+        gaps' checks), the training rows again (the scaler, over all of them); the roles come from
+        its first rows, the rest of the encoding from the training sample. Training then reads
+        the file each epoch (:attr:`stream`)."""
         source = ParquetSource(self.path)
         source.chunk_rows, caps = fitted_sizes(source, self.max_memory_gb)
         kinds = self.input_kinds(source.head(source.chunk_rows))
@@ -399,6 +400,11 @@ class TableDataModule(InMemoryDataModule):
                 "(dataset.streaming=false)"
             )
         self.fit_encoding(sample[sample_codes == TRAIN], kinds, counts[TRAIN])
+        if self.scaler_name != "none":  # the scaler over every training row, a third pass
+            chunks = source.chunks(list(kinds))
+            self.encoding.fit_scaler(
+                self.encoding.encode(chunk[codes[chunk.index] == TRAIN]) for chunk in chunks
+            )
         self.stream = TableStream(source, codes, list(kinds), self.encoding.transform)
         where = {code: np.flatnonzero(sample_codes == code) for code in caps}
         indices = OneClassIndices(
