@@ -128,9 +128,9 @@ class InMemoryDataModule(pl.LightningDataModule):
         return {}
 
     def streamed_rows(self) -> Iterator[tuple[np.ndarray, np.ndarray]] | None:
-        """Where the splits hold samples only (a streamed table): every row, chunk by chunk, as
-        (features, split codes of :mod:`autoencoders.data.streaming`), for the test metrics on
-        every row. None where the splits hold every sample."""
+        """Where the splits hold samples only (a streamed table): every training and test row,
+        chunk by chunk, as (features, split codes of :mod:`autoencoders.data.streaming`), for the
+        metrics over every row. None where the splits hold every sample."""
         return None
 
     def input_example(self) -> Any:

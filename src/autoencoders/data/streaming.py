@@ -23,6 +23,7 @@ import torch
 
 from autoencoders.data.batches import grouped
 from autoencoders.errors import ConfigError
+from autoencoders.util.files import is_parquet
 
 #: Rows read at a time: a batch of a row group (Parquet's unit of reading).
 CHUNK_ROWS = 32_768
@@ -101,7 +102,7 @@ class ParquetSource:
         files = [path] if path.is_file() else sorted(path.rglob("*.parquet")) if path.is_dir() else []
         if not files:
             raise ConfigError(f"{setting}={path}: no Parquet file there")
-        if any(file.suffix.lower() not in (".parquet", ".pq") for file in files):
+        if not all(is_parquet(file) for file in files):
             raise ConfigError(
                 f"dataset.streaming: reads Parquet (a .parquet file or a folder of them), not "
                 f"{path.suffix or 'this'}; convert it, e.g. pandas.read_csv(...).to_parquet(...)"
@@ -179,15 +180,15 @@ class TableStream:
         return shares.tolist()
 
     def encoded(
-        self, order: list[int] | None = None, rows: Callable[[np.ndarray], np.ndarray] | None = None
+        self, splits: tuple[int, ...], order: list[int] | None = None, rank: int = 0, world_size: int = 1
     ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """(features, split codes) chunk by chunk, of the rows not left out, and of those ``rows``
-        keeps (a mask from the row numbers) where given."""
+        """(features, split codes) chunk by chunk, of the rows in ``splits`` only (the others are
+        not encoded), and of those the rows whose number leaves ``rank`` modulo ``world_size``."""
         for chunk in self.source.chunks(self.columns, order):
             numbers = chunk.index.to_numpy()
-            keep = self.codes[numbers] != LEFT_OUT
-            if rows is not None:
-                keep &= rows(numbers)
+            keep = np.isin(self.codes[numbers], splits)
+            if world_size > 1:
+                keep &= numbers % world_size == rank
             if keep.any():
                 yield self.encode(chunk[keep]), self.codes[numbers[keep]]
 
@@ -242,13 +243,9 @@ class StreamedBatches:
         generator = np.random.default_rng([self.seed, order_seed])
         order = generator.permutation(len(self.stream.source.row_groups)).tolist()
 
-        def mine(numbers: np.ndarray) -> np.ndarray:
-            return numbers % self.world_size == self.rank
-
         left = np.empty((0, 0), np.float32)
         given = 0
-        for features, codes in self.stream.encoded(order, mine):
-            features = features[codes == TRAIN]
+        for features, _ in self.stream.encoded((TRAIN,), order, self.rank, self.world_size):
             if len(left):
                 features = np.concatenate([left, features])
             features = features[generator.permutation(len(features))]

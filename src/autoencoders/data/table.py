@@ -40,7 +40,7 @@ from autoencoders.data.streaming import (
     row_uniforms,
 )
 from autoencoders.errors import ConfigError
-from autoencoders.util.files import read_table
+from autoencoders.util.files import is_parquet, read_table
 from autoencoders.util.params import (
     NAMES,
     POSITIVE,
@@ -317,7 +317,7 @@ class TableDataModule(InMemoryDataModule):
         if self.max_memory_gb is None:
             return False
         budget = self.max_memory_gb * 1e9
-        if self.path.is_file() and self.path.suffix.lower() not in (".parquet", ".pq"):
+        if self.path.is_file() and not is_parquet(self.path):
             if self.path.stat().st_size > budget:
                 raise ConfigError(
                     f"dataset.max_memory_gb={self.max_memory_gb}: {self.path.name} is "
@@ -445,7 +445,7 @@ class TableDataModule(InMemoryDataModule):
             )
 
     def streamed_rows(self) -> Iterator[tuple[np.ndarray, np.ndarray]] | None:
-        return None if self.stream is None else self.stream.encoded()
+        return None if self.stream is None else self.stream.encoded((TRAIN, TEST, TEST_ANOMALY))
 
     def without_missing(self, frame: pd.DataFrame, inputs: list[str], say: bool = True) -> pd.DataFrame:
         """The rows to use. A row without a label is left out (nothing says what it is); a gap in

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from autoencoders.errors import ConfigError, InputError
-from autoencoders.util.files import WRITERS, atomic_file, read_table, write_frame
+from autoencoders.util.files import WRITERS, atomic_file, is_parquet, read_table, write_frame
 
 log = logging.getLogger(__name__)
 
@@ -88,11 +88,6 @@ def renamed_apart(data: pd.DataFrame, outputs: list[str]) -> pd.DataFrame:
         said = ", ".join(f"{old} -> {new}" for old, new in clashes.items())
         log.warning("input columns named like the detector's output are renamed: %s", said)
     return data.rename(columns=clashes)
-
-
-def is_parquet(path: Path) -> bool:
-    """A Parquet file, or a folder holding Parquet files."""
-    return path.suffix.lower() in (".parquet", ".pq") or (path.is_dir() and any(path.rglob("*.parquet")))
 
 
 def score_file(

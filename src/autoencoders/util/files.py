@@ -24,6 +24,14 @@ READERS: dict[str, Callable[..., pd.DataFrame]] = {
 WRITERS = {".csv": "to_csv", ".parquet": "to_parquet", ".pq": "to_parquet"}
 
 
+PARQUET_SUFFIXES = (".parquet", ".pq")
+
+
+def is_parquet(path: Path) -> bool:
+    """A Parquet file by its name, or a folder holding Parquet files."""
+    return path.suffix.lower() in PARQUET_SUFFIXES or (path.is_dir() and any(path.rglob("*.parquet")))
+
+
 def read_table(path: Path, setting: str) -> pd.DataFrame:
     """A CSV or Parquet file (or a folder of Parquet files, in path order) as a DataFrame, or a
     one-line error naming ``setting`` (``dataset.path``)."""
