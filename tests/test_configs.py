@@ -250,7 +250,8 @@ def first_config_error(stage: str, overrides: list[str]) -> str:
             ["anomaly.score=magic"],
             "anomaly.score must be one of ['auto', 'reconstruction', 'scaled', 'peak', 'rapp', "
             "'rapp_hidden', 'code', 'rapp+code', 'reconstruction+knn', 'scaled+knn', 'peak+knn', "
-            "'rapp+knn', 'rapp_hidden+knn'], got 'magic'",
+            "'rapp+knn', 'rapp_hidden+knn', 'reconstruction+ecod', 'scaled+ecod', 'peak+ecod', "
+            "'rapp+ecod', 'rapp_hidden+ecod'], got 'magic'",
         ),
         ("train", ["anomaly.threshold_quantile=1"], "anomaly.threshold_quantile must be between 0 and 1"),
         ("train", ["optimized_mode=up"], "optimized_mode must be one of ['min', 'max'], got 'up'"),

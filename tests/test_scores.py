@@ -22,6 +22,7 @@ from autoencoders.anomaly.scores import (
     separation_auroc,
     separation_margin,
 )
+from autoencoders.baselines.ecod import ECODDetector
 from autoencoders.data.base import DataKind, Splits
 from autoencoders.deploy.detector import DeployedDetector, DetectorSpec, load_detector, save_detector
 from autoencoders.evaluation.metrics import evaluate
@@ -151,6 +152,22 @@ def test_knn_is_the_distance_to_the_fifth_nearest_training_sample() -> None:
     assert "reference" not in fitted.to_json()  # saved beside the JSON, as a file
 
 
+def test_ecod_is_the_ecod_baselines_score_against_the_reference_samples() -> None:
+    """The ``ecod`` part and the ECOD detector fitted on the same samples score alike; a sample far
+    out along one column only scores above one inside every column's range."""
+    splits = stretched_splits()
+    codec = TorchCodec(IdentityNet())
+    fitted = fit_score("reconstruction+ecod", codec, splits)
+    np.testing.assert_array_equal(fitted.reference, splits.train)
+    queries = np.array([[0.0, 12.0], [0.5, 1.0]], np.float32)
+    ecod = score_part(fitted, "ecod", codec, queries)
+    np.testing.assert_allclose(ecod, ECODDetector().fit(splits.train).decision_function(queries))
+    assert ecod[0] > ecod[1]
+    # the sum: the (zero) reconstruction error plus the tails over their normal validation spread
+    spread = ECODDetector().fit(splits.train).decision_function(splits.val).std()
+    np.testing.assert_allclose(anomaly_scores(fitted, codec, queries), ecod / spread, rtol=1e-6)
+
+
 def test_auto_chooses_on_validation_what_separates_the_anomalies() -> None:
     """Perfect reconstructions tie every sample (AUROC 0.5); the code density finds the far ones."""
     far = np.array([[6.0, 0.0], [-6.0, 1.0], [5.0, -2.0], [0.0, 25.0]], np.float32)
@@ -228,7 +245,7 @@ def test_auto_without_validation_anomalies_uses_rapp() -> None:
     assert fit_score("auto", TorchCodec(IdentityNet()), stretched_splits()).name == "rapp"
 
 
-@pytest.mark.parametrize("score", ["rapp+code", "rapp_hidden", "scaled+knn"])
+@pytest.mark.parametrize("score", ["rapp+code", "rapp_hidden", "scaled+knn", "peak+ecod"])
 def test_the_deployed_detector_scores_with_the_runs_fitted_score_from_plain_json(
     score: str, tmp_path
 ) -> None:
@@ -246,7 +263,8 @@ def test_the_deployed_detector_scores_with_the_runs_fitted_score_from_plain_json
     stored = json.loads((tmp_path / "detector.json").read_text())
     assert stored["detector"] == "autoencoder" and stored["kind"] == "points"
     assert stored["state"]["network"] == "dense" and stored["state"]["score"]["name"] == score
-    assert ("reference" in artifacts) == ("knn" in score)  # the training samples kNN measures against
+    # the training samples kNN and ECOD measure against
+    assert ("reference" in artifacts) == any(part in score for part in ("knn", "ecod"))
     loaded = load_detector(artifacts)
     assert isinstance(loaded, DeployedDetector) and isinstance(loaded.detector, AutoencoderDetector)
     scored = loaded.predict(pd.DataFrame(splits.test, columns=["x0", "x1"]))

@@ -31,7 +31,7 @@ from autoencoders.registry import NETWORKS
 from autoencoders.util.params import Options, check_params
 
 WEIGHTS_FILE = "weights.pt"
-#: A ``knn`` score's training samples, read back with ``allow_pickle=False``.
+#: A ``knn`` or ``ecod`` score's training samples, read back with ``allow_pickle=False``.
 REFERENCE_FILE = "reference.npy"
 
 

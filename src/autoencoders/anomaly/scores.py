@@ -27,6 +27,11 @@
   normal sample (ADBench's one-class tables: kNN is the detector to beat). The training samples
   it measures against (at most ``REFERENCE_ROWS`` of them, drawn once) are saved with the
   detector (``reference.npy``).
+- ``ecod``: ECOD's tail probabilities (:mod:`autoencoders.anomaly.tails`) of each input among the
+  same reference samples, summed over the inputs; like ``knn`` a partner in a sum (``scaled+ecod``,
+  ...): on a small table whose anomalies lie out along single columns, a distance over every
+  column and a network fitted on some fifty rows miss what a per-column tail sees (wine with class
+  1 normal: docs/anomaly-scores.md, "Ensembles with ECOD").
 - ``auto``: each of the above is ranked on the validation split (normal samples against the
   validation anomalies) and the best one is used; where validation ranks several alike (a small
   validation split often separates perfectly under many), the one whose anomalies lie furthest
@@ -52,6 +57,7 @@ from sklearn.neighbors import NearestNeighbors
 
 from autoencoders.anomaly.detector import kth_neighbour_distances, squared_errors
 from autoencoders.anomaly.rapp import rapp_layer_terms, rapp_passes, rapp_scores
+from autoencoders.anomaly.tails import Tails
 from autoencoders.data.splits import Splits
 from autoencoders.models.codec import TorchCodec
 
@@ -65,7 +71,11 @@ SCORES = (
     "rapp_hidden",
     "code",
     "rapp+code",
-    *(f"{score}+knn" for score in ("reconstruction", "scaled", "peak", "rapp", "rapp_hidden")),
+    *(
+        f"{score}+{partner}"
+        for partner in ("knn", "ecod")
+        for score in ("reconstruction", "scaled", "peak", "rapp", "rapp_hidden")
+    ),
 )
 #: ``knn``: the neighbour whose distance counts (the kNN baseline's default k).
 NEIGHBOURS = 5
@@ -82,7 +92,7 @@ CANDIDATES = (
     "peak",
     "rapp+code",
     "code",
-    *(name for name in SCORES if name.endswith("+knn")),
+    *(name for name in SCORES if name.endswith(("+knn", "+ecod"))),
 )
 
 
@@ -99,7 +109,7 @@ class ScoreSpec:
     feature_weights: list[float] | None = None
     #: Per part of a sum: the standard deviation of its normal validation scores.
     scales: dict[str, float] | None = None
-    #: ``knn``: the training samples, flat (saved as a file beside the JSON, not in it).
+    #: ``knn``, ``ecod``: the training samples, flat (saved as a file beside the JSON, not in it).
     reference: np.ndarray | None = field(default=None, repr=False)
 
     @property
@@ -110,6 +120,11 @@ class ScoreSpec:
     def neighbour_index(self) -> NearestNeighbors:
         """``knn``: the index over ``reference``, built once per spec, not once per call."""
         return NearestNeighbors(n_neighbors=min(NEIGHBOURS, len(self.reference))).fit(self.reference)
+
+    @cached_property
+    def tails(self) -> Tails:
+        """``ecod``: the tails of ``reference``, sorted once per spec."""
+        return Tails.of(self.reference)
 
     def to_json(self) -> dict[str, Any]:
         stored = {key: getattr(self, key) for key in self.__dataclass_fields__ if key != "reference"}
@@ -168,6 +183,8 @@ def score_part(
         return terms.sum(1) if terms is not None else rapp_scores(module, x, reconstruction=reconstruction)
     if name == "knn":
         return kth_neighbour_distances(spec.neighbour_index, x.reshape(len(x), -1).astype(np.float32))
+    if name == "ecod":
+        return spec.tails.scores(x)
     if name == "rapp_hidden":
         if terms is None:
             terms = rapp_layer_terms(module, x, reconstruction=reconstruction)
@@ -220,7 +237,7 @@ def fit_parts(
         means = rapp_layer_terms(codec.module, splits.train)[:, 1:].mean(0)
         # A unit dead on every training sample has mean 0: its term is then left unscaled.
         spec.layer_means = [float(mean) or 1.0 for mean in means]
-    if "knn" in spec.parts:
+    if "knn" in spec.parts or "ecod" in spec.parts:
         spec.reference = knn_reference(splits.train)
     if "code" in spec.parts:
         codes = codec.encode(splits.train).reshape(len(splits.train), -1).astype(np.float64)
@@ -235,6 +252,7 @@ PART_STATE = {
     "scaled": ("feature_weights",),
     "rapp_hidden": ("layer_means",),
     "knn": ("reference",),
+    "ecod": ("reference",),
     "code": ("code_mean", "code_precision"),
 }
 
