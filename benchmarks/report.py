@@ -152,6 +152,50 @@ def quality_table(record: dict) -> str:
     return table + "\n\nThe targets (issue 25):\n\n" + "\n".join(said)
 
 
+def candidates_table(record: dict) -> str:
+    """Per candidate of ``auto`` (and ``auto`` itself): its mean test AUROC over the tables, on how
+    many it reaches the best classic detector, its largest gap below it; then per table what
+    ``auto`` picked on each seed."""
+    rows = record["rows"]
+    best = {row["task"]: max(row["classic"].values()) for row in rows}
+    names = ["auto", *rows[0]["seeds"]["0"]["candidates"]]
+
+    def test_auroc(found: dict, name: str) -> float:
+        return found["auto test/auroc"] if name == "auto" else found["candidates"][name]["test/auroc"]
+
+    body = []
+    for name in names:
+        means = {row["task"]: np.mean([test_auroc(f, name) for f in row["seeds"].values()]) for row in rows}
+        gaps = {task: best[task] - mean for task, mean in means.items()}
+        worst = max(gaps, key=gaps.get)
+        reached = sum(gap <= 0 for gap in gaps.values())
+        label = "**auto** (chosen on validation)" if name == "auto" else f"`{name}`"
+        body.append(
+            [
+                label,
+                f"{np.mean(list(means.values())):.4f}",
+                f"{reached} of {len(rows)}",
+                f"{gaps[worst]:.4f} ({worst})",
+            ]
+        )
+    summary = markdown_table(
+        ["score", "mean test/auroc", "tasks at the best classic", "largest gap below it"], body
+    )
+    picks = markdown_table(
+        ["task", "best classic", "auto", "auto's picks (seeds 0-2)"],
+        [
+            [
+                row["task"],
+                "{1:.4f} ({0})".format(*max(row["classic"].items(), key=lambda item: item[1])),
+                f"{np.mean([f['auto test/auroc'] for f in row['seeds'].values()]):.4f}",
+                ", ".join(f"`{f['auto']}`" for f in row["seeds"].values()),
+            ]
+            for row in rows
+        ],
+    )
+    return f"{summary}\n\n{picks}"
+
+
 def one_class_table(record: dict) -> str:
     """One row per method, a column per normal digit and the mean (the best of a column in bold),
     and per baseline the digits on which the autoencoder beats it."""
@@ -241,6 +285,11 @@ KINDS: dict[str, tuple[str, str, Callable[[dict], str]]] = {
         "A table beyond memory: streamed against in memory",
         "python -m benchmarks.suite --beyond-memory",
         bench_table,
+    ),
+    "candidates": (
+        "Every score auto chooses among, on the panel's tables",
+        "python -m benchmarks.candidates",
+        candidates_table,
     ),
     # before "quality": a quick record's name starts with both
     "quality-quick": ("Quality panel, quick subset", "make bench-quality ARGS=--quick", quality_table),

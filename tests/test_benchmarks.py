@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
+import pytest
 
 from benchmarks import report, suite
 from benchmarks.suite import Row, rate_row, time_row
@@ -180,3 +182,61 @@ def test_the_scoring_row_reads_a_logged_detector_and_its_score(spiral_run) -> No
     row = suite.scoring(store, 2_000, 1)
     assert row.name == "scoring (logged detector)" and row.ours > 0 and row.peer > 0
     assert f"the run's score ({spiral_run['run'].data.tags['anomaly.score']})" in row.note
+
+
+def test_each_candidates_validation_rank_is_what_auto_chose_by() -> None:
+    """The candidates benchmark measures each candidate as ``auto`` does: the best of them by
+    validation AUROC then margin is the score ``auto`` chose, and its test AUROC is the fitted
+    detector's on the test split."""
+    import numpy as np
+    import torch
+
+    from autoencoders.anomaly.autoencoder import AutoencoderDetector
+    from autoencoders.anomaly.scores import CANDIDATES, separation_auroc
+    from autoencoders.data.splits import Splits
+    from benchmarks.candidates import candidate_aurocs
+    from helpers.built import spiral_data
+
+    torch.manual_seed(0)
+    spiral = spiral_data(n_test=50, n_anomalies=60).splits
+    anomalies = spiral.test[spiral.test_is_anomaly]
+    test = np.concatenate([spiral.test[~spiral.test_is_anomaly], anomalies[30:]])
+    is_anomaly = np.r_[np.zeros(len(test) - 30, bool), np.ones(30, bool)]
+    splits = Splits(spiral.train, spiral.val, test, is_anomaly, val_anomalies=anomalies[:30])
+    data = SimpleNamespace(splits=splits, feature_columns=None)  # what the benchmark reads of a datamodule
+    detector = AutoencoderDetector(dense_net((2,), code_dim=1), "auto", "rapp")
+    detector.fit(splits.train, splits.val, splits.val_anomalies)
+    found = candidate_aurocs(detector, data)
+    assert list(found) == list(CANDIDATES)
+    best = max(CANDIDATES, key=lambda name: (found[name]["val/auroc"], found[name]["val/margin"]))
+    assert best == detector.score_.name
+    scored = detector.decision_function(splits.test)
+    expected = separation_auroc(scored[~splits.test_is_anomaly], scored[splits.test_is_anomaly])
+    assert found[best]["test/auroc"] == pytest.approx(expected, abs=1e-9)
+    assert 0.5 < expected <= 1.0 and np.isfinite(found[best]["val/margin"])
+
+
+def test_the_candidates_page_ranks_every_score_against_the_best_classic_detector() -> None:
+    def seed(auto: str, auto_auroc: float, **candidates: float) -> dict:
+        found = {name: {"test/auroc": value} for name, value in candidates.items()}
+        return {"auto": auto, "auto test/auroc": auto_auroc, "candidates": found}
+
+    record = {
+        "rows": [
+            {
+                "task": "wine",
+                "classic": {"kNN": 0.9, "ECOD": 0.95},
+                "seeds": {"0": seed("rapp", 0.92, rapp=0.92, knn=0.99)},
+            },
+            {
+                "task": "digits",
+                "classic": {"kNN": 0.8},
+                "seeds": {"0": seed("knn", 0.85, rapp=0.7, knn=0.85)},
+            },
+        ]
+    }
+    page = report.candidates_table(record)
+    assert "| **auto** (chosen on validation) | 0.8850 | 1 of 2 | 0.0300 (wine) |" in page
+    assert "| `rapp` | 0.8100 | 0 of 2 | 0.1000 (digits) |" in page
+    assert "| `knn` | 0.9200 | 2 of 2 | -0.0400 (wine) |" in page
+    assert "| wine | 0.9500 (ECOD) | 0.9200 | `rapp` |" in page

@@ -123,7 +123,7 @@ def test_only_parquet_streams(tmp_path, settings, suffix, message) -> None:
 def test_a_parquet_table_over_the_memory_budget_streams(tmp_path) -> None:
     path = tmp_path / "t.parquet"
     planted_table().to_parquet(path)
-    assert table_data(path=str(path), label="is_fraud", max_memory_gb=1.0).streams() is False
+    assert table_data(path=str(path), label="is_fraud", max_memory_gb=1.0).streamed_source() is None
     datamodule = table_data(path=str(path), label="is_fraud", max_memory_gb=1e-5)
     datamodule.prepare_data()
     assert datamodule.stream is not None

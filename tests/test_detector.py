@@ -60,6 +60,7 @@ def test_a_file_is_scored_whole_in_its_row_order(spiral_run, points, tmp_path, c
         ("text", "error: input column 'x1' is not numeric: 'about 3' in line 7"),
         ("empty", "error: input="),
         ("no model", "error: model_uri=runs:/0123456789abcdef/anomaly_detector: no such model"),
+        ("empty parquet, no model", "error: input="),  # the input is checked before the model loads
     ],
 )
 def test_bad_input_to_the_scorer_is_one_line_and_writes_nothing(
@@ -77,9 +78,13 @@ def test_bad_input_to_the_scorer_is_one_line_and_writes_nothing(
         frame.loc[5, "x1"] = "about 3"
     if change == "empty":
         frame = frame.head(0)
-    if change == "no model":
+    if change.endswith("no model"):
         model = "runs:/0123456789abcdef/anomaly_detector"
-    frame.to_csv(points, index=False)
+    if change.startswith("empty parquet"):
+        points = points.with_suffix(".parquet")
+        frame.head(0).to_parquet(points)
+    else:
+        frame.to_csv(points, index=False)
     output = tmp_path / "scored.csv"
     status = run_main(
         "score",

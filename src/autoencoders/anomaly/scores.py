@@ -278,18 +278,14 @@ def choose_score(
     validation samples once: the chosen score is the one :func:`fit_score` of its name fits."""
     if splits.val_anomalies is None or not len(splits.val_anomalies) or not len(splits.val):
         return fit_score(fallback, codec, splits, feature_columns)
-    every_part = ScoreSpec("+".join(dict.fromkeys(part for name in CANDIDATES for part in name.split("+"))))
-    fit_parts(every_part, codec, splits, feature_columns)
+    every_part = fit_parts(ScoreSpec(EVERY_PART), codec, splits, feature_columns)
     normal, anomalous = (part_scores(every_part, codec, x) for x in (splits.val, splits.val_anomalies))
-    spread = {part: float(scores.std()) or 1.0 for part, scores in normal.items()}
-
-    def summed(scores: dict[str, np.ndarray], parts: list[str]) -> np.ndarray:
-        return scores[parts[0]] if len(parts) == 1 else sum(scores[part] / spread[part] for part in parts)
+    spread = part_spreads(normal)
 
     best, best_rank = CANDIDATES[0], (-1.0, -np.inf)
     for name in CANDIDATES:
         parts = name.split("+")
-        rank_normal, rank_anomalous = summed(normal, parts), summed(anomalous, parts)
+        rank_normal, rank_anomalous = (summed_scores(scores, parts, spread) for scores in (normal, anomalous))
         rank = (separation_auroc(rank_normal, rank_anomalous), separation_margin(rank_normal, rank_anomalous))
         if rank > best_rank:
             best, best_rank = name, rank
@@ -300,6 +296,22 @@ def choose_score(
     if len(chosen.parts) > 1:
         chosen.scales = {part: spread[part] for part in chosen.parts}
     return chosen
+
+
+#: Every part any candidate sums, as one spec's name: fitted and scored once for all of them.
+EVERY_PART = "+".join(dict.fromkeys(part for name in CANDIDATES for part in name.split("+")))
+
+
+def part_spreads(normal: dict[str, np.ndarray]) -> dict[str, float]:
+    """Per part, the standard deviation of its scores of the normal validation samples: what a
+    sum divides each part by."""
+    return {part: float(scores.std()) or 1.0 for part, scores in normal.items()}
+
+
+def summed_scores(scores: dict[str, np.ndarray], parts: list[str], spread: dict[str, float]) -> np.ndarray:
+    """A candidate's scores from its parts' (:func:`part_scores`): one part as it is, a sum of
+    several each over its ``spread``."""
+    return scores[parts[0]] if len(parts) == 1 else sum(scores[part] / spread[part] for part in parts)
 
 
 def part_scores(spec: ScoreSpec, codec: TorchCodec, x: np.ndarray) -> dict[str, np.ndarray]:

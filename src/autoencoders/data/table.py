@@ -308,14 +308,14 @@ class TableDataModule(InMemoryDataModule):
             how,
         )
 
-    def streams(self) -> bool:
-        """Whether the table is read a chunk at a time: ``dataset.streaming``, or a Parquet table
-        whose columns uncompressed outgrow ``dataset.max_memory_gb`` (a CSV file over it is an
-        error: only Parquet streams)."""
+    def streamed_source(self) -> ParquetSource | None:
+        """The Parquet table opened to be read a chunk at a time, where it streams
+        (``dataset.streaming``, or its columns uncompressed outgrow ``dataset.max_memory_gb``; a
+        CSV file over it is an error: only Parquet streams); else None: it is read whole."""
         if self.streaming:
-            return True
+            return ParquetSource(self.path)
         if self.max_memory_gb is None:
-            return False
+            return None
         budget = self.max_memory_gb * 1e9
         if self.path.is_file() and not is_parquet(self.path):
             if self.path.stat().st_size > budget:
@@ -324,12 +324,14 @@ class TableDataModule(InMemoryDataModule):
                     f"{self.path.stat().st_size / 1e9:.2f} GB, over it, and only Parquet streams; "
                     "convert it, e.g. pandas.read_csv(...).to_parquet(...), or raise the budget"
                 )
-            return False
-        return ParquetSource(self.path).uncompressed_bytes() > budget
+            return None
+        source = ParquetSource(self.path)
+        return source if source.uncompressed_bytes() > budget else None
 
     def build_splits(self) -> Splits:
-        if self.streams():
-            return self.build_streamed_splits()
+        source = self.streamed_source()
+        if source is not None:
+            return self.build_streamed_splits(source)
         frame = read_table(self.path, "dataset.path")
         kinds = self.input_kinds(frame)
         check_numbers(frame, [name for name, kind in kinds.items() if kind == NUMBER], self.path)
@@ -360,14 +362,13 @@ class TableDataModule(InMemoryDataModule):
         for chunk in source.chunks([self.label]):
             yield chunk.index.to_numpy(), self.anomalies(chunk)
 
-    def build_streamed_splits(self) -> Splits:
+    def build_streamed_splits(self, source: ParquetSource) -> Splits:
         """The splits as samples of at most ``SAMPLE_ROWS`` rows each (fewer where
         ``dataset.max_memory_gb`` is small: :func:`fitted_sizes`), in three passes over the
         file: its label column (each row's split), every column (the samples, the numbers' and
         gaps' checks), the training rows again (the scaler, over all of them); the roles come from
         its first rows, the rest of the encoding from the training sample. Training then reads
         the file each epoch (:attr:`stream`)."""
-        source = ParquetSource(self.path)
         source.chunk_rows, caps = fitted_sizes(source, self.max_memory_gb)
         kinds = self.input_kinds(source.head(source.chunk_rows))
         numbers = [name for name, kind in kinds.items() if kind == NUMBER]

@@ -11,13 +11,16 @@ import logging
 import os
 import time
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from autoencoders.errors import ConfigError, InputError
 from autoencoders.util.files import WRITERS, atomic_file, is_parquet, read_table, write_frame
+
+if TYPE_CHECKING:
+    from autoencoders.data.streaming import ParquetSource
 
 log = logging.getLogger(__name__)
 
@@ -99,11 +102,13 @@ def score_file(
     edge). Prints what it did; returns the number of rows scored."""
     source, output = paths
     check_output(output)
-    model = load_model(model_uri, tracking_uri) if is_parquet(source) else None
-    if model is not None and model.unwrap_python_model().detector.series is None:
-        return score_streamed(model, source, output, batch_size, keep)
-    data = read_input(source)
-    model = model or load_model(model_uri, tracking_uri)
+    rows = opened_parquet(source)  # opened and checked, not read: bad input fails before the model loads
+    data = read_input(source) if rows is None else None
+    model = load_model(model_uri, tracking_uri)
+    if rows is not None:
+        if model.unwrap_python_model().detector.series is None:
+            return score_streamed(model, rows, output, batch_size, keep)
+        data = read_input(source)
     started = time.perf_counter()
     scored = score_batches(model, data, batch_size, keep)
     series = model.unwrap_python_model().detector.series
@@ -153,16 +158,24 @@ class ChunkWriter:
             self.parquet.close()
 
 
-def score_streamed(model: Any, source: Path, output: Path, batch_size: int, keep: list[str]) -> int:
+def opened_parquet(source: Path) -> ParquetSource | None:
+    """A Parquet input (a file or a folder of them) opened to be read a chunk at a time; None for
+    the other inputs, which are read whole."""
+    from autoencoders.data.streaming import ParquetSource
+
+    if not is_parquet(source):
+        return None
+    rows = ParquetSource(source, "input")
+    if rows.n_rows == 0:
+        raise InputError(f"input={source} is empty: no rows to score")
+    return rows
+
+
+def score_streamed(model: Any, rows: ParquetSource, output: Path, batch_size: int, keep: list[str]) -> int:
     """A Parquet input scored a chunk (of a row group) at a time, each scored chunk appended to the
     output; a bad line stops it with its line number, and the output appears whole or not at all."""
     from tqdm.auto import tqdm
 
-    from autoencoders.data.streaming import ParquetSource
-
-    rows = ParquetSource(source, "input")
-    if rows.n_rows == 0:
-        raise InputError(f"input={source} is empty: no rows to score")
     started, anomalous = time.perf_counter(), 0
     chunks = -(-rows.n_rows // rows.chunk_rows)
     with atomic_file(output) as stream, ChunkWriter(stream, output.suffix.lower() == ".csv") as writer:
