@@ -11,23 +11,24 @@ with libraries_loading():
     from omegaconf import DictConfig
 
     from autoencoders.errors import ConfigError
+    from autoencoders.util.files import is_parquet
     from pipelines import hydra_glue as glue
 
 
 def score(cfg: DictConfig) -> int:
     """Returns the number of rows (images) scored."""
-    with libraries_loading():
-        from autoencoders.deploy.batch import score_file
-        from autoencoders.deploy.images import score_folder
-
     cfg = glue.checked(cfg, "score")
     paths = (Path(cfg.input), Path(cfg.output))
-    if paths[0].is_dir():
+    if paths[0].is_dir() and not is_parquet(paths[0]):
         check_folder_settings(cfg)
+        with libraries_loading():  # the image readers (and Lightning, which they import): folders only
+            from autoencoders.deploy.images import score_folder
         folder = (cfg.skip_unreadable, cfg.maps)
         return score_folder(cfg.model_uri, cfg.tracking.uri, paths, int(cfg.batch_size), *folder)
     if cfg.maps:
         raise ConfigError(f"maps=true draws anomaly maps of a folder of images; input={cfg.input} is not one")
+    with libraries_loading():
+        from autoencoders.deploy.batch import score_file
     return score_file(cfg.model_uri, cfg.tracking.uri, paths, int(cfg.batch_size), list(cfg.keep))
 
 

@@ -147,6 +147,13 @@ def test_a_parquet_input_is_scored_a_chunk_at_a_time_as_it_would_be_whole(
     assert "scored 1000 rows in" in capsys.readouterr().out
     read = pd.read_parquet if suffix == ".parquet" else pd.read_csv
     pd.testing.assert_frame_equal(read(chunked), read(whole))
+    parts = tmp_path / "parts"  # a folder of Parquet files is one table, not a folder of images
+    parts.mkdir()
+    given.iloc[:600].to_parquet(parts / "part-0.parquet")
+    given.iloc[600:].to_parquet(parts / "part-1.parquet")
+    args = score_command(spiral_run["uri"], model, parts, tmp_path / f"parts{suffix}", "keep=[id]")
+    assert run_main("score", tmp_path, *args, monkeypatch=monkeypatch) == 0
+    pd.testing.assert_frame_equal(read(tmp_path / f"parts{suffix}"), read(whole))
     given.loc[717, "x0"] = np.nan  # line 719, the header being line 1
     given.to_parquet(source, row_group_size=128)
     args = score_command(spiral_run["uri"], model, source, tmp_path / f"bad{suffix}")
@@ -329,3 +336,21 @@ def test_serve_refuses_bad_settings_in_one_line(tmp_path, capsys, monkeypatch, s
     assert run_main("serve", tmp_path, *args, monkeypatch=monkeypatch) == 2
     (said,) = capsys.readouterr().err.strip().splitlines()
     assert said.startswith(line)
+
+
+def test_a_detector_saved_with_other_library_versions_is_loaded_with_a_warning(tmp_path, caplog) -> None:
+    from importlib.metadata import version
+
+    from autoencoders.deploy.batch import warn_of_other_versions
+
+    requirements = tmp_path / "requirements.txt"
+    lines = [f"numpy=={version('numpy')}", "pandas", "torch==0.0.1", "no-such-package==1.0"]
+    requirements.write_text("\n".join(lines) + "\n")
+    with caplog.at_level("WARNING"):
+        said = warn_of_other_versions(requirements)
+    assert said == [
+        f"the detector was saved with torch==0.0.1; here: {version('torch')}",
+        "the detector was saved with no-such-package==1.0; here: not installed",
+    ]
+    assert "its scores may differ from the run's" in caplog.text
+    assert warn_of_other_versions(tmp_path / "absent.txt") == []

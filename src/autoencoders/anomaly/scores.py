@@ -48,18 +48,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sklearn.covariance import EmpiricalCovariance
-from sklearn.metrics import roc_auc_score
-from sklearn.neighbors import NearestNeighbors
 
 from autoencoders.anomaly.detector import kth_neighbour_distances, squared_errors
 from autoencoders.anomaly.rapp import rapp_layer_terms, rapp_passes, rapp_scores
 from autoencoders.anomaly.tails import Tails
 from autoencoders.data.splits import Splits
 from autoencoders.models.codec import TorchCodec
+
+if TYPE_CHECKING:  # scikit-learn is imported where a score needs it: scoring with rapp never does
+    from sklearn.neighbors import NearestNeighbors
 
 #: The settings of ``anomaly.score``.
 SCORES = (
@@ -119,6 +119,8 @@ class ScoreSpec:
     @cached_property
     def neighbour_index(self) -> NearestNeighbors:
         """``knn``: the index over ``reference``, built once per spec, not once per call."""
+        from sklearn.neighbors import NearestNeighbors
+
         return NearestNeighbors(n_neighbors=min(NEIGHBOURS, len(self.reference))).fit(self.reference)
 
     @cached_property
@@ -240,6 +242,8 @@ def fit_parts(
     if "knn" in spec.parts or "ecod" in spec.parts:
         spec.reference = knn_reference(splits.train)
     if "code" in spec.parts:
+        from sklearn.covariance import EmpiricalCovariance
+
         codes = codec.encode(splits.train).reshape(len(splits.train), -1).astype(np.float64)
         covariance = EmpiricalCovariance().fit(codes)  # its precision is a pseudo-inverse: never singular
         spec.code_mean = covariance.location_.tolist()
@@ -340,5 +344,7 @@ def separation_margin(normal_scores: np.ndarray, anomalous_scores: np.ndarray) -
 def separation_auroc(normal_scores: np.ndarray, anomalous_scores: np.ndarray) -> float:
     """How well the scores rank anomalous samples above normal ones (anomalies positive); shared by
     the per-epoch ``val/auroc`` the checkpoint monitors and the final one, so that they agree."""
+    from sklearn.metrics import roc_auc_score
+
     is_anomaly = np.r_[np.zeros(len(normal_scores), bool), np.ones(len(anomalous_scores), bool)]
     return float(roc_auc_score(is_anomaly, np.concatenate([normal_scores, anomalous_scores])))
