@@ -137,6 +137,30 @@ def test_an_error_inside_training_fails_the_run_and_writes_no_results(make_cfg, 
     assert "train/rmse" not in run.data.metrics
 
 
+def test_a_run_stopped_right_after_a_checkpoint_holds_the_loss_of_every_epoch_it_covers(
+    make_cfg, client, monkeypatch
+) -> None:
+    """A stop between validation's checkpoint and the epoch's end (where a SIGTERM can land): the
+    run already holds that epoch's train/loss, which its resume, starting after the epoch, never
+    logs again."""
+    from pytorch_lightning.callbacks import ModelCheckpoint
+
+    save_last = ModelCheckpoint._save_last_checkpoint
+
+    def stopped_after_epoch_3(callback, trainer, candidates):
+        save_last(callback, trainer, candidates)
+        if trainer.current_epoch == 2:
+            raise RuntimeError("stopped")
+
+    monkeypatch.setattr(ModelCheckpoint, "_save_last_checkpoint", stopped_after_epoch_3)
+    with pytest.raises(RuntimeError, match="stopped"):
+        train(make_cfg(*QUICK_SPIRAL))
+    (run,) = client.search_runs([client.get_experiment_by_name("spiral").experiment_id])
+    assert run.info.status == "FAILED" and "checkpoints/last.ckpt" in artifact_paths(client, run.info.run_id)
+    steps = [point.step for point in client.get_metric_history(run.info.run_id, "train/loss")]
+    assert sorted(steps) == [1, 2, 3]
+
+
 def test_a_killed_training_resumes_in_its_run_to_the_uninterrupted_result(
     store, client, tmp_path, capsys, monkeypatch, spiral_run
 ) -> None:

@@ -154,12 +154,21 @@ class AutoencoderModule(pl.LightningModule):
         self._epoch_loss_sum = self._epoch_loss_sum.to(loss_sum.device) + loss_sum
         self._epoch_samples += n_samples
 
-    def on_train_epoch_end(self) -> None:
-        if self._epoch_samples:
+    def log_epoch_loss(self) -> None:
+        """The epoch's mean training loss, logged once: at the start of its validation, so that the
+        checkpoint validation's end saves never holds an epoch whose loss a killed run has not
+        logged (a resumed run starts after that epoch); at its end where it has no validation."""
+        if self._epoch_samples and not self.trainer.sanity_checking:
             mean = self._epoch_loss_sum / self._epoch_samples
-            self.log("train/loss", mean, sync_dist=True)
-        self._epoch_loss_sum = torch.zeros(())
-        self._epoch_samples = 0
+            self.log("train/loss", mean, sync_dist=True, add_dataloader_idx=False)
+            self._epoch_loss_sum = torch.zeros(())
+            self._epoch_samples = 0
+
+    def on_validation_epoch_start(self) -> None:
+        self.log_epoch_loss()
+
+    def on_train_epoch_end(self) -> None:
+        self.log_epoch_loss()
         scheduler = None if self.automatic_optimization else self.lr_schedulers()
         if scheduler is not None:  # manual optimization steps its (per-epoch) scheduler itself
             scheduler.step()
