@@ -70,8 +70,15 @@ def is_mostly_numbers(column: pd.Series) -> bool:
     return not values.empty and pd.to_numeric(values, errors="coerce").notna().mean() >= 0.9
 
 
+def is_constant(column: pd.Series) -> bool:
+    """One value (or none) besides the gaps; a comparison with the first, not a count of the
+    distinct values, which hashes every value (a million-row table: seconds over its columns)."""
+    values = column.dropna()
+    return values.empty or not bool((values != values.iloc[0]).any())
+
+
 def role_of(column: pd.Series) -> str:
-    if column.dropna().nunique() <= 1:
+    if is_constant(column):
         return CONSTANT
     if is_mostly_numbers(column):
         return ID_LIKE if is_id_like(pd.to_numeric(column, errors="coerce")) else FEATURE

@@ -83,11 +83,11 @@ class ColumnCode:
 
     def encode(self, column: pd.Series) -> np.ndarray:
         """N x len(features), float64."""
-        if self.kind == CATEGORY:
-            kept = np.array([*self.categories, OTHER], dtype=object)
-            text = as_text(column)
-            text = text.where(text.isin(self.categories), OTHER).to_numpy()
-            return (text[:, None] == kept[None, :]).astype(np.float64)
+        if self.kind == CATEGORY:  # each row's category found by hash, not compared with each
+            position = pd.Index(self.categories).get_indexer(as_text(column))
+            one_hot = np.zeros((len(position), len(self.categories) + 1))
+            one_hot[np.arange(len(position)), np.where(position < 0, len(self.categories), position)] = 1.0
+            return one_hot
         values = raw_numbers(self.kind, column)
         gaps = np.isnan(values)
         filled = np.where(gaps, np.asarray(self.fill)[None, :], values)
