@@ -106,6 +106,23 @@ def test_ecod_sums_each_features_tail_along_its_skew(tmp_path: Path) -> None:
     np.testing.assert_array_equal(ECODDetector.load(state, files).decision_function(query), [expected])
 
 
+def test_the_tails_of_wide_float32_samples_are_those_of_their_float64_copy(monkeypatch) -> None:
+    """Kept in float32 and their skew measured a block of columns at a time (an image folder's
+    reference is wide), the tails score as the float64 copy's measured whole."""
+    from autoencoders.anomaly import tails
+
+    rng = np.random.default_rng(0)
+    wide = (rng.exponential(size=(60, 70)) * rng.choice([-1, 1], size=70)).astype(np.float32)
+    queries = rng.normal(size=(5, 70)).astype(np.float32)
+    whole = tails.Tails.of(wide.astype(np.float64))
+    monkeypatch.setattr(tails, "SKEW_BLOCK", 16)
+    blocked = tails.Tails.of(wide)
+    assert blocked.sorted_values.dtype == np.float32
+    np.testing.assert_array_equal(blocked.left_skewed, whole.left_skewed)
+    assert 0 < blocked.left_skewed.sum() < 70  # both skews present
+    np.testing.assert_allclose(blocked.scores(queries), whole.scores(queries))
+
+
 def test_knn_scores_the_distance_to_the_kth_nearest_normal_sample(tmp_path: Path) -> None:
     detector = KNNDetector(n_neighbors=2, pca_components=None).fit(GRID)
     # (2, 2.5) lies 0.5 from two grid points; (10, 10) lies far from all of them.

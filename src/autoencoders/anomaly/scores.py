@@ -221,9 +221,7 @@ def fit_score(
         return choose_score(codec, splits, feature_columns, fallback)
     spec = fit_parts(ScoreSpec(name), codec, splits, feature_columns)
     if len(spec.parts) > 1:
-        spec.scales = {}
-        for part in spec.parts:
-            spec.scales[part] = float(score_part(spec, part, codec, splits.val).std()) or 1.0
+        spec.scales = part_spreads({part: score_part(spec, part, codec, splits.val) for part in spec.parts})
     return spec
 
 
