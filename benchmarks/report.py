@@ -19,18 +19,30 @@ RESULTS = PROJECT_ROOT / "benchmarks" / "results"
 PAGES = PROJECT_ROOT / "docs" / "results"
 
 
-def provenance() -> dict:
-    """What every record says of where it was measured: the machine, the versions, the commit."""
-    import platform
+def git_commit() -> str:
+    """HEAD's short hash, with ``-dirty`` where tracked files differ from it."""
     import subprocess
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=PROJECT_ROOT, capture_output=True, text=True).stdout.strip()
+
+    changed = git("status", "--porcelain", "--untracked-files=no")
+    return git("rev-parse", "--short", "HEAD") + ("-dirty" if changed else "")
+
+
+#: The code a benchmark measures: HEAD when it started (a long benchmark outlives later commits).
+COMMIT_AT_START = git_commit()
+
+
+def provenance() -> dict:
+    """What every record says of where it was measured: the machine, the versions, the commit the
+    benchmark started from."""
+    import platform
 
     import mlflow
     import pytorch_lightning
     import torch
 
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True
-    )
     return {
         "machine": platform.platform(),
         "versions": {
@@ -38,7 +50,7 @@ def provenance() -> dict:
             "lightning": pytorch_lightning.__version__,
             "mlflow": mlflow.__version__,
         },
-        "commit": commit.stdout.strip(),
+        "commit": COMMIT_AT_START,
     }
 
 

@@ -631,9 +631,6 @@ def environment() -> dict:
     import pytorch_lightning
     import torch
 
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True
-    ).stdout.strip()
     cuda = torch.cuda.is_available()
     return {
         "machine": platform.platform(),
@@ -645,7 +642,7 @@ def environment() -> dict:
             "lightning": pytorch_lightning.__version__,
             "mlflow": mlflow.__version__,
         },
-        "commit": commit,
+        "commit": report.COMMIT_AT_START,
         "threads": "1 for the spiral (the pipeline's default for networks under 10,000 parameters); "
         f"torch's default ({torch.get_num_threads()}) for the conv model",
         "device": torch.cuda.get_device_name(0) if cuda else "cpu (no CUDA device: the GPU rows are skipped)",

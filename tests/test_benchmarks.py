@@ -240,3 +240,21 @@ def test_the_candidates_page_ranks_every_score_against_the_best_classic_detector
     assert "| `rapp` | 0.8100 | 0 of 2 | 0.1000 (digits) |" in page
     assert "| `knn` | 0.9200 | 2 of 2 | -0.0400 (wine) |" in page
     assert "| wine | 0.9500 (ECOD) | 0.9200 | `rapp` |" in page
+
+
+def test_a_record_names_its_commit_dirty_where_tracked_files_had_changed(tmp_path, monkeypatch) -> None:
+    import subprocess
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=tmp_path, capture_output=True, text=True, check=True).stdout
+
+    git("init", "-q")
+    (tmp_path / "code.py").write_text("x = 1\n")
+    git("add", "code.py")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "first")
+    monkeypatch.setattr(report, "PROJECT_ROOT", tmp_path)
+    head = git("rev-parse", "--short", "HEAD").strip()
+    (tmp_path / "notes.txt").write_text("untracked files do not count\n")
+    assert report.git_commit() == head
+    (tmp_path / "code.py").write_text("x = 2\n")
+    assert report.git_commit() == f"{head}-dirty"
