@@ -116,3 +116,19 @@ def test_shown_images_say_what_the_threshold_made_of_them() -> None:
     labels, axis, colours = verdicts(outputs, 3.0)
     assert labels == ["1\nok", "5\nFALSE ALARM", "6\ncaught", "2\nMISSED"]
     assert colours == ["black", "tab:red", "tab:green", "tab:red"] and axis.endswith("at the threshold 3")
+
+
+def test_a_scatter_of_many_codes_draws_a_share_keeping_every_anomaly(monkeypatch) -> None:
+    monkeypatch.setattr(plots, "SCATTER_POINTS", 100)
+    labels = np.zeros(1000, int)
+    labels[::50] = 1  # 20 anomalies
+    shown = plots.drawn_points(labels, 1000)
+    assert len(shown) == 100 and len(np.unique(shown)) == 100
+    assert labels[shown].sum() == 20  # every anomaly, the rest normal rows
+    np.testing.assert_array_equal(plots.drawn_points(labels, 1000), shown)  # seeded
+    np.testing.assert_array_equal(plots.drawn_points(labels[:80], 80), np.arange(80))  # all, up to the cap
+    codes = np.random.default_rng(0).normal(size=(1000, 3))
+    figure = plots.image_codes(codes, labels, "test codes", "anomalous (1) or normal (0)")
+    (ax,) = figure.axes[:1]
+    assert ax.get_title() == "test codes (100 of 1,000 drawn; every anomaly kept)"
+    assert sum(len(collection.get_offsets()) for collection in ax.collections) == 100
