@@ -75,6 +75,19 @@ def test_validation_anomalies_come_as_a_second_loader() -> None:
     assert len(torch.cat(list(normal))) == len(datamodule.splits.val)
 
 
+def test_validation_takes_batches_of_up_to_a_megabyte_and_at_least_the_trainings() -> None:
+    """Validation steps no optimizer: its batches hold up to 2**18 values, so that a large table's
+    validation is a few dozen Lightning steps rather than hundreds; never fewer than a training batch."""
+    datamodule = spiral_data(batch_size=10)
+    assert datamodule.validation_batch_size == 2**17  # 2 values a sample
+    assert [len(batch) for batch in datamodule.val_dataloader()] == [len(datamodule.splits.val)] == [100]
+    assert {len(batch) for batch in datamodule.train_dataloader()} == {10}
+    datamodule.input_shape = (1, 28, 28)
+    assert datamodule.validation_batch_size == 2**18 // 784 == 334
+    datamodule.input_shape = (3, 256, 256)  # 196,608 values: a training batch's 10 samples
+    assert datamodule.validation_batch_size == 10
+
+
 def test_loaders_hold_the_split_on_the_trainers_device() -> None:
     """A GPU training keeps the in-memory split on the GPU: batches are slices there, not copies
     made step by step (the ``meta`` device stands in for a GPU here)."""

@@ -60,6 +60,39 @@ def test_categories_gaps_and_dates_are_encoded_as_the_training_rows_fitted_them(
     assert stored.to_json()["features"] == encoding.features
 
 
+@pytest.mark.parametrize("scaler", ["minmax", "standard", "none"])
+def test_fitting_and_transforming_at_once_gives_the_numbers_of_fitting_then_transforming(scaler) -> None:
+    """One encoding pass over a whole table (``fit_transform``, what an in-memory table does) and
+    the two of ``fit`` on its training rows then ``transform``: the same code, bit for bit."""
+    rng = np.random.default_rng(0)
+    n = 3000
+    frame = pd.DataFrame(
+        {
+            "amount": np.where(rng.random(n) < 0.05, np.nan, rng.lognormal(3, 1, n)),
+            "shop": rng.choice(["web", "kiosk", "market", "phone", None], n),  # gaps, a rare value
+            "code": np.where(rng.random(n) < 0.1, np.nan, rng.integers(0, 6, n).astype(float)),
+            "mixed": pd.Series(
+                [[1.0, 2.0, "1", "two"][i] for i in rng.integers(0, 4, n)], dtype=object
+            ),  # 1.0 and "1" alike
+            "when": [f"2026-03-{1 + day % 28:02d}T{day % 24:02d}:00" for day in range(n)],
+        }
+    )
+    kinds = {
+        "amount": "number",
+        "shop": "category",
+        "code": "category",
+        "mixed": "category",
+        "when": "datetime",
+    }
+    train = rng.permutation(n)[: n // 2]
+    fitted = TableEncoding.fit(frame.iloc[train], kinds, max_categories=3, scaler=scaler)
+    at_once, encoded = TableEncoding.fit_transform(frame, train, kinds, max_categories=3, scaler=scaler)
+    assert at_once.to_json() == fitted.to_json()
+    np.testing.assert_array_equal(encoded, fitted.transform(frame))
+    assert encoded.dtype == np.float32
+    assert at_once.features[at_once.feature_columns.index("mixed")] == "mixed=1"  # 1.0 and "1": half
+
+
 def test_minmax_scales_the_numbers_and_leaves_one_hot_at_gowers_weight() -> None:
     encoding = TableEncoding.fit(training_rows(), KINDS, max_categories=5, scaler="minmax")
     encoded = pd.DataFrame(encoding.transform(training_rows()), columns=encoding.features)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from autoencoders.anomaly import detector as detector_module
 from autoencoders.anomaly.detector import AnomalyDetector, reconstructs, squared_errors
 from autoencoders.anomaly.rapp import rapp_scores
 from autoencoders.evaluation.metrics import evaluate, notebook_rmse
@@ -44,6 +45,15 @@ class Norm(AnomalyDetector):
 
     def decision_function(self, x: np.ndarray) -> np.ndarray:
         return np.linalg.norm(x, axis=1)
+
+
+def test_squared_errors_taken_in_blocks_are_each_rows_sum_over_the_whole(monkeypatch) -> None:
+    rng = np.random.default_rng(0)
+    x, x_hat = rng.random((1001, 3, 5), dtype=np.float32), rng.random((1001, 3, 5), dtype=np.float32)
+    whole = ((x - x_hat).reshape(1001, -1).astype(np.float64) ** 2).sum(axis=1)
+    monkeypatch.setattr(detector_module, "ERROR_BLOCK_VALUES", 150)  # blocks of 10 rows, the last of 1
+    np.testing.assert_array_equal(squared_errors(x, x_hat), whole)
+    assert squared_errors(x[:0], x_hat[:0]).shape == (0,)
 
 
 def test_the_same_evaluation_scores_any_reconstructing_detector() -> None:

@@ -131,8 +131,13 @@ def test_steps_per_call_null_groups_small_networks_and_only_where_lightning_can(
     assert group_steps(module, datamodule, plain, None) == 20  # the spiral's epoch: one call
     assert datamodule.steps_per_call == 20 and not module.automatic_optimization
     assert group_steps(module, datamodule, plain, 1) == 1 and module.automatic_optimization
+    # A 41-feature table's dense network, 17,000 parameters: grouped too (32 steps, an epoch is more)
+    table_net = ["dataset.input_shape=[41]", "model.code_dim=6", "model.net.hidden_dims=[82,41]"]
+    table = build(compose_config("train", ["dataset.epoch_size=100000", *table_net]).model)
+    assert 10_000 < sum(p.numel() for p in table.parameters()) < 100_000
+    assert group_steps(table, spiral_data(epoch_size=100_000), plain, None) == 32
     conv = build(compose_config("train", ["model=conv"]).model)
-    assert group_steps(conv, datamodule, plain, None) == 1  # ~100,000 parameters: one step a call
+    assert group_steps(conv, datamodule, plain, None) == 1  # 141,073 parameters: one step a call
     clipped = pl.Trainer(logger=False, enable_checkpointing=False, gradient_clip_val=1.0)
     assert group_steps(module, datamodule, clipped, None) == 1
     for limit in ({"max_steps": 50}, {"limit_train_batches": 0.5}, {"val_check_interval": 10}):

@@ -37,14 +37,25 @@ def as_text(column: pd.Series) -> pd.Series:
     """A categorical column's values as text, whole numbers without a ``.0`` (a code column read
     as floats because of a gap names the same categories), gaps as ``(missing)``."""
 
-    def text(value: Any) -> str:
-        if isinstance(value, float) and value.is_integer():
-            return str(int(value))
-        return str(value)
-
     # Each distinct value converted once: a million rows of six categories are six conversions.
-    names = {value: text(value) for value in column.dropna().unique()}
+    names = {value: category_name(value) for value in column.dropna().unique()}
     return column.map(names).fillna(MISSING).astype(object)
+
+
+def category_name(value: Any) -> str:
+    """One category's text, as :func:`as_text` gives it."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def category_positions(column: pd.Series, categories: list[str]) -> np.ndarray:
+    """Each row's position in ``categories`` (-1: none of them), as ``as_text`` would find it: the
+    distinct values are found first (``pd.factorize``), and only those are named and looked up,
+    so a million rows of six categories hash six names, not a million."""
+    codes, uniques = pd.factorize(column, use_na_sentinel=True)
+    names = [category_name(value) for value in uniques] + [MISSING]  # code -1, a gap: the last
+    return pd.Index(categories).get_indexer(names)[codes]
 
 
 def date_parts(column: pd.Series) -> np.ndarray:
@@ -84,7 +95,7 @@ class ColumnCode:
     def encode(self, column: pd.Series) -> np.ndarray:
         """N x len(features), float64."""
         if self.kind == CATEGORY:  # each row's category found by hash, not compared with each
-            position = pd.Index(self.categories).get_indexer(as_text(column))
+            position = category_positions(column, self.categories)
             one_hot = np.zeros((len(position), len(self.categories) + 1))
             one_hot[np.arange(len(position)), np.where(position < 0, len(self.categories), position)] = 1.0
             return one_hot
@@ -123,6 +134,28 @@ class TableEncoding:
         codes = [ColumnCode.fit(name, kind, train_rows[name], max_categories) for name, kind in kinds.items()]
         encoding = cls(codes, scaler)
         return encoding.fit_scaler([encoding.encode(train_rows)])
+
+    @classmethod
+    def fit_transform(
+        cls,
+        frame: pd.DataFrame,
+        train: np.ndarray,
+        kinds: dict[str, str],
+        max_categories: int,
+        scaler: str,
+    ) -> tuple[TableEncoding, np.ndarray]:
+        """:meth:`fit` on the rows ``train`` of ``frame`` and :meth:`transform` of every row, the
+        same numbers, with each column encoded once (the training rows were encoded twice, for
+        the scaler and again with the rest: a million rows of 31 columns took 3.1-4.1 s, 1.8-2.1 s
+        now)."""
+        codes = [
+            ColumnCode.fit(name, kind, frame[name].iloc[train], max_categories)
+            for name, kind in kinds.items()
+        ]
+        encoding = cls(codes, scaler)
+        encoded = encoding.encode(frame)
+        encoding.fit_scaler([encoded[train]])
+        return encoding, encoding.scaled(encoded)
 
     def fit_scaler(self, encoded: Iterable[np.ndarray]) -> TableEncoding:
         """The scaler's statistics (scikit-learn's) over the encoded, unscaled training rows, given
@@ -170,13 +203,24 @@ class TableEncoding:
         return [code.name for code in self.columns for _ in code.features]
 
     def encode(self, frame: pd.DataFrame) -> np.ndarray:
-        """Raw rows to unscaled features, N x len(features)."""
-        return np.column_stack([code.encode(frame[code.name]) for code in self.columns])
+        """Raw rows to unscaled features, N x len(features), float64, written a column at a time
+        (one column's features in memory beside the result, not every column's)."""
+        encoded = np.empty((len(frame), len(self.features)))
+        start = 0
+        for code in self.columns:
+            block = code.encode(frame[code.name])
+            encoded[:, start : start + block.shape[1]] = block
+            start += block.shape[1]
+        return encoded
 
     def transform(self, frame: pd.DataFrame) -> np.ndarray:
         """Raw rows to the network's features, float32."""
-        encoded = self.encode(frame)
-        encoded -= np.asarray(self.shift)  # in place: a chunk of a large table makes no copies
+        return self.scaled(self.encode(frame))
+
+    def scaled(self, encoded: np.ndarray) -> np.ndarray:
+        """:meth:`encode`'s features scaled, float32 (``encoded`` is scaled in place: a chunk of a
+        large table makes no float64 copy)."""
+        encoded -= np.asarray(self.shift)
         encoded /= np.asarray(self.scale)
         return encoded.astype(np.float32)
 

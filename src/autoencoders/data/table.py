@@ -288,6 +288,11 @@ class TableDataModule(InMemoryDataModule):
 
     def fit_encoding(self, train_rows: pd.DataFrame, kinds: dict[str, str], n_train: int) -> None:
         self.encoding = TableEncoding.fit(train_rows, kinds, self.max_categories, self.scaler_name)
+        self.took_encoding(train_rows, kinds, n_train)
+
+    def took_encoding(self, train_rows: pd.DataFrame, kinds: dict[str, str], n_train: int) -> None:
+        """What follows from the fitted encoding: the input example (the first training rows), the
+        input shape, the epoch's size."""
         self.examples = train_rows[list(kinds)].head(5).copy()  # a copy: a view would keep every row
         self.input_shape = (len(self.feature_names),)
         self.epoch_size = self.chosen_epoch_size or max(n_train, 4096)
@@ -340,8 +345,10 @@ class TableDataModule(InMemoryDataModule):
         if self.label is not None and not is_anomaly.any():
             raise self.no_anomaly_value(frame[self.label])
         indices = one_class_split(is_anomaly, *self.fractions, self.seed, f"dataset.path={self.path}")
-        self.fit_encoding(frame.iloc[indices.train], kinds, len(indices.train))
-        encoded = self.encoding.transform(frame)
+        self.encoding, encoded = TableEncoding.fit_transform(
+            frame, indices.train, kinds, self.max_categories, self.scaler_name
+        )
+        self.took_encoding(frame.iloc[indices.train[:5]], kinds, len(indices.train))
         counts = {
             TRAIN: len(indices.train),
             VAL: len(indices.val),
