@@ -11,7 +11,6 @@ import os
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import shutil  # noqa: E402 - after the thread setting, which torch reads when first imported
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,7 +22,6 @@ from autoencoders.data.mnist import load_bundled
 from helpers.entry import store_overrides
 from helpers.runs import QUICK_SPIRAL
 from helpers.server import SERVED_MAX_ROWS, ModelServer, TrackingServer
-from helpers.tables import transactions
 from pipelines.hydra_glue import compose_config
 
 
@@ -87,7 +85,7 @@ def bundled_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 _servers: list[TrackingServer] = []
 
 
-_model_servers: list[tuple[ModelServer, dict[str, str]]] = []
+_model_servers: list[ModelServer] = []
 
 
 #: The test files that use each server: under xdist the controller starts the servers they need
@@ -121,8 +119,8 @@ def pytest_configure_node(node) -> None:  # noqa: ANN001 - xdist's WorkerControl
         server = _servers[0]
         node.workerinput["mlflow_server"] = json.dumps([server.url, str(server.folder)])
     if _model_servers:
-        model_server, logged = _model_servers[0]
-        node.workerinput["served_detector"] = json.dumps([model_server.url, str(model_server.log), logged])
+        model_server = _model_servers[0]
+        node.workerinput["served_detector"] = json.dumps([model_server.url, str(model_server.log)])
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -142,23 +140,10 @@ def shared(request: pytest.FixtureRequest, fixture: str) -> list | None:
     return json.loads(found) if found else None
 
 
-def serve_a_detector() -> tuple[ModelServer, dict[str, str]]:
-    """A PCA baseline run on a table as users' files come (an id, a timestamp, a category, gaps) in
-    a store of its own (seconds: nothing trains), and ``mlflow models serve`` of its
-    ``anomaly_detector``."""
-    from pipelines.pca_baseline import pca_baseline
-
-    folder = Path(tempfile.mkdtemp(prefix="served-detector-"))
-    store = {"uri": f"sqlite:///{folder / 'mlflow.db'}", "artifact_root": str(folder / "artifacts")}
-    data = folder / "transactions.csv"
-    transactions(rows=300, gaps=6).to_csv(data, index=False)
-    table = ["dataset=table", f"dataset.path={data}", "dataset.label=is_fraud"]
-    pca_baseline(compose_config("pca_baseline", [*store_overrides(store), *table]))
-    client = MlflowClient(store["uri"])
-    (run,) = client.search_runs([client.get_experiment_by_name("transactions").experiment_id])
-    model_uri = f"runs:/{run.info.run_id}/anomaly_detector"
-    served = {**store, "model_uri": model_uri, "data": str(data)}
-    return ModelServer.start(model_uri, store["uri"], folder, max_rows=SERVED_MAX_ROWS), served
+def serve_a_detector() -> ModelServer:
+    """A detector logged and served by a background process (``helpers/served.py``): the session
+    goes on while it is made (a PCA baseline run on a table, then ``pipelines.serve``)."""
+    return ModelServer.start(max_rows=SERVED_MAX_ROWS)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -166,20 +151,19 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     while _servers:
         _servers.pop().stop()
     while _model_servers:
-        _model_servers.pop()[0].stop()
+        _model_servers.pop().stop()
 
 
 @pytest.fixture(scope="session")
 def served_detector(request: pytest.FixtureRequest) -> tuple[ModelServer, dict[str, str]]:
     """A detector served over REST since the session began: the server, and its store and model URI."""
     if not _model_servers and (found := shared(request, "served_detector")):
-        url, log, logged = found
-        _model_servers.append((ModelServer(None, url, Path(log)), logged))
+        url, log = found
+        _model_servers.append(ModelServer(None, url, Path(log)))
     if not _model_servers:
         _model_servers.append(serve_a_detector())
-    server, logged = _model_servers[0]
-    server.wait_until_up()
-    return server, logged
+    server = _model_servers[0]
+    return server, server.wait_until_up()
 
 
 @pytest.fixture(scope="session")

@@ -134,17 +134,12 @@ class ModelServer:
     log: Path
 
     @classmethod
-    def start(cls, model_uri: str, tracking_uri: str, folder: Path, max_rows: int) -> ModelServer:
-        port = free_port()
-        settings = [
-            f"model_uri={model_uri}",
-            f"port={port}",
-            f"max_rows={max_rows}",
-            f"tracking.uri={tracking_uri}",
-        ]
-        command = [sys.executable, "-m", "pipelines.serve", *settings, f"hydra.run.dir={folder / 'serve'}"]
+    def start(cls, max_rows: int) -> ModelServer:
+        """``helpers.served`` in the background: it logs the detector, then serves it."""
+        folder, port = Path(tempfile.mkdtemp(prefix="served-detector-")), free_port()
         log = folder / "model-server.log"
-        env = {**os.environ, "MLFLOW_ALLOW_PICKLE_DESERIALIZATION": "false"}
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(PROJECT_ROOT / "tests"), *sys.path])}
+        command = [sys.executable, "-m", "helpers.served", str(folder), str(port), str(max_rows)]
         with log.open("w") as stream:
             process = subprocess.Popen(
                 command,
@@ -156,8 +151,10 @@ class ModelServer:
             )
         return cls(process, f"http://127.0.0.1:{port}", log)
 
-    def wait_until_up(self, seconds: float = 120) -> None:
+    def wait_until_up(self, seconds: float = 120) -> dict[str, str]:
+        """What the server's process logged (its store, model URI and table), once it answers."""
         wait_for(f"{self.url}/ping", self.process, self.log, seconds)
+        return json.loads((self.log.parent / "served.json").read_text())
 
     def stop(self) -> None:
         """The server's process group, and its folder (the log, and the store it was given)."""

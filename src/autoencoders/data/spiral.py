@@ -29,12 +29,11 @@ def spiral_points(n: int, seed: int) -> np.ndarray:
 def distance_to_spiral(points: np.ndarray, resolution: int = 4_001) -> np.ndarray:
     """Euclidean distance of each point to the spiral, against 4001 points along the curve
     (about 2 mm apart on a curve 8 units long: far finer than any margin used)."""
+    from scipy.spatial import cKDTree  # scikit-learn's own dependency
+
     curve = spiral_curve(np.linspace(0.0, 1.0, resolution))
-    distances = np.empty(len(points))
-    for start in range(0, len(points), 256):
-        chunk = points[start : start + 256]
-        gaps = np.linalg.norm(chunk[:, None, :] - curve[None, :, :], axis=2)
-        distances[start : start + 256] = gaps.min(axis=1)
+    # The nearest curve point by a k-d tree, not against all 4001 (0.12 s for a spiral's candidates)
+    distances, _ = cKDTree(curve).query(points)
     return distances
 
 
