@@ -180,6 +180,7 @@ def test_arrays_round_trip_and_a_missing_file_reads_as_none(client, experiment) 
 def test_saving_a_model_skips_the_installed_package_scan_that_loading_keeps(monkeypatch) -> None:
     """The detector's requirements are read from this environment: MLflow's check that it satisfies
     them (a scan of every installed distribution) is skipped while saving, and only then."""
+    import mlflow.pyfunc
     from mlflow.utils import environment, requirements_utils
 
     from autoencoders.tracking.models import requirements_as_installed
@@ -194,3 +195,10 @@ def test_saving_a_model_skips_the_installed_package_scan_that_loading_keeps(monk
     assert "numpy" in saved and scans == []
     environment._process_pip_requirements([], pip_requirements=["numpy"])
     assert scans == [1]  # outside the block MLflow checks as before
+    # Saving loads the saved model once, to check its input example: pyfunc's own check is skipped too
+    monkeypatch.setattr(requirements_utils, "_MODULES_TO_PACKAGES", None)
+    with requirements_as_installed():
+        mlflow.pyfunc.warn_dependency_requirement_mismatches(["numpy"])
+    assert scans == [1]
+    mlflow.pyfunc.warn_dependency_requirement_mismatches(["numpy"])
+    assert scans == [1, 1]

@@ -96,16 +96,22 @@ def requirements_as_installed() -> Iterator[None]:
     saved with requirements read from this environment (which satisfies them by construction).
 
     Why: the check maps every installed distribution to its modules first
-    (``importlib.metadata.packages_distributions``): 0.3 s of a spiral run's 9 here. Loading a model
-    (``pipelines.score``, ``mlflow models serve``) still checks, in the environment that scores."""
+    (``importlib.metadata.packages_distributions``), once per process: 0.3 s of a spiral run's 9
+    here, and as much again when MLflow loads the saved model to check its input example (``pyfunc``
+    holds its own reference to the check). Loading a model (``pipelines.score``, ``mlflow models
+    serve``) still checks, in the environment that scores."""
+    import mlflow.pyfunc
     from mlflow.utils import environment
 
-    check = environment.warn_dependency_requirement_mismatches
-    environment.warn_dependency_requirement_mismatches = lambda requirements: None
+    holders = (environment, mlflow.pyfunc)
+    checks = [holder.warn_dependency_requirement_mismatches for holder in holders]
+    for holder in holders:
+        holder.warn_dependency_requirement_mismatches = lambda requirements: None
     try:
         yield
     finally:
-        environment.warn_dependency_requirement_mismatches = check
+        for holder, check in zip(holders, checks, strict=True):
+            holder.warn_dependency_requirement_mismatches = check
 
 
 def register(tracking_uri: str, run_id: str, model_uri: str, name: str) -> str:
