@@ -9,7 +9,8 @@ import torch
 
 from autoencoders.data.base import Splits
 from autoencoders.data.batches import TensorBatches
-from helpers.built import spiral_data
+from helpers.built import spiral_data, table_data
+from helpers.tables import transactions
 
 
 def test_batches_cover_every_sample_once_per_pass() -> None:
@@ -86,6 +87,16 @@ def test_validation_takes_batches_of_up_to_a_megabyte_and_at_least_the_trainings
     assert datamodule.validation_batch_size == 2**18 // 784 == 334
     datamodule.input_shape = (3, 256, 256)  # 196,608 values: a training batch's 10 samples
     assert datamodule.validation_batch_size == 10
+
+
+def test_a_tables_validation_batches_are_sized_by_its_features_before_anything_else_asked(tmp_path) -> None:
+    """A table knows its width once read: a fresh datamodule's first ask (Lightning's sanity check
+    asks for validation first) reads it, rather than sizing batches for a width of 0."""
+    path = tmp_path / "transactions.csv"
+    transactions(rows=400).to_csv(path, index=False)
+    datamodule = table_data(path=str(path), label="is_fraud", batch_size=4)
+    size = datamodule.validation_batch_size
+    assert size == 2**18 // datamodule.input_shape[0] and datamodule.input_shape[0] > 1
 
 
 def test_loaders_hold_the_split_on_the_trainers_device() -> None:

@@ -1,6 +1,6 @@
 """A real ``mlflow server`` for the tests: started in the background as soon as the tests that need
 it are collected, so its ~10 s boot overlaps the tests before them; a proxy that makes it go away
-and come back; ``mlflow models serve``."""
+and come back; a served detector (``pipelines.serve``)."""
 
 from __future__ import annotations
 
@@ -126,8 +126,8 @@ class TrackingServer:
 
 @dataclass
 class ModelServer:
-    """``python -m pipelines.serve`` (what ``make serve`` runs) of one model URI on 127.0.0.1, in
-    its own process group."""
+    """A detector served by ``pipelines.serve`` (what ``make serve`` runs) on 127.0.0.1, in its own
+    process group: ``helpers/served.py`` logs it first, in the same process."""
 
     process: subprocess.Popen | None  # None in an xdist worker: the controller owns the server
     url: str
@@ -138,7 +138,8 @@ class ModelServer:
         """``helpers.served`` in the background: it logs the detector, then serves it."""
         folder, port = Path(tempfile.mkdtemp(prefix="served-detector-")), free_port()
         log = folder / "model-server.log"
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(PROJECT_ROOT / "tests"), *sys.path])}
+        paths = [str(PROJECT_ROOT / "tests"), os.environ.get("PYTHONPATH", "")]
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(path for path in paths if path)}
         command = [sys.executable, "-m", "helpers.served", str(folder), str(port), str(max_rows)]
         with log.open("w") as stream:
             process = subprocess.Popen(
@@ -151,7 +152,7 @@ class ModelServer:
             )
         return cls(process, f"http://127.0.0.1:{port}", log)
 
-    def wait_until_up(self, seconds: float = 120) -> dict[str, str]:
+    def wait_until_up(self, seconds: float = 240) -> dict[str, str]:
         """What the server's process logged (its store, model URI and table), once it answers."""
         wait_for(f"{self.url}/ping", self.process, self.log, seconds)
         return json.loads((self.log.parent / "served.json").read_text())

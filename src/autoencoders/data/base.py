@@ -198,6 +198,7 @@ class InMemoryDataModule(pl.LightningDataModule):
         Validation takes no optimizer step, so its batches need not be the training's: a million-row
         table's 150,000 validation rows were 615 batches of 256, each costing Lightning's per-batch
         work; the loss is each sample's, averaged over all of them either way."""
+        self.splits  # noqa: B018 - a table's or a series' input shape is known once its splits are
         values = max(1, int(np.prod(self.input_shape)))
         return max(self.batch_size, VALIDATION_BATCH_VALUES // values)
 

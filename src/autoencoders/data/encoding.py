@@ -154,7 +154,7 @@ class TableEncoding:
         ]
         encoding = cls(codes, scaler)
         encoded = encoding.encode(frame)
-        encoding.fit_scaler([encoded[train]])
+        encoding.fit_scaler(encoded[train] for _ in range(1))  # copied only where a scaler reads it
         return encoding, encoding.scaled(encoded)
 
     def fit_scaler(self, encoded: Iterable[np.ndarray]) -> TableEncoding:

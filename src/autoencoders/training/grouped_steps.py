@@ -41,9 +41,10 @@ def running_loss(module: Any) -> float | None:
 SMALL_NETWORK_STEPS_PER_CALL = 32
 
 #: Networks under this many parameters take their steps in groups when ``steps_per_call`` is null:
-#: the dense networks built for tables and MNIST (17,000 for a 31-column table), whose steps are
-#: short beside Lightning's per-step work (a million-row table's epoch: 7.1-9.9 s one step a call,
-#: 4.5-5.0 s grouped, the same metrics), not the convolutional ones (141,073).
+#: the dense networks built for tables and MNIST (17,000 for a 31-column table) and a series' 1-D
+#: convolutional one, whose steps are short beside Lightning's per-step work (a million-row table's
+#: epoch: 7.1-9.9 s one step a call, 4.5-5.0 s grouped, the same metrics); not the image
+#: convolutional network (141,073).
 GROUPED_NETWORK = 100_000
 
 
