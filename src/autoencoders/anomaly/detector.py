@@ -106,12 +106,14 @@ def squared_errors(x: np.ndarray, x_hat: np.ndarray) -> np.ndarray:
     """Per-sample squared reconstruction error, summed over features: a reconstructing detector's
     plainest anomaly score. Taken :data:`ERROR_BLOCK_VALUES` values at a time, each row's sum as
     over the whole: a million-row table's errors no longer make three float64 copies of it."""
-    per_row = max(1, int(np.prod(x.shape[1:])))
-    rows = max(1, ERROR_BLOCK_VALUES // per_row)
+    per_row = int(np.prod(x.shape[1:]))
+    rows = max(1, ERROR_BLOCK_VALUES // max(1, per_row))
     errors = np.empty(len(x))
     for start in range(0, len(x), rows):
-        diff = (x[start : start + rows] - x_hat[start : start + rows]).reshape(-1, per_row).astype(np.float64)
-        errors[start : start + rows] = (diff**2).sum(axis=1)
+        block = x[start : start + rows] - x_hat[start : start + rows]
+        errors[start : start + rows] = (block.reshape(len(block), per_row).astype(np.float64) ** 2).sum(
+            axis=1
+        )
     return errors
 
 

@@ -38,7 +38,7 @@ def running_loss(module: Any) -> float | None:
 #: Optimizer steps per training call for a network under ``GROUPED_NETWORK`` parameters when
 #: ``steps_per_call`` is null: enough that Lightning's per-batch work stops mattering (the spiral's
 #: 20 steps an epoch become one call), few enough that a progress bar still moves.
-SMALL_NETWORK_STEPS_PER_CALL = 32
+STEPS_PER_GROUP = 32
 
 #: Networks under this many parameters take their steps in groups when ``steps_per_call`` is null:
 #: the dense networks built for tables and MNIST (17,000 for a 31-column table) and a series' 1-D
@@ -54,7 +54,7 @@ def group_steps(
     """Set how many optimizer steps one training call takes (``steps_per_call``; Keras's
     ``steps_per_execution``) on the module and its datamodule, and return it.
 
-    ``requested`` wins where set; null means :data:`SMALL_NETWORK_STEPS_PER_CALL` (at most an epoch)
+    ``requested`` wins where set; null means :data:`STEPS_PER_GROUP` (at most an epoch)
     for a network under :data:`GROUPED_NETWORK` parameters, else 1. Why: on the spiral's
     303-parameter network Lightning's per-batch hooks, closure and progress tracking cost more than
     the optimizer step itself. A group's steps are plain PyTorch steps, so groups need a
@@ -85,7 +85,7 @@ def group_steps(
     steps = requested
     if steps is None:
         small = sum(p.numel() for p in module.parameters()) < GROUPED_NETWORK
-        steps = min(SMALL_NETWORK_STEPS_PER_CALL, datamodule.steps_per_epoch) if small else 1
+        steps = min(STEPS_PER_GROUP, datamodule.steps_per_epoch) if small else 1
         steps = 1 if unsupported else steps
     module.group_steps(steps)
     datamodule.steps_per_call = steps
