@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import subprocess
 import sys
+import textwrap
 
 import pytest
 
@@ -61,3 +62,39 @@ def test_the_entry_points_freeze_their_libraries_and_load_no_torch_lightning_or_
     probe += "gc.isenabled(), gc.get_freeze_count() > 10_000)"
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert loaded.stdout.strip() == "[] True True"
+
+
+def exit_code_and_output(body: str) -> subprocess.CompletedProcess:
+    """``body`` as the ``main`` of :func:`run_and_exit`, in a fresh interpreter."""
+    script = (
+        textwrap.dedent(
+            """
+        import atexit, sys, threading, time
+        from autoencoders.util.startup import run_and_exit
+        atexit.register(lambda: print("atexit ran", flush=True))
+        def main():
+        """
+        )
+        + textwrap.indent(textwrap.dedent(body), "    ")
+        + "\nrun_and_exit(main)\n"
+    )
+    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+
+
+def test_a_command_left_without_teardown_runs_its_exit_handlers_and_keeps_its_exit_status():
+    finished = exit_code_and_output(
+        """
+        threading.Thread(target=lambda: (time.sleep(0.3), print("thread done"))).start()
+        print("buffered, not flushed")
+        sys.exit(3)
+        """
+    )
+    assert finished.returncode == 3
+    assert finished.stdout.splitlines() == ["buffered, not flushed", "thread done", "atexit ran"]
+
+
+def test_a_command_that_returns_exits_zero_and_a_message_exits_one_with_the_message():
+    assert exit_code_and_output("return 5").returncode == 0
+    message = exit_code_and_output('sys.exit("dataset.path: no such file")')
+    assert (message.returncode, message.stderr.strip()) == (1, "dataset.path: no such file")
+    assert message.stdout.strip() == "atexit ran"
