@@ -3,7 +3,7 @@ evaluate and log it the same way: ``python -m pipelines.baseline method=knn [bas
 
 from __future__ import annotations
 
-from autoencoders.util.startup import libraries_loading
+from autoencoders.util.startup import libraries_loading, run_and_exit
 
 with libraries_loading():
     from omegaconf import DictConfig
@@ -58,4 +58,4 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
-    main()
+    run_and_exit(main)

@@ -6,7 +6,7 @@ experiment, so it sits next to the runs it summarises in the UI.
 
 from __future__ import annotations
 
-from autoencoders.util.startup import libraries_loading
+from autoencoders.util.startup import libraries_loading, run_and_exit
 
 with libraries_loading():
     from omegaconf import DictConfig, open_dict
@@ -58,4 +58,4 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_and_exit(main)

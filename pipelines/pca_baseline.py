@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from autoencoders.util.startup import libraries_loading
+from autoencoders.util.startup import libraries_loading, run_and_exit
 
 with libraries_loading():
     from omegaconf import DictConfig
@@ -21,4 +21,4 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
-    main()
+    run_and_exit(main)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from autoencoders.util.startup import libraries_loading
+from autoencoders.util.startup import libraries_loading, run_and_exit
 
 with libraries_loading():
     from omegaconf import DictConfig
@@ -45,4 +45,4 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_and_exit(main)
