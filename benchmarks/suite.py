@@ -227,14 +227,17 @@ def conv_loop(steps: int, repeats: int, device: str = "cpu") -> Row:
     datamodule.prepare_data()
     data = datamodule._tensor("train").to(device)
 
+    model = compose_config("train", ["model=conv"]).model
+    optimizer = build(model.optimizer)  # the project's settings, as a run builds them
+
     def network() -> ConvAutoencoder:
         torch.manual_seed(0)
-        return build(compose_config("train", ["model=conv"]).model.net)
+        return build(model.net)
 
     accelerator = "gpu" if device == "cuda" else "cpu"
     plain_loop(network().to(device), data, datamodule.batch_size, 10)  # warm-up
     ours_s, peer_s = alternate(
-        lambda: lightning_loop(network(), datamodule, steps, accelerator),
+        lambda: lightning_loop(network(), datamodule, steps, optimizer, accelerator),
         lambda: plain_loop(network().to(device), data, datamodule.batch_size, steps),
         repeats,
     )

@@ -9,7 +9,6 @@ Run: ``.venv/bin/python -m benchmarks.throughput [--steps N] [--threads T]``.
 from __future__ import annotations
 
 import argparse
-import functools
 import logging
 import time
 
@@ -19,7 +18,8 @@ import torch.nn.functional as F
 
 from autoencoders.data.base import InMemoryDataModule
 from autoencoders.models.base import Autoencoder
-from autoencoders.training.module import AutoencoderModule
+from autoencoders.training.devices import skip_failing_nvml_checks
+from autoencoders.training.module import AutoencoderModule, OptimizerFactory
 from pipelines.hydra_glue import build, compose_config
 
 
@@ -67,13 +67,18 @@ def finish(device: torch.device) -> None:
 
 
 def lightning_loop(
-    net: Autoencoder, datamodule: InMemoryDataModule, steps: int, accelerator: str = "cpu"
+    net: Autoencoder,
+    datamodule: InMemoryDataModule,
+    steps: int,
+    optimizer: OptimizerFactory,
+    accelerator: str = "cpu",
 ) -> float:
     """Seconds for ``steps`` steps of the project's LightningModule under a Trainer (``accelerator``
-    ``gpu``: one CUDA device, the datamodule's tensors on it)."""
+    ``gpu``: one CUDA device, the datamodule's tensors on it), with ``optimizer`` (the model
+    config's, built, where the project's settings are timed)."""
     module = AutoencoderModule(
         net,
-        functools.partial(torch.optim.Adam, lr=1e-3),
+        optimizer,
         None,
         code_l1=0.0,
         name="benchmark",
@@ -92,13 +97,24 @@ def lightning_loop(
         limit_val_batches=0,
         num_sanity_val_steps=0,
     )
+    skip_failing_nvml_checks()  # as a run's fit does (fit_best): the process a run trains in
     start = time.perf_counter()
     trainer.fit(module, datamodule=datamodule)
     finish(torch.device("cuda" if accelerator == "gpu" else "cpu"))  # the module is back on the CPU
     return time.perf_counter() - start
 
 
-def compare(name: str, make_net, datamodule: InMemoryDataModule, steps: int, rounds: int) -> dict[str, float]:
+def compare(
+    model: str, name: str, datamodule: InMemoryDataModule, steps: int, rounds: int
+) -> dict[str, float]:
+    """One table row: ``model`` (a model config) on ``datamodule``, its network and optimizer as
+    configured, against the plain loop."""
+    config = compose_config("train", [f"model={model}"]).model
+    optimizer = build(config.optimizer)
+
+    def make_net() -> Autoencoder:
+        return build(config.net)
+
     datamodule.prepare_data()
     data = datamodule._tensor("train")
     torch.manual_seed(0)
@@ -108,7 +124,7 @@ def compare(name: str, make_net, datamodule: InMemoryDataModule, steps: int, rou
     plain, lightning = float("inf"), float("inf")
     for _ in range(rounds):
         plain = min(plain, plain_loop(make_net(), data, datamodule.batch_size, steps))
-        lightning = min(lightning, lightning_loop(make_net(), datamodule, steps))
+        lightning = min(lightning, lightning_loop(make_net(), datamodule, steps, optimizer))
     batches = [
         len(data[first : first + datamodule.batch_size])
         for first in range(0, len(data), datamodule.batch_size)
@@ -134,15 +150,15 @@ def main() -> None:
     print("| model, data | batch | steps | plain PyTorch (samples/s) | Lightning (samples/s) | time ratio |")
     print("| --- | --- | --- | --- | --- | --- |")
     compare(
+        "conv",
         "conv (32, 64), code 16, MNIST digit 0",
-        lambda: build(compose_config("train", ["model=conv"]).model.net),
         build(compose_config("train", ["dataset=mnist", "dataset.source=bundled"]).dataset),
         args.steps,
         args.rounds,
     )
     compare(
+        "dense",
         "dense 2-10-10-1, spiral (full batch)",
-        lambda: build(compose_config("train").model.net),
         build(compose_config("train").dataset),
         20 * args.steps,
         args.rounds,

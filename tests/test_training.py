@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import functools
 import sys
 from types import SimpleNamespace
 
@@ -123,6 +125,31 @@ def test_grouped_steps_train_the_very_weights_of_one_step_per_call(tmp_path) -> 
         assert torch.equal(value, grouped.state_dict()[name]), name
     lr = [t.optimizers[0].param_groups[0]["lr"] for t in (single_trainer, grouped_trainer)]
     assert lr[0] == lr[1] < 0.003  # the cosine schedule stepped each epoch in both
+
+
+@pytest.mark.parametrize("model", ["dense", "conv", "conv1d"])
+def test_the_configured_batched_adam_trains_the_weights_of_torchs_default_adam(model: str) -> None:
+    """The model configs set ``foreach: true`` for speed: the very weights of the per-parameter
+    update torch picks by default on a CPU."""
+    shapes = {"conv": ["dataset=mnist"], "conv1d": ["dataset.input_shape=[2,64]", "model.code_dim=8"]}
+    overrides = shapes.get(model, [])
+    config = compose_config("train", [f"model={model}", *overrides]).model
+    assert config.optimizer.foreach is True
+    torch.manual_seed(0)
+    initial = build(config.net)
+    batch = torch.rand(8, *initial.input_shape)
+    trained = []
+    for optimizer in (build(config.optimizer), functools.partial(torch.optim.Adam, lr=config.optimizer.lr)):
+        net = copy.deepcopy(initial)
+        steps = optimizer(net.parameters())
+        for _ in range(5):
+            steps.zero_grad()
+            torch.nn.functional.mse_loss(net(batch), batch).backward()
+            steps.step()
+        trained.append(net.state_dict())
+    for name, value in trained[0].items():
+        assert torch.equal(value, trained[1][name]), name
+    assert not torch.equal(trained[0][name], initial.state_dict()[name])  # it did train
 
 
 def test_steps_per_call_null_groups_small_networks_and_only_where_lightning_can(tmp_path) -> None:
