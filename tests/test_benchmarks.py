@@ -54,7 +54,10 @@ def test_the_suite_writes_its_rows_and_environment_as_json(tmp_path, monkeypatch
     rows = {
         "spiral_loop": Row("spiral loop", 2.0, 1.0, "s", 2.0),
         "conv_loop": Row("conv loop (MNIST)", 100.0, 110.0, "images/s", 1.1),
-        "scoring": Row("scoring (logged detector)", 5.0, 10.0, "rows/s", 2.0),
+        "scoring": [
+            Row("scoring (logged detector)", 5.0, 10.0, "rows/s", 2.0),
+            Row("scoring (logged detector), over its network passes", 5.0, 6.0, "rows/s", 1.2),
+        ],
         "scoring_cli": Row("scoring CLI (pipelines.score)", 5.0, 10.0, "rows/s", 2.0),
         "spiral_import_floor": Row("spiral end to end, the imports alone", 2.5, 2, "s", 1.25),
         "busy_machine": Row("busy machine", 12.0, 10.0, "s", 1.2),
@@ -85,6 +88,7 @@ def test_the_suite_writes_its_rows_and_environment_as_json(tmp_path, monkeypatch
         "spiral end to end, the imports alone",
         "spiral end to end, over the imports' floor",
         "scoring (logged detector)",
+        "scoring (logged detector), over its network passes",
         "scoring CLI (pipelines.score)",
         "conv loop (MNIST)",
         "busy machine",
@@ -179,9 +183,12 @@ def test_the_scoring_row_reads_a_logged_detector_and_its_score(spiral_run) -> No
     """The row on a real run's detector (the suite's other rows are replaced above): it finds the
     network's weights and the score the run used."""
     store = Path(spiral_run["uri"].removeprefix("sqlite:///")).parent
-    row = suite.scoring(store, 2_000, 1)
+    row, over_passes = suite.scoring(store, 2_000, 1)
     assert row.name == "scoring (logged detector)" and row.ours > 0 and row.peer > 0
-    assert f"the run's score ({spiral_run['run'].data.tags['anomaly.score']})" in row.note
+    score = spiral_run["run"].data.tags["anomaly.score"]
+    assert f"the run's score ({score})" in row.note
+    assert over_passes.name == "scoring (logged detector), over its network passes"
+    assert over_passes.ours > 0 and over_passes.peer > 0 and f"its score ({score})" in over_passes.note
 
 
 def test_each_candidates_validation_rank_is_what_auto_chose_by() -> None:
