@@ -78,8 +78,9 @@ def test_each_models_scores_are_drawn_over_its_threshold_with_what_it_flags() ->
     assert [line.get_xdata()[0] for line in (*top.get_lines(), *bottom.get_lines())] == [1.0, 1.0]
     assert top.get_title() == "A: flagged 50 of 50 anomalous, 0 of 50 normal"
     assert bottom.get_title() == "B: flagged 31 of 50 anomalous, 0 of 50 normal"
-    normal, _ = top.containers  # the normal samples' bars, then the anomalous ones'
-    assert sum(bar.get_height() > 0 for bar in normal) > 5  # spread over bins, not all in the first
+    normal, _ = top.patches  # the normal samples' filled outline, then the anomalous ones'
+    heights = normal.get_xy()[:, 1]  # a step's two corners per bin
+    assert (heights > 0).sum() > 2 * 5  # spread over bins, not all in the first
 
 
 def test_anomaly_maps_show_each_image_its_reconstruction_and_its_error_on_one_scale() -> None:
