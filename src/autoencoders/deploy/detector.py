@@ -114,12 +114,9 @@ class DeployedDetector:
             return self.series.checked(frame, row_word)
         if self.encoding is not None:
             return self.encoding.conform(frame, row_word)
-        if all(pd.api.types.is_numeric_dtype(dtype) for dtype in frame.dtypes):  # nothing to convert
-            numeric, bad = frame, None
-        else:
-            numeric = frame.apply(pd.to_numeric, errors="coerce")
-            bad = numeric.isna() & frame.notna()
-        if bad is not None and bad.to_numpy().any():
+        numeric = frame.apply(pd.to_numeric, errors="coerce")
+        bad = numeric.isna() & frame.notna()
+        if bad.to_numpy().any():
             row, column = first_cell(bad)
             raise InputError(
                 f"input column {column!r} is not numeric: {frame.at[row, column]!r} in {row_word} {row}"
