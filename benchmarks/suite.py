@@ -59,11 +59,17 @@ def rate_row(name: str, unit: str, ours: float, peer: float, note: str = "") -> 
 
 def alternate(ours: Callable[[], float], peer: Callable[[], float], repeats: int) -> tuple[float, float]:
     """Medians of ``repeats`` timings of each, taken in turn: drift and noise hit both alike."""
-    ours_s, peer_s = [], []
+    ours_s, peer_s = in_turn([ours, peer], repeats)
+    return ours_s, peer_s
+
+
+def in_turn(sides: list[Callable[[], float]], repeats: int) -> list[float]:
+    """:func:`alternate` for any number of sides: each one's median over ``repeats`` rounds."""
+    timings: list[list[float]] = [[] for _ in sides]
     for _ in range(repeats):
-        ours_s.append(ours())
-        peer_s.append(peer())
-    return statistics.median(ours_s), statistics.median(peer_s)
+        for side, taken in zip(sides, timings, strict=True):
+            taken.append(side())
+    return [statistics.median(taken) for taken in timings]
 
 
 def wall(command: list[str]) -> float:
@@ -282,9 +288,8 @@ def scoring(store: Path, rows: int, repeats: int) -> list[Row]:
         with torch.no_grad():
             ((net(tensor) - tensor) ** 2).sum(1).numpy()
 
-    predict = seconds(lambda: model.predict(frame))
-    ours_s, peer_s = alternate(predict, seconds(forward_pass), repeats)
-    ours_again_s, passes_s = alternate(predict, seconds(lambda: detector.passes(points)), repeats)
+    sides = [lambda: model.predict(frame), forward_pass, lambda: detector.passes(points)]
+    ours_s, peer_s, passes_s = in_turn([seconds(side) for side in sides], repeats)
     score = detector.score_.name
     note = f"{rows:,} rows; ours: checks, preprocessing, the run's score ({score}), codes"
     return [
@@ -292,7 +297,7 @@ def scoring(store: Path, rows: int, repeats: int) -> list[Row]:
         rate_row(
             "scoring (logged detector), over its network passes",
             "rows/s",
-            rows / ours_again_s,
+            rows / ours_s,
             rows / passes_s,
             f"the passes its score ({score}) needs, timed bare: codes, reconstructions"
             + (", RaPP's terms" if score.startswith("rapp") else ""),
