@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from autoencoders.data import table
-from autoencoders.data.encoding import TableEncoding, column_errors
+from autoencoders.data.encoding import TableEncoding, category_counts, column_errors
 from autoencoders.errors import InputError
 from helpers.built import table_data
 from helpers.tables import transactions
@@ -60,12 +60,10 @@ def test_categories_gaps_and_dates_are_encoded_as_the_training_rows_fitted_them(
     assert stored.to_json()["features"] == encoding.features
 
 
-@pytest.mark.parametrize("scaler", ["minmax", "standard", "none"])
-def test_fitting_and_transforming_at_once_gives_the_numbers_of_fitting_then_transforming(scaler) -> None:
-    """One encoding pass over a whole table (``fit_transform``, what an in-memory table does) and
-    the two of ``fit`` on its training rows then ``transform``: the same code, bit for bit."""
+def mixed_table(n: int = 3000) -> tuple[pd.DataFrame, dict[str, str], np.ndarray]:
+    """Numbers with gaps, categories with gaps and rare values, codes read as floats, 1.0 beside
+    "1", dates; and half its rows to fit on."""
     rng = np.random.default_rng(0)
-    n = 3000
     frame = pd.DataFrame(
         {
             "amount": np.where(rng.random(n) < 0.05, np.nan, rng.lognormal(3, 1, n)),
@@ -84,13 +82,44 @@ def test_fitting_and_transforming_at_once_gives_the_numbers_of_fitting_then_tran
         "mixed": "category",
         "when": "datetime",
     }
-    train = rng.permutation(n)[: n // 2]
+    return frame, kinds, rng.permutation(n)[: n // 2]
+
+
+@pytest.mark.parametrize("scaler", ["minmax", "standard"])
+def test_the_column_at_a_time_scaler_gives_scikit_learns_scaling_of_the_whole_training_table(scaler) -> None:
+    """The scaler is fitted and applied one input column's features at a time (no float64 copy of
+    the whole table is made); the numbers are those of scikit-learn's scaler fitted on every
+    encoded training row at once, and fitting apart from transforming changes nothing."""
+    from sklearn.preprocessing import MinMaxScaler, StandardScaler
+
+    frame, kinds, train = mixed_table()
+    at_once, transformed = TableEncoding.fit_transform(frame, train, kinds, max_categories=3, scaler=scaler)
     fitted = TableEncoding.fit(frame.iloc[train], kinds, max_categories=3, scaler=scaler)
-    at_once, encoded = TableEncoding.fit_transform(frame, train, kinds, max_categories=3, scaler=scaler)
     assert at_once.to_json() == fitted.to_json()
-    np.testing.assert_array_equal(encoded, fitted.transform(frame))
-    assert encoded.dtype == np.float32
+    np.testing.assert_array_equal(transformed, fitted.transform(frame))
+    assert transformed.dtype == np.float32 and transformed.flags.c_contiguous
+
+    encoded = np.column_stack([block for _, block in at_once.blocks(frame)])  # float64, unscaled
+    one_hot = np.array(["=" in name for name in at_once.features])
+    whole = (StandardScaler() if scaler == "standard" else MinMaxScaler()).fit(encoded[train][:, ~one_hot])
+    np.testing.assert_allclose(transformed[:, ~one_hot], whole.transform(encoded[:, ~one_hot]), atol=1e-6)
+    assert set(np.unique(transformed[:, one_hot])) == {0, np.float32(1 / np.sqrt(2))}
     assert at_once.features[at_once.feature_columns.index("mixed")] == "mixed=1"  # 1.0 and "1": half
+
+
+def test_categories_are_kept_by_their_count_and_ties_by_the_row_they_first_appear_in() -> None:
+    """The kept categories are the most frequent training values as text (1.0 and "1" one value,
+    a gap the value "(missing)"), counted over the distinct values; ties keep the first seen."""
+    frame, kinds, train = mixed_table()
+    counted = category_counts(frame["mixed"])
+    assert (
+        counted.to_dict()
+        == frame["mixed"].map(lambda value: str(value).removesuffix(".0")).value_counts().to_dict()
+    )
+    assert list(counted.index[:1]) == ["1"]
+    tied = pd.Series(["b", None, "a", "c", "a", "b", np.nan, "c", "d"])  # b, (missing), a, c: two each
+    assert list(category_counts(tied).index) == ["b", "(missing)", "a", "c", "d"]
+    assert category_counts(pd.Series([], dtype=object)).empty
 
 
 def test_minmax_scales_the_numbers_and_leaves_one_hot_at_gowers_weight() -> None:
