@@ -64,10 +64,13 @@ def alternate(ours: Callable[[], float], peer: Callable[[], float], repeats: int
 
 
 def in_turn(sides: list[Callable[[], float]], repeats: int) -> list[float]:
-    """:func:`alternate` for any number of sides: each one's median over ``repeats`` rounds."""
+    """:func:`alternate` for any number of sides: each one's median over ``repeats`` rounds, the
+    order reversed every other round (A B, B A, A B, ...), so that a machine warming up or slowing
+    down over the rounds does not favour the side that runs last."""
     timings: list[list[float]] = [[] for _ in sides]
-    for _ in range(repeats):
-        for side, taken in zip(sides, timings, strict=True):
+    for round_number in range(repeats):
+        order = list(zip(sides, timings, strict=True))
+        for side, taken in order if round_number % 2 == 0 else reversed(order):
             taken.append(side())
     return [statistics.median(taken) for taken in timings]
 
@@ -241,7 +244,10 @@ def conv_loop(steps: int, repeats: int, device: str = "cpu") -> Row:
         return build(model.net)
 
     accelerator = "gpu" if device == "cuda" else "cpu"
-    plain_loop(network().to(device), data, datamodule.batch_size, 10)  # warm-up
+    # Both sides once, untimed: a process's first conv steps run slower (both sides' first timed
+    # rounds were up to 1.6x their later ones), and a training runs far longer than this row.
+    lightning_loop(network(), datamodule, steps, optimizer, accelerator)
+    plain_loop(network().to(device), data, datamodule.batch_size, steps)
     ours_s, peer_s = alternate(
         lambda: lightning_loop(network(), datamodule, steps, optimizer, accelerator),
         lambda: plain_loop(network().to(device), data, datamodule.batch_size, steps),

@@ -22,6 +22,17 @@ def test_ratios_are_ours_over_peer_in_time() -> None:
     assert medians == (3.0, 2.0)
 
 
+def test_sides_are_timed_in_turn_in_an_order_reversed_every_other_round() -> None:
+    calls: list[str] = []
+
+    def side(name: str):
+        return lambda: calls.append(name) or float(len(calls))  # the call's place, as its timing
+
+    medians = suite.in_turn([side("a"), side("b"), side("c")], 3)
+    assert "".join(calls) == "abccbaabc"
+    assert medians == [6.0, 5.0, 4.0]  # a: 1, 6, 7; b: 2, 5, 8; c: 3, 4, 9
+
+
 def within_rounding(ratio: float, numerator: float, denominator: float, half_unit: float) -> bool:
     """The ratio is the unrounded one, so it lies between the extremes the rounded figures allow."""
     low = (numerator - half_unit) / (denominator + half_unit)
