@@ -224,10 +224,12 @@ def spiral_import_floor(epochs: int, repeats: int) -> Row:
 
 def conv_loop(steps: int, repeats: int, device: str = "cpu") -> Row:
     """Training images per second: the project's Lightning loop against a plain loop (same network,
-    batch, threads; validation and checkpoints off on both sides). ``device`` ``cuda``: both on the
-    GPU, the images held there (no host-to-device copy per step)."""
+    batch, threads, the datamodule's one-pixel shifts; validation and checkpoints off on both
+    sides). ``device`` ``cuda``: both on the GPU, the images held there (no host-to-device copy
+    per step)."""
     import torch
 
+    from autoencoders.data.augment import random_shifts
     from autoencoders.models.conv import ConvAutoencoder
     from benchmarks.throughput import lightning_loop, plain_loop
     from pipelines.hydra_glue import build, compose_config
@@ -244,14 +246,20 @@ def conv_loop(steps: int, repeats: int, device: str = "cpu") -> Row:
         return build(model.net)
 
     accelerator = "gpu" if device == "cuda" else "cpu"
+    generator = torch.Generator().manual_seed(0)
+
+    def shifted(batch: torch.Tensor) -> torch.Tensor:  # the datamodule's training augmentation
+        return random_shifts(batch, datamodule.augment_shift, generator)
+
+    def peer() -> float:
+        return plain_loop(network().to(device), data, datamodule.batch_size, steps, augment=shifted)
+
     # Both sides once, untimed: a process's first conv steps run slower (both sides' first timed
     # rounds were up to 1.6x their later ones), and a training runs far longer than this row.
     lightning_loop(network(), datamodule, steps, optimizer, accelerator)
-    plain_loop(network().to(device), data, datamodule.batch_size, steps)
+    peer()
     ours_s, peer_s = alternate(
-        lambda: lightning_loop(network(), datamodule, steps, optimizer, accelerator),
-        lambda: plain_loop(network().to(device), data, datamodule.batch_size, steps),
-        repeats,
+        lambda: lightning_loop(network(), datamodule, steps, optimizer, accelerator), peer, repeats
     )
     images = steps * datamodule.batch_size
     where = torch.cuda.get_device_name(0) if device == "cuda" else f"{torch.get_num_threads()} thread(s)"

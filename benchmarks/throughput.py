@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import logging
 import time
+from collections.abc import Callable
 
 import pytorch_lightning as pl
 import torch
@@ -31,11 +32,13 @@ def plain_loop(
     lr: float = 1e-3,
     cosine_epochs: int | None = None,
     steps_per_epoch: int = 1,
+    augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> float:
     """Seconds for ``steps`` Adam steps over shuffled slices of ``data``: the reference, a loop as a
     user writes it by hand, on ``data``'s device (``net`` must be there too). ``cosine_epochs``: a
     cosine schedule over that many epochs of ``steps_per_epoch`` steps, stepped after each (the
-    spiral's recipe)."""
+    spiral's recipe). ``augment``: applied to each batch first, as the run's datamodule does to
+    its training batches (MNIST's shifts)."""
     optimizer = torch.optim.Adam(net.parameters(), lr=lr)
     schedule = (
         torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cosine_epochs) if cosine_epochs else None
@@ -47,6 +50,7 @@ def plain_loop(
         shuffled = data if order is None else data[order]
         for first in range(0, len(data), batch_size):
             batch = shuffled[first : first + batch_size]
+            batch = augment(batch) if augment is not None else batch
             loss = F.mse_loss(net(batch), batch)
             optimizer.zero_grad()
             loss.backward()
